@@ -1,0 +1,37 @@
+"""The `simpul` command: one entry point, a sub-command per stage of the flow."""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(help="Simpul, the event integration bus of Jawa Tengah.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+
+# name -> module holding a typer `app`; a stage's commands live with the stage's CLI module.
+SUBCOMMANDS = {
+    "platform": "simpul.cli.platform",
+    "topics": "simpul.cli.topics",
+    "schemas": "simpul.cli.schemas",
+}
+
+for _name, _module in SUBCOMMANDS.items():
+    try:
+        app.add_typer(importlib.import_module(_module).app, name=_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != _module:
+            raise
+
+
+def _mount_commands() -> None:
+    from simpul.cli.run import run
+
+    app.command(name="run")(run)
+
+
+_mount_commands()
+
+
+def main() -> None:
+    app()

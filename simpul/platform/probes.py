@@ -1,0 +1,83 @@
+"""Readiness probes: a service counts as up only when it answers its own protocol."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable
+
+import httpx
+from confluent_kafka.admin import AdminClient
+
+from simpul.platform.exceptions import ServiceNotReady
+
+
+def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
+    """True when something accepts TCP connections on host:port."""
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def port_free(host: str, port: int) -> bool:
+    """True when we could bind host:port ourselves."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def kafka_answers(bootstrap: str, conf: dict[str, object] | None = None, timeout: float = 3.0) -> bool:
+    """True when the broker returns cluster metadata with at least one broker."""
+    if not port_open(*_host_port(bootstrap.split(",")[0])):
+        return False
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(conf or {}), "log_level": 0})
+    try:
+        md = admin.list_topics(timeout=timeout)
+    except Exception:  # noqa: BLE001 - any failure means "not yet"
+        return False
+    return len(md.brokers) > 0
+
+
+def registry_answers(url: str, timeout: float = 2.0) -> bool:
+    """True when the Confluent-compatible API lists subjects."""
+    try:
+        r = httpx.get(f"{url.rstrip('/')}/subjects", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return r.status_code == 200 and isinstance(r.json(), list)
+
+
+def postgres_answers(url: str, timeout: float = 2.0) -> bool:
+    """True when `select 1` runs."""
+    import psycopg
+
+    dsn = url.replace("postgresql+psycopg://", "postgresql://")
+    try:
+        with psycopg.connect(dsn, connect_timeout=max(1, int(timeout))) as conn:
+            return conn.execute("select 1").fetchone() == (1,)
+    except psycopg.Error:
+        return False
+
+
+def wait_until(name: str, check: Callable[[], bool], deadline_s: float, log_hint: str,
+               alive: Callable[[], bool] = lambda: True) -> None:
+    """Poll `check` until it holds; fail early if the process died, late with a pointer to its log."""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if check():
+            return
+        if not alive():
+            raise ServiceNotReady(f"{name} exited during start-up; see {log_hint}")
+        time.sleep(0.25)
+    raise ServiceNotReady(f"{name} did not answer within {deadline_s:.0f} s; see {log_hint}")
+
+
+def _host_port(addr: str) -> tuple[str, int]:
+    host, _, port = addr.rpartition(":")
+    return host or "127.0.0.1", int(port)

@@ -1,0 +1,109 @@
+"""Processes the local platform started, remembered in pid files so `down` stops ours and nothing else."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class Started(BaseModel):
+    """A process we started: its pid and a string its command line must contain to still be ours."""
+
+    name: str
+    pid: int
+    marker: str
+    address: str
+
+
+def run_dir(state_dir: Path) -> Path:
+    d = state_dir / "run"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def log_path(state_dir: Path, name: str) -> Path:
+    d = state_dir / "log"
+    d.mkdir(parents=True, exist_ok=True)
+    return d / f"{name}.log"
+
+
+def remember(state_dir: Path, started: Started) -> None:
+    (run_dir(state_dir) / f"{started.name}.json").write_text(started.model_dump_json())
+
+
+def recall(state_dir: Path, name: str) -> Started | None:
+    """The process recorded under `name`, if it still runs and is still ours; stale records are removed."""
+    path = run_dir(state_dir) / f"{name}.json"
+    if not path.is_file():
+        return None
+    try:
+        started = Started.model_validate(json.loads(path.read_text()))
+    except ValueError:
+        path.unlink(missing_ok=True)
+        return None
+    if not is_ours(started):
+        path.unlink(missing_ok=True)
+        return None
+    return started
+
+
+def forget(state_dir: Path, name: str) -> None:
+    (run_dir(state_dir) / f"{name}.json").unlink(missing_ok=True)
+
+
+def is_ours(started: Started) -> bool:
+    """Alive, and its command line still carries our marker (a recycled pid is not ours)."""
+    try:
+        cmdline = Path(f"/proc/{started.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    except OSError:
+        return False
+    stat = Path(f"/proc/{started.pid}/stat").read_text(errors="replace")
+    if ") Z" in stat:  # a zombie has exited
+        return False
+    return started.marker in cmdline
+
+
+def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
+    """Start a detached process group whose output goes to `log`; it outlives the CLI that started it."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+        )
+
+
+def terminate(pid: int, grace_s: float = 20.0, first: signal.Signals = signal.SIGTERM, group: bool = True) -> None:
+    """Ask the process (group) to stop with `first`, wait, then SIGKILL what is left."""
+    for sig, wait in ((first, grace_s), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig) if group else os.kill(pid, sig)
+        except ProcessLookupError:
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                return
+        except PermissionError:
+            os.kill(pid, sig)
+        end = time.monotonic() + wait
+        while time.monotonic() < end:
+            if not _alive(pid):
+                return
+            time.sleep(0.1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return ") Z" not in stat

@@ -1,0 +1,52 @@
+"""The suite's one way to reach the platform: reuse a running one, else start one for the session.
+
+Whichever provider runs it (local processes, Docker via testcontainers, an existing cluster through
+SIMPUL_KAFKA_BOOTSTRAP & co.), tests receive a `Settings` pointing at real Kafka, registry and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+from simpul.platform import platform_for
+from simpul.platform.endpoints import PlatformStatus
+from simpul.settings import Settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def platform() -> Iterator[PlatformStatus]:
+    """The running platform; what this session started, it stops at the end, and nothing else."""
+    base = load_settings()
+    provider = platform_for(base)
+    before = provider.status()
+    already = {s.name for s in before.services if s.running}
+    status = provider.up(with_postgres=True)
+    yield status
+    started = [s.name for s in status.services if s.running and s.name not in already]
+    if started:
+        provider.down(only=started)
+
+
+@pytest.fixture(scope="session")
+def settings(platform: PlatformStatus) -> Settings:
+    """Settings whose addresses are the platform's, as an operator would configure an existing cluster."""
+    return load_settings(
+        kafka_bootstrap=platform.kafka_bootstrap,
+        registry_url=platform.registry_url,
+        postgres_url=platform.postgres_url,
+    )
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short random name part, so tests never share topics, subjects or groups."""
+    return uuid.uuid4().hex[:10]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if "tests/integration/" in str(item.fspath).replace("\\", "/"):
+            item.add_marker(pytest.mark.integration)
