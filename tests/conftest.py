@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from simpul.platform import platform_for
+from simpul.platform import platform_for, probes
+from simpul.platform.external import ExternalPlatform
 from simpul.platform.endpoints import PlatformStatus
 from simpul.settings import Settings, load_settings
 
@@ -22,12 +23,20 @@ def platform() -> Iterator[PlatformStatus]:
     base = load_settings()
     provider = platform_for(base)
     before = provider.status()
+    if not any(s.running for s in before.services) and _answers_at_configured_addresses(base):
+        provider = ExternalPlatform(base)  # another checkout's platform on the same ports: use it as it is
+        before = provider.status()
     already = {s.name for s in before.services if s.running}
     status = provider.up(with_postgres=True)
     yield status
     started = [s.name for s in status.services if s.running and s.name not in already]
     if started:
         provider.down(only=started)
+
+
+def _answers_at_configured_addresses(settings: Settings) -> bool:
+    return (probes.kafka_answers(settings.kafka.bootstrap) and probes.registry_answers(settings.registry)
+            and probes.postgres_answers(settings.postgres))
 
 
 @pytest.fixture(scope="session")

@@ -32,10 +32,10 @@ class ExternalPlatform:
         kafka = probes.kafka_answers(s.kafka.bootstrap, {k: v for k, v in s.kafka.librdkafka().items()
                                                           if k != "bootstrap.servers"})
         registry = probes.registry_answers(s.registry)
-        pg = bool(s.postgres_url) and probes.postgres_answers(s.postgres)
+        pg = probes.postgres_answers(s.postgres)
         return PlatformStatus(provider=self.name, services=[
             ServiceStatus(name="kafka", running=kafka, address=s.kafka.bootstrap),
             ServiceStatus(name="registry", running=registry, address=s.registry),
-            ServiceStatus(name="postgres", running=pg, address=s.postgres if s.postgres_url else None,
-                          detail="" if s.postgres_url else "SIMPUL_POSTGRES_URL not set"),
+            ServiceStatus(name="postgres", running=pg, address=s.postgres,
+                          detail="" if pg else "does not answer; set SIMPUL_POSTGRES_URL"),
         ])
