@@ -1,5 +1,5 @@
-"""The root of Simpul's errors: every error we raise on purpose is a `SimpulError` with an actionable message."""
+"""The root of Simpul's errors, defined in the bottom layer (`schemas`) so that every package derives from it."""
 
+from schemas.exceptions import SimpulError
 
-class SimpulError(Exception):
-    """Something went wrong that a person can fix; the message says how."""
+__all__ = ["SimpulError"]

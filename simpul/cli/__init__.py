@@ -14,6 +14,8 @@ SUBCOMMANDS = {
     "platform": "simpul.cli.platform",
     "topics": "simpul.cli.topics",
     "schemas": "simpul.cli.schemas",
+    "streams": "simpul.cli.streams",
+    "keys": "simpul.cli.keys",
 }
 
 for _name, _module in SUBCOMMANDS.items():

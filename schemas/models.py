@@ -1,0 +1,329 @@
+"""pydantic models for every event type, built from the `.avsc` files at import (the schemas are the one truth).
+
+Avro maps to Python as: string -> str (uuid -> UUID), int/long -> int (range-checked), float/double -> float,
+boolean -> bool, enum -> Literal of its symbols, timestamp-millis -> aware datetime in UTC (milliseconds),
+date -> date, ["null", T] -> T | None, array/map/record -> list/dict/nested model. `simpul.*` field attributes add
+checks: `simpul.reference` (regencies, services, commodities), `simpul.pii: nik`, `simpul.minimum/maximum`,
+`simpul.minLength`, `simpul.pattern`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
+from uuid import UUID
+
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+
+from schemas import reference
+from schemas.catalog import Catalog, EventSchema, default_catalog
+from schemas.exceptions import CatalogError, EventValidationError, FieldProblem
+
+NIK_PATTERN = re.compile(r"^[0-9]{16}$")
+NIK_TOKEN_PREFIX = "nik:"
+NIK_TOKEN_PATTERN = re.compile(r"^nik:[A-Za-z0-9_-]{16,128}$")
+INT_RANGE = (-(2**31), 2**31 - 1)
+LONG_RANGE = (-(2**63), 2**63 - 1)
+
+
+def is_raw_nik(value: str) -> bool:
+    """True for a clear 16-digit NIK (allowed on ingress topics only)."""
+    return bool(NIK_PATTERN.match(value))
+
+
+def is_nik_token(value: str) -> bool:
+    """True for a gatekeeper token: `nik:` followed by 16-128 URL-safe characters (e.g. base64url of an HMAC)."""
+    return bool(NIK_TOKEN_PATTERN.match(value))
+
+
+# ---- field checks driven by `simpul.*` attributes -------------------------------------------------------------
+
+def _check_regency(value: str) -> str:
+    if value not in reference.regency_codes():
+        raise ValueError(
+            f"{value!r} is not one of the 35 Central Java regency codes (3301-3329, 3371-3376, "
+            "see schemas/reference/regencies.csv)"
+        )
+    return value
+
+
+def _check_service(value: str) -> str:
+    if value not in reference.service_codes():
+        raise ValueError(
+            f"{value!r} is not a service code of the standards catalog; "
+            f"known: {', '.join(sorted(reference.service_codes()))}"
+        )
+    return value
+
+
+def _check_commodity(value: str) -> str:
+    if value not in reference.commodities():
+        raise ValueError(f"{value!r} is not in the commodity list; known: {', '.join(sorted(reference.commodities()))}")
+    return value
+
+
+def _check_nik(value: str) -> str:
+    if not (is_raw_nik(value) or is_nik_token(value)):
+        raise ValueError("must be a 16-digit NIK, or a gatekeeper token 'nik:<16-128 URL-safe characters>'")
+    return value
+
+
+def _to_utc_millis(value: datetime) -> datetime:
+    value = value.astimezone(UTC)
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+_REFERENCE_CHECKS: dict[str, Callable[[str], str]] = {
+    "regencies": _check_regency,
+    "services": _check_service,
+    "commodities": _check_commodity,
+}
+_PRIMITIVES: dict[str, Any] = {"string": str, "bytes": bytes, "boolean": bool, "float": float, "double": float}
+
+
+class Event(BaseModel):
+    """Base of every event model: the envelope fields come from the schema; this adds the one translation each way."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    event_schema: ClassVar[EventSchema]
+    event_type: ClassVar[str]
+    family: ClassVar[str]
+
+    if TYPE_CHECKING:  # declared by every generated model from the envelope in the .avsc; here only for type checkers
+        event_id: UUID
+        regency_code: str
+        source_system: str
+        occurred_at: datetime
+        case_id: str
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise _translate(type(self).__name__, exc) from exc
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Validate a mapping; raises `EventValidationError` naming every bad field path."""
+        try:
+            return super().model_validate(obj, **kwargs)
+        except ValidationError as exc:
+            raise _translate(cls.__name__, exc) from exc
+
+    @classmethod
+    def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Any:  # type: ignore[override]
+        """Validate JSON text; raises `EventValidationError` naming every bad field path."""
+        try:
+            return super().model_validate_json(json_data, **kwargs)
+        except ValidationError as exc:
+            raise _translate(cls.__name__, exc) from exc
+
+    @property
+    def ordering_key(self) -> str:
+        """`<regency_code>:<case_id>`: the message key that keeps one case's events in order on one partition."""
+        return f"{self.regency_code}:{self.case_id}"
+
+    def to_avro(self) -> dict[str, Any]:
+        """The Avro datum (a dict fastavro writes with this event's schema)."""
+        return self.model_dump(mode="python")
+
+    @classmethod
+    def from_avro(cls, record: Mapping[str, Any]) -> Event:
+        """The model of an Avro datum read with this event's schema."""
+        return cls.model_validate(dict(record))
+
+    @model_validator(mode="after")
+    def _cross_field_checks(self) -> Event:
+        check = _CROSS_CHECKS.get(type(self).event_type)
+        problems = check(self) if check else []
+        if problems:
+            raise EventValidationError(type(self).event_type, problems)
+        return self
+
+
+def _translate(event_type: str, exc: ValidationError) -> EventValidationError:
+    problems: list[FieldProblem] = []
+    for err in exc.errors():
+        inner = (err.get("ctx") or {}).get("error")
+        if isinstance(inner, EventValidationError):
+            problems.extend(inner.problems)
+            continue
+        path = ".".join(str(p) for p in err["loc"]) or "<event>"
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "missing":
+            msg = "required field is missing"
+        elif err["type"] == "extra_forbidden":
+            msg = "unknown field (not in the schema)"
+        problems.append(FieldProblem(path=path, message=msg))
+    return EventValidationError(event_type, problems)
+
+
+# ---- cross-field rules (one event at a time; stateful rules belong to the stream processors) ------------------
+
+def _completed(e: Any) -> list[FieldProblem]:
+    if e.submitted_at > e.occurred_at:
+        return [FieldProblem("submitted_at", "is after occurred_at; a request cannot complete before it is submitted")]
+    return []
+
+
+def _price(e: Any) -> list[FieldProblem]:
+    unit = reference.commodities()[e.commodity_code].unit
+    if e.unit != unit:
+        return [FieldProblem("unit", f"{e.commodity_code} is priced per {unit}, not per {e.unit}")]
+    return []
+
+
+def _tourism(e: Any) -> list[FieldProblem]:
+    out = []
+    if e.period_end < e.period_start:
+        out.append(FieldProblem("period_end", "is before period_start"))
+    if e.foreign_visitors > e.visitors:
+        out.append(FieldProblem("foreign_visitors", "is more than visitors (which counts everyone)"))
+    return out
+
+
+def _complaint_filed(e: Any) -> list[FieldProblem]:
+    if e.anonymous and e.reporter_nik is not None:
+        return [FieldProblem("reporter_nik", "must be null when anonymous is true")]
+    return []
+
+
+def _complaint_status(e: Any) -> list[FieldProblem]:
+    if e.from_status is not None and not reference.complaint_workflow().can_transition(e.from_status, e.to_status):
+        allowed = reference.complaint_workflow().transitions.get(e.from_status, ())
+        return [FieldProblem("to_status", f"{e.from_status} -> {e.to_status} is not in the complaint workflow; "
+                                          f"from {e.from_status} allowed: {', '.join(allowed) or 'none'}")]
+    return []
+
+
+_CROSS_CHECKS: dict[str, Callable[[Any], list[FieldProblem]]] = {
+    "ServiceRequestCompleted": _completed,
+    "StapleFoodPriceObserved": _price,
+    "TourismVisitCount": _tourism,
+    "ComplaintFiled": _complaint_filed,
+    "ComplaintStatusChanged": _complaint_status,
+}
+
+
+# ---- Avro type -> Python annotation ---------------------------------------------------------------------------
+
+class _TypeBuilder:
+    """Translates one schema's Avro types, remembering named types it has seen (enums, records)."""
+
+    def __init__(self, schema_name: str, module: str) -> None:
+        self.schema_name = schema_name
+        self.module = module
+        self.named: dict[str, Any] = {}
+
+    def annotation(self, avro: Any, attrs: Mapping[str, Any]) -> Any:
+        if isinstance(avro, list):
+            branches = [b for b in avro if b != "null"]
+            inner = [self.annotation(b, attrs) for b in branches]
+            core = inner[0] if len(inner) == 1 else Union[tuple(inner)]  # noqa: UP007
+            return core | None if "null" in avro else core
+        if isinstance(avro, str):
+            if avro in self.named:
+                return self.named[avro]
+            if avro.split(".")[-1] in self.named:
+                return self.named[avro.split(".")[-1]]
+            return self._primitive(avro, None, attrs)
+        kind = avro["type"]
+        logical = avro.get("logicalType")
+        if kind == "enum":
+            lit = Literal[tuple(avro["symbols"])]  # type: ignore[valid-type]
+            self.named[avro["name"]] = lit
+            return lit
+        if kind == "record":
+            model = _record_model(avro, self, base=BaseModel)
+            self.named[avro["name"]] = model
+            return model
+        if kind == "array":
+            return list[self.annotation(avro["items"], {})]  # type: ignore[misc]
+        if kind == "map":
+            return dict[str, self.annotation(avro["values"], {})]  # type: ignore[misc]
+        if kind == "fixed":
+            return Annotated[bytes, Field(min_length=avro["size"], max_length=avro["size"])]
+        return self._primitive(kind, logical, attrs)
+
+    def _primitive(self, kind: str, logical: str | None, attrs: Mapping[str, Any]) -> Any:
+        constraints: dict[str, Any] = {}
+        validators: list[Any] = []
+        if logical == "uuid" and kind == "string":
+            return UUID
+        if logical in ("timestamp-millis", "timestamp-micros") and kind == "long":
+            return Annotated[AwareDatetime, AfterValidator(_to_utc_millis)]
+        if logical == "date" and kind == "int":
+            return date
+        if kind in ("int", "long"):
+            lo, hi = INT_RANGE if kind == "int" else LONG_RANGE
+            constraints = {"strict": True, "ge": max(lo, attrs.get("simpul.minimum", lo)), "le": min(hi, attrs.get("simpul.maximum", hi))}
+            return Annotated[int, Field(**constraints)]
+        if kind not in _PRIMITIVES:
+            raise CatalogError(f"{self.schema_name}: Avro type {kind!r} has no model mapping (unknown named type?)")
+        py = _PRIMITIVES[kind]
+        if kind in ("float", "double"):
+            constraints["allow_inf_nan"] = False
+            if "simpul.minimum" in attrs:
+                constraints["ge"] = attrs["simpul.minimum"]
+            if "simpul.maximum" in attrs:
+                constraints["le"] = attrs["simpul.maximum"]
+        if kind in ("boolean", "string"):
+            constraints["strict"] = True
+        if kind == "string":
+            if "simpul.minLength" in attrs:
+                constraints["min_length"] = attrs["simpul.minLength"]
+            if "simpul.pattern" in attrs:
+                constraints["pattern"] = attrs["simpul.pattern"]
+            ref = attrs.get("simpul.reference")
+            if ref is not None:
+                if ref not in _REFERENCE_CHECKS:
+                    raise CatalogError(f"{self.schema_name}: unknown simpul.reference {ref!r}; use one of {sorted(_REFERENCE_CHECKS)}")
+                validators.append(AfterValidator(_REFERENCE_CHECKS[ref]))
+            if attrs.get("simpul.pii") == "nik":
+                validators.append(AfterValidator(_check_nik))
+        return Annotated[py, Field(**constraints), *validators] if (constraints or validators) else py
+
+
+def _record_model(avro: Mapping[str, Any], types: _TypeBuilder, base: type[BaseModel]) -> type[BaseModel]:
+    fields: dict[str, Any] = {}
+    for f in avro["fields"]:
+        annotation = types.annotation(f["type"], f)
+        info: dict[str, Any] = {"description": f.get("doc")}
+        if "default" in f:
+            info["default"] = f["default"]
+        fields[f["name"]] = (annotation, Field(**info))
+    return create_model(  # type: ignore[call-overload,no-any-return]
+        avro["name"], __base__=base, __module__=types.module, __doc__=avro.get("doc"), **fields
+    )
+
+
+def build_model(schema: EventSchema, module: str = __name__) -> type[Event]:
+    """The pydantic model of one event schema."""
+    model = _record_model(schema.definition, _TypeBuilder(schema.name, module), base=Event)
+    model.event_schema = schema  # type: ignore[attr-defined]
+    model.event_type = schema.name  # type: ignore[attr-defined]
+    model.family = schema.family  # type: ignore[attr-defined]
+    return model  # type: ignore[return-value]
+
+
+def build_models(catalog: Catalog, module: str = __name__) -> dict[str, type[Event]]:
+    """Models for every schema of a catalog, by event type."""
+    return {s.name: build_model(s, module) for s in catalog}
+
+
+MODELS: dict[str, type[Event]] = build_models(default_catalog())
+globals().update(MODELS)  # `from schemas.models import ServiceRequestSubmitted` works
+__all__ = ["Event", "MODELS", "model_for", "parse_event", "is_raw_nik", "is_nik_token", "NIK_TOKEN_PREFIX", *MODELS]
+
+
+def model_for(event_type: str) -> type[Event]:
+    """The model class of an event type (short or full name)."""
+    return MODELS[default_catalog().get(event_type).name]
+
+
+def parse_event(event_type: str, data: Mapping[str, Any]) -> Event:
+    """Validate a mapping as `event_type`; raises `EventValidationError` (field paths) or `UnknownEventType`."""
+    return model_for(event_type).model_validate(data)
