@@ -31,5 +31,7 @@ def fail_on() -> Iterator[None]:
     try:
         yield
     except SimpulError as exc:
-        console.print(f"[red]error:[/] {exc}", highlight=False, markup=True)
+        from rich.markup import escape
+
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
         raise typer.Exit(1) from None
