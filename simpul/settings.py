@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     postgres_port: int = 15432
 
     topic_prefix: str = Field(default="jateng", pattern=r"^[a-z][a-z0-9_-]*$")
+
+    # HTTP ingress gateway: API keys (hashed) and the outcome of every accepted event_id live in its database.
+    gateway_db_url: str | None = None
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 18000
+    gateway_max_batch: int = Field(default=1000, ge=1, le=10_000)
     nik_hmac_key: SecretStr = SecretStr("simpul-local-development-key-change-me")
 
     @cached_property
@@ -68,6 +74,12 @@ class Settings(BaseSettings):
     def store(self) -> str:
         """SQLAlchemy URL of the provincial store: SQLite under the state folder by default."""
         return self.store_url or f"sqlite:///{(self.state_dir / 'store.sqlite').resolve()}"
+
+
+    @property
+    def gateway_db(self) -> str:
+        """SQLAlchemy URL of the gateway's keys and outcomes: SQLite under the state folder by default."""
+        return self.gateway_db_url or f"sqlite:///{(self.state_dir / 'gateway.sqlite').resolve()}"
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -27,9 +27,13 @@ for _name, _module in SUBCOMMANDS.items():
 
 
 def _mount_commands() -> None:
+    from simpul.cli.gateway import gateway
+    from simpul.cli.publish import publish
     from simpul.cli.run import run
 
     app.command(name="run")(run)
+    app.command(name="gateway")(gateway)
+    app.command(name="publish")(publish)
 
 
 _mount_commands()

@@ -1,0 +1,111 @@
+"""A Kafka producer whose every record gets a `Future` resolved by the broker's acknowledgement.
+
+Shared by the SDK (one regency) and the HTTP gateway (all regencies): idempotent, acks=all, batched by
+librdkafka; a record the broker never acknowledges fails its future with `DeliveryFailed`, never silently.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Mapping
+from concurrent.futures import Future
+from typing import Any
+
+from confluent_kafka import KafkaError, Message, Producer
+from pydantic import BaseModel
+
+from producers.exceptions import DeliveryFailed, ProducerClosed
+from topics.connection import KafkaConnection
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "enable.idempotence": True,
+    "acks": "all",
+    "linger.ms": 10,
+    "batch.num.messages": 10000,
+    "compression.type": "zstd",
+    "delivery.timeout.ms": 120_000,  # librdkafka retries until then, then reports the record as failed
+    "queue.buffering.max.messages": 500_000,
+}
+
+
+class Delivery(BaseModel):
+    """Where the broker stored a record."""
+
+    event_id: str
+    topic: str
+    partition: int
+    offset: int
+
+
+class AckedProducer:
+    """Thread-safe; a background thread serves delivery callbacks so callers only wait on futures."""
+
+    def __init__(self, kafka: KafkaConnection, *, client_id: str, conf: Mapping[str, Any] | None = None) -> None:
+        self._producer = Producer(kafka.librdkafka(**{**PRODUCER_DEFAULTS, **(conf or {}), "client.id": client_id}))
+        self._pending: set[Future[Delivery]] = set()
+        self._lock = threading.Lock()
+        self._closed = False
+        self._poller = threading.Thread(target=self._poll_loop, name=f"{client_id}-acks", daemon=True)
+        self._poller.start()
+
+    def send(self, topic: str, key: bytes | None, value: bytes, *, event_id: str = "",
+             headers: list[tuple[str, bytes]] | None = None) -> Future[Delivery]:
+        """Queue one record; the future resolves to its `Delivery` or fails with `DeliveryFailed`."""
+        if self._closed:
+            raise ProducerClosed("this producer is closed; create a new one")
+        future: Future[Delivery] = Future()
+        with self._lock:
+            self._pending.add(future)
+
+        def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            with self._lock:
+                self._pending.discard(future)
+            if err is not None:
+                future.set_exception(DeliveryFailed(
+                    f"event {event_id or '(raw record)'} was not acknowledged by the broker: {err.str()}; "
+                    "publish it again with the same event_id (duplicates are dropped downstream)"))
+            else:
+                future.set_result(Delivery(event_id=event_id, topic=msg.topic(), partition=msg.partition(),
+                                           offset=msg.offset()))
+
+        while True:
+            try:
+                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                return future
+            except BufferError:  # local queue full: let deliveries drain, then retry
+                self._producer.poll(0.1)
+
+    def broker_answers(self, timeout: float = 3.0) -> bool:
+        """True when the cluster returns metadata (for readiness checks)."""
+        try:
+            return len(self._producer.list_topics(timeout=timeout).brokers) > 0
+        except Exception:  # noqa: BLE001 - any failure means "not ready"
+            return False
+
+    def flush(self, timeout: float = 60.0) -> int:
+        """Wait for every queued record to be acknowledged or failed; returns how many are still outstanding."""
+        return self._producer.flush(timeout)
+
+    def close(self, timeout: float = 60.0) -> None:
+        """Flush, then fail whatever the broker never acknowledged, so no accepted record vanishes unreported."""
+        if self._closed:
+            return
+        remaining = self.flush(timeout)
+        self._closed = True
+        self._poller.join(timeout=2)
+        if remaining:
+            with self._lock:
+                stuck = list(self._pending)
+                self._pending.clear()
+            for future in stuck:
+                if not future.done():
+                    future.set_exception(DeliveryFailed(
+                        f"not acknowledged within {timeout:.0f} s before close; publish it again with the same "
+                        "event_id"))
+
+    def _poll_loop(self) -> None:
+        while not self._closed:
+            served = self._producer.poll(0.05)
+            if not served and not self._pending:
+                time.sleep(0.02)

@@ -1,0 +1,1 @@
+"""The HTTP ingress gateway: for regency systems that cannot run a Kafka client (a PHP web form, say)."""

@@ -1,0 +1,67 @@
+"""The gateway's request and response bodies, as the OpenAPI document shows them to regency developers."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from schemas.catalog import event_types
+
+
+class EventIn(BaseModel):
+    """One event: `event_type` names its schema, the other members are the event's fields (see docs/contract.md)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    event_type: str = Field(description="Record name of the event's Avro schema", examples=["ServiceRequestSubmitted"],
+                            json_schema_extra={"enum": event_types()})
+
+
+class BatchIn(BaseModel):
+    """Up to 1,000 events of one regency in one request."""
+
+    events: list[EventIn] = Field(min_length=1, max_length=1000)
+
+
+class EventResult(BaseModel):
+    """What happened to one event of the request."""
+
+    index: int = Field(description="Position of the event in the request (0 for a single event)")
+    event_id: str
+    status: Literal["accepted", "duplicate"] = Field(
+        description="`accepted`: the broker acknowledged it now; `duplicate`: this event_id was accepted before "
+                    "(a retry) and was not written again; topic/partition/offset are those of the first copy")
+    topic: str
+    partition: int
+    offset: int
+
+
+class Accepted(BaseModel):
+    """202: every event is on the broker (acks=all) or was already."""
+
+    accepted: int
+    duplicates: int
+    results: list[EventResult]
+
+
+class Problem(BaseModel):
+    """One reason a request was refused, naming the field."""
+
+    index: int | None = Field(None, description="Position of the offending event, if the problem is in one")
+    field: str = Field(description="Dotted path of the offending field, e.g. `fee_charged_idr` or `event_type`")
+    reason: str
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer: a machine-readable code, a sentence for people, and the problems by field."""
+
+    error: Literal["bad_request", "unauthorized", "forbidden", "payload_too_large", "invalid_event",
+                   "unavailable"]
+    message: str
+    problems: list[Problem] = Field(default_factory=list)
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, Any] = Field(default_factory=dict)

@@ -1,0 +1,312 @@
+"""The HTTP ingress gateway (FastAPI): POST /v1/events, authenticated by an API key bound to one regency.
+
+Answers 202 only once the broker acknowledged every event (acks=all), with a result per event. A retry of an
+event_id already accepted returns that first outcome and writes nothing. Refusals name the field:
+400 malformed body, 401 unknown key, 403 another regency's event, 413 too many events, 422 an invalid event,
+503 broker or registry unavailable (retry the same request).
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import Future, wait
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI, Request, Security
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+
+from producers.delivery import AckedProducer, Delivery
+from producers.exceptions import DeliveryFailed
+from producers.gateway.api import Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, Problem
+from producers.gateway.store import GatewayStore, Outcome, payload_digest
+from producers.sdk import EVENT_TYPE_HEADER
+from schemas.codec import AvroCodec
+from schemas.examples import example
+from schemas.catalog import event_types
+from schemas.exceptions import EventValidationError, RegistryError, UnknownEventType
+from schemas.models import Event, model_for
+from topics.catalog import TopicSet
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+ACK_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Gateway:
+    """What the app needs, built by the composition root (simpul) or by a test."""
+
+    store: GatewayStore
+    codec: AvroCodec
+    producer: AckedProducer
+    topics: TopicSet
+    max_batch: int = 1000
+
+
+class Refusal(Exception):
+    """A request we answer with a 4xx/5xx ErrorBody."""
+
+    def __init__(self, status: int, error: str, message: str, problems: list[Problem] | None = None) -> None:
+        super().__init__(message)
+        self.status, self.body = status, ErrorBody(error=error, message=message, problems=problems or [])  # type: ignore[arg-type]
+
+
+def _error_responses() -> dict[int | str, dict[str, Any]]:
+    docs = {400: "The body is not a JSON object of one event or {\"events\": [...]}",
+            401: "Missing, unknown or revoked API key",
+            403: "An event of another regency than the key's",
+            413: "More events (or bytes) than one request may carry",
+            422: "An invalid event; `problems` names each field and reason; nothing of the request was sent",
+            503: "The broker or the registry is unavailable; retry the same request (same event_ids)"}
+    return {code: {"model": ErrorBody, "description": text} for code, text in docs.items()}
+
+
+def create_app(gw: Gateway) -> FastAPI:
+    """The FastAPI application around one Gateway."""
+    app = FastAPI(
+        title="Simpul ingress gateway",
+        version="1",
+        description="Publish public-service events of one regency to Simpul over HTTPS. Each API key is bound to "
+                    "one regency (issued with `simpul keys create --regency <code>`). Events follow the Avro "
+                    "contract in docs/contract.md; send them as JSON with an `event_type` member.",
+    )
+    api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of one regency")
+
+    @app.exception_handler(Refusal)
+    async def refused(_: Request, exc: Refusal) -> JSONResponse:
+        return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+
+    example_event = {"event_type": "ServiceRequestSubmitted", **example("ServiceRequestSubmitted").model_dump(mode="json")}
+
+    @app.post(
+        "/v1/events", status_code=202, response_model=Accepted, responses=_error_responses(),
+        summary="Publish one event or a batch of up to 1,000 events of the key's regency",
+        openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"oneOf": [{"$ref": "#/components/schemas/BatchIn"}, {"$ref": "#/components/schemas/EventIn"}]},
+            "examples": {"batch": {"value": {"events": [example_event]}}, "single": {"value": example_event}},
+        }}}},
+    )
+    def publish(request_body: bytes = _raw_body(), key: str | None = Security(api_key),
+                authorization: str | None = _header("authorization")) -> Accepted:
+        regency = _authenticate(gw, key, authorization)
+        items = _parse(request_body, gw.max_batch)
+        events = _validate(items)
+        _authorise(events, regency)
+        return _publish(gw, events)
+
+    @app.get("/healthz", response_model=Health, summary="The process is up")
+    def healthz() -> Health:
+        return Health(status="ok")
+
+    @app.get("/readyz", response_model=Health, responses={503: {"model": Health}},
+             summary="The broker and the registry answer")
+    def readyz() -> Any:
+        checks = {"kafka": gw.producer.broker_answers(), "registry": _registry_answers(gw.codec)}
+        ok = all(checks.values())
+        return JSONResponse(Health(status="ok" if ok else "unavailable", checks=checks).model_dump(),
+                            status_code=200 if ok else 503)
+
+    # Make the body models part of the document even though the body is parsed by hand (for 400/413 control).
+    app.openapi_schema = None
+    _register_models(app, [BatchIn, EventIn])
+    return app
+
+
+# -- request steps ---------------------------------------------------------------------------------------------
+
+def _authenticate(gw: Gateway, key: str | None, authorization: str | None) -> str:
+    presented = key or (authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ")
+                        else None)
+    if not presented:
+        raise Refusal(401, "unauthorized", "send the regency's API key in the X-API-Key header")
+    regency = gw.store.regency_of(presented)
+    if regency is None:
+        raise Refusal(401, "unauthorized", "the API key is unknown or revoked; ask the province for a key "
+                                           "(`simpul keys create --regency <code>`)")
+    return regency
+
+
+def _parse(body: bytes, max_batch: int) -> list[Any]:
+    if len(body) > MAX_BODY_BYTES:
+        raise Refusal(413, "payload_too_large", f"the body has {len(body)} bytes; at most {MAX_BODY_BYTES} per request")
+    try:
+        doc = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise Refusal(400, "bad_request", f"the body is not valid JSON: {exc}",
+                      [Problem(field="<body>", reason="not valid JSON")]) from None
+    if not isinstance(doc, dict):
+        raise Refusal(400, "bad_request", "the body must be a JSON object: one event, or {\"events\": [...]}",
+                      [Problem(field="<body>", reason="not a JSON object")])
+    if "events" in doc and "event_type" not in doc:
+        items = doc["events"]
+        if not isinstance(items, list):
+            raise Refusal(400, "bad_request", "`events` must be a list of event objects",
+                          [Problem(field="events", reason="not a list")])
+        if not items:
+            raise Refusal(422, "invalid_event", "`events` is empty; send at least one event",
+                          [Problem(field="events", reason="empty list")])
+        if len(items) > max_batch:
+            raise Refusal(413, "payload_too_large", f"{len(items)} events in one request; at most {max_batch}",
+                          [Problem(field="events", reason=f"more than {max_batch} events")])
+        return items
+    return [doc]
+
+
+def _validate(items: list[Any]) -> list[Event]:
+    problems: list[Problem] = []
+    events: list[Event] = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            problems.append(Problem(index=index, field="<event>", reason="must be a JSON object"))
+            continue
+        fields = dict(item)
+        event_type = fields.pop("event_type", None)
+        if not isinstance(event_type, str) or not event_type:
+            problems.append(Problem(index=index, field="event_type", reason="required: the record name of the "
+                                    "event's schema, e.g. ServiceRequestSubmitted"))
+            continue
+        try:
+            events.append(model_for(event_type).model_validate(fields))
+        except UnknownEventType as exc:
+            problems.append(Problem(index=index, field="event_type", reason=str(exc)))
+        except EventValidationError as exc:
+            problems.extend(Problem(index=index, field=p.path, reason=p.message) for p in exc.problems)
+    if problems:
+        raise Refusal(422, "invalid_event", f"{len({p.index for p in problems})} of {len(items)} event(s) are "
+                      "invalid; nothing was sent", problems)
+    return events
+
+
+def _authorise(events: list[Event], regency: str) -> None:
+    foreign = [Problem(index=i, field="regency_code", reason=f"{e.regency_code} is not this key's regency {regency}")
+               for i, e in enumerate(events) if e.regency_code != regency]
+    if foreign:
+        raise Refusal(403, "forbidden", f"this API key publishes only events of regency {regency}; nothing was sent",
+                      foreign)
+
+
+def _publish(gw: Gateway, events: list[Event]) -> Accepted:
+    digests = [payload_digest(e.model_dump_json()) for e in events]
+    ids = [str(e.event_id) for e in events]
+    known = gw.store.outcomes_for(sorted(set(ids)))
+    first_in_request: dict[str, int] = {}
+    conflicts: list[Problem] = []
+    to_send: list[int] = []
+    for i, (event_id, digest) in enumerate(zip(ids, digests, strict=True)):
+        earlier = known.get(event_id)
+        if earlier is not None:
+            if earlier.payload_sha256 != digest:
+                conflicts.append(Problem(index=i, field="event_id", reason="already accepted with different content; "
+                                         "a new event needs a new event_id"))
+        elif event_id in first_in_request:
+            if digests[first_in_request[event_id]] != digest:
+                conflicts.append(Problem(index=i, field="event_id", reason="used twice in this request for "
+                                         "different events"))
+        else:
+            first_in_request[event_id] = i
+            to_send.append(i)
+    if conflicts:
+        raise Refusal(422, "invalid_event", "event_id reused for different content; nothing was sent", conflicts)
+
+    try:
+        encoded = [(i, gw.codec.encode(events[i])) for i in to_send]
+    except RegistryError as exc:
+        raise Refusal(503, "unavailable", f"the schema registry cannot serve the schemas: {exc}") from None
+    futures: dict[int, Future[Delivery]] = {}
+    for i, value in encoded:
+        e = events[i]
+        futures[i] = gw.producer.send(gw.topics.ingress(e.regency_code).name, e.ordering_key.encode(), value,
+                                      event_id=ids[i], headers=[(EVENT_TYPE_HEADER, type(e).event_type.encode())])
+    wait(futures.values(), timeout=ACK_TIMEOUT_S)
+    delivered: dict[int, Delivery] = {}
+    failed = 0
+    for i, future in futures.items():
+        if future.done() and future.exception() is None:
+            delivered[i] = future.result()
+        else:
+            failed += 1
+    gw.store.record([Outcome(ids[i], events[i].regency_code, digests[i], d.topic, d.partition, d.offset)
+                     for i, d in delivered.items()])
+    if failed:
+        raise Refusal(503, "unavailable", f"the broker did not acknowledge {failed} of {len(futures)} event(s) in "
+                      f"{ACK_TIMEOUT_S:.0f} s; retry the same request: events already accepted are not written twice")
+
+    results: list[EventResult] = []
+    for i, event_id in enumerate(ids):
+        if i in delivered:
+            d = delivered[i]
+            results.append(EventResult(index=i, event_id=event_id, status="accepted", topic=d.topic,
+                                       partition=d.partition, offset=d.offset))
+        else:
+            o = known.get(event_id)
+            if o is None:  # a repeat inside this request
+                d = delivered[first_in_request[event_id]]
+                o = Outcome(event_id, "", "", d.topic, d.partition, d.offset)
+            results.append(EventResult(index=i, event_id=event_id, status="duplicate", topic=o.topic,
+                                       partition=o.partition, offset=o.offset))
+    accepted = sum(r.status == "accepted" for r in results)
+    return Accepted(accepted=accepted, duplicates=len(results) - accepted, results=results)
+
+
+# -- plumbing ------------------------------------------------------------------------------------------------
+
+def _raw_body() -> Any:
+    from fastapi import Depends
+
+    async def body(request: Request) -> bytes:
+        return await request.body()
+
+    return Depends(body)
+
+
+def _header(name: str) -> Any:
+    from fastapi import Header
+
+    return Header(None, alias=name, include_in_schema=False)
+
+
+def _registry_answers(codec: AvroCodec) -> bool:
+    try:
+        codec.client.get_subjects()
+    except Exception:  # noqa: BLE001 - any failure means "not ready"
+        return False
+    return True
+
+
+def _register_models(app: FastAPI, models: list[type]) -> None:
+    """Document the body precisely: one schema per event type (from the Avro-built models), chosen by
+    `event_type`; the body is parsed by hand (for 400/413 control), so FastAPI would not list them itself."""
+    from fastapi.openapi.utils import get_openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        doc = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        schemas = doc.setdefault("components", {}).setdefault("schemas", {})
+        for model in models:
+            definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            for name, sub in definition.pop("$defs", {}).items():
+                schemas.setdefault(name, sub)
+            schemas[model.__name__] = definition
+        refs = []
+        for event_type in event_types():
+            definition = model_for(event_type).model_json_schema(ref_template="#/components/schemas/{model}",
+                                                                 mode="validation")
+            for name, sub in definition.pop("$defs", {}).items():
+                schemas.setdefault(name, sub)
+            definition["properties"] = {"event_type": {"type": "string", "const": event_type,
+                                                       "description": "Record name of the event's Avro schema"},
+                                        **definition.get("properties", {})}
+            definition["required"] = ["event_type", *definition.get("required", [])]
+            schemas[f"{event_type}In"] = definition
+            refs.append({"$ref": f"#/components/schemas/{event_type}In"})
+        mapping = {t: f"#/components/schemas/{t}In" for t in event_types()}
+        schemas["EventIn"] = {"title": "EventIn", "oneOf": refs,
+                              "discriminator": {"propertyName": "event_type", "mapping": mapping},
+                              "description": EventIn.__doc__}
+        schemas["BatchIn"]["properties"]["events"]["items"] = {"$ref": "#/components/schemas/EventIn"}
+        app.openapi_schema = doc
+        return doc
+
+    app.openapi = openapi  # type: ignore[method-assign]
