@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -50,7 +49,7 @@ class Settings(BaseSettings):
     gateway_max_batch: int = Field(default=1000, ge=1, le=10_000)
     nik_hmac_key: SecretStr = SecretStr("simpul-local-development-key-change-me")
 
-    @cached_property
+    @property
     def kafka(self) -> KafkaConnection:
         """Client settings for the configured or the local broker."""
         return KafkaConnection(
