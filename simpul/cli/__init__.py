@@ -30,10 +30,12 @@ def _mount_commands() -> None:
     from simpul.cli.gateway import gateway
     from simpul.cli.publish import publish
     from simpul.cli.run import run
+    from simpul.cli.status import status
 
     app.command(name="run")(run)
     app.command(name="gateway")(gateway)
     app.command(name="publish")(publish)
+    app.command(name="status")(status)
 
 
 _mount_commands()
