@@ -44,3 +44,18 @@ class AlertRule(StrEnum):
     """A staple price above its trailing mean by more than the configured percentage; one per market x commodity x day."""
     AID_DOUBLE_PAYMENT = "aid_double_payment"
     """One tokenised recipient paid by two regencies for the same programme and period."""
+
+
+class Header:
+    """Kafka record headers Simpul writes; part of the contract (docs/contract.md), read by sinks and ops tools."""
+
+    EVENT_ID = "simpul.event_id"
+    EVENT_TYPE = "simpul.event_type"
+    SOURCE = "simpul.source"
+    REASON = "simpul.reason"
+    REASON_MESSAGE = "simpul.reason_message"
+    SOURCE_TOPIC = "simpul.source_topic"
+    SOURCE_PARTITION = "simpul.source_partition"
+    SOURCE_OFFSET = "simpul.source_offset"
+    REJECTED_AT = "simpul.rejected_at"
+    REPLAYED_FROM = "simpul.replayed_from"

@@ -48,3 +48,26 @@ def provision(settings: Settings) -> dict[str, int]:
     applied = admin.apply(changes) if changes else []
     registered = codec(settings).register_all()
     return {"topic_changes": len(applied), "schemas": len(registered)}
+
+
+def dashboard(settings: Settings, *, interval_s: float = 3.0, silent_after_s: int = 3600):  # noqa: ANN201
+    """The ops dashboard app: live cluster snapshot, the store's per-regency figures, DLQ browser and replay."""
+    from monitor.dashboard.app import create_app
+    from monitor.dashboard.state import DashboardState
+    from monitor.dlq import DlqBrowser
+    from topics.catalog import topic_names
+
+    state = DashboardState(settings.kafka, settings.registry, settings.topic_prefix, interval_s=interval_s,
+                           silent_after_s=silent_after_s, store_stats=_store_stats(settings))
+    dlq = DlqBrowser(settings.kafka, codec(settings), topic_names(settings.topic_prefix).dlq.name)
+    return create_app(state, dlq)
+
+
+def _store_stats(settings: Settings):  # noqa: ANN202
+    """Per-regency figures from the provincial store, if the store sink has created it."""
+    try:
+        from monitor.store_view import StoreView
+    except ImportError:
+        return None
+    view = StoreView(settings.store)
+    return view.stats

@@ -28,6 +28,7 @@ for _name, _module in SUBCOMMANDS.items():
 
 def _mount_commands() -> None:
     from simpul.cli.gateway import gateway
+    from simpul.cli.monitor import monitor
     from simpul.cli.publish import publish
     from simpul.cli.run import run
     from simpul.cli.status import status
@@ -36,6 +37,7 @@ def _mount_commands() -> None:
     app.command(name="gateway")(gateway)
     app.command(name="publish")(publish)
     app.command(name="status")(status)
+    app.command(name="monitor")(monitor)
 
 
 _mount_commands()
