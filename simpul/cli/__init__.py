@@ -16,6 +16,9 @@ SUBCOMMANDS = {
     "schemas": "simpul.cli.schemas",
     "streams": "simpul.cli.streams",
     "keys": "simpul.cli.keys",
+    "docs": "simpul.cli.docs",
+    "dlq": "simpul.cli.dlq",
+    "sink": "simpul.cli.sink",
 }
 
 for _name, _module in SUBCOMMANDS.items():

@@ -1,0 +1,58 @@
+"""`simpul dlq list|replay`: the DLQ from the command line (the dashboard offers the same)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+
+from simpul.cli.output import console, emit, fail_on, out
+
+app = typer.Typer(help="Inspect the dead-letter queue and replay its records to their ingress topic.",
+                  no_args_is_help=True)
+
+
+def _browser():  # noqa: ANN202
+    from monitor.dlq import DlqBrowser
+    from simpul import bootstrap
+    from simpul.settings import load_settings
+    from topics.catalog import topic_names
+
+    settings = load_settings()
+    return DlqBrowser(settings.kafka, bootstrap.codec(settings), topic_names(settings.topic_prefix).dlq.name)
+
+
+@app.command("list")
+def list_records(limit: int = typer.Option(50, "--limit"), json_out: bool = typer.Option(False, "--json")) -> None:
+    """The newest rejected records with their reason, source and decoded payload where it decodes."""
+    with fail_on():
+        records = _browser().latest(limit)
+
+    def table() -> None:
+        from rich.table import Table
+
+        t = Table("id", "reason", "message", "source", "event type", title=f"DLQ ({len(records)} newest)")
+        for r in records:
+            t.add_row(r.id, r.reason, r.message, f"{r.source_topic}:{r.source_partition}:{r.source_offset}",
+                      r.event_type or "(does not decode)")
+        out.print(t)
+
+    emit([{**r.model_dump(mode="json"), "id": r.id} for r in records], json_out, table)
+
+
+@app.command()
+def replay(record: str = typer.Argument(..., help="PARTITION:OFFSET of the DLQ record (`simpul dlq list`)"),
+           fixed: Path | None = typer.Option(None, "--fixed", exists=True, dir_okay=False,
+                                             help="a JSON file with the corrected event (with event_type)"),
+           json_out: bool = typer.Option(False, "--json")) -> None:
+    """Send one DLQ record back to its ingress topic, as it was or fixed; the gatekeeper screens it again."""
+    partition, _, offset = record.partition(":")
+    if not (partition.isdigit() and offset.isdigit()):
+        console.print("error: give the record as PARTITION:OFFSET, e.g. 2:1045")
+        raise typer.Exit(2)
+    with fail_on():
+        result = _browser().replay(int(partition), int(offset),
+                                   json.loads(fixed.read_text()) if fixed else None)
+    emit(result, json_out, lambda: console.print(f"replayed {result['replayed']} to {result['to']} "
+                                                 f"(partition {result['partition']}, offset {result['offset']})"))
