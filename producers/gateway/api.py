@@ -56,8 +56,9 @@ class Problem(BaseModel):
 class ErrorBody(BaseModel):
     """Every 4xx/5xx answer: a machine-readable code, a sentence for people, and the problems by field."""
 
-    error: Literal["bad_request", "unauthorized", "forbidden", "payload_too_large", "invalid_event",
-                   "unavailable"]
+    error: Literal["bad_request", "unauthorized", "regency_forbidden", "payload_too_large", "invalid_event",
+                   "unavailable"] = Field(description="machine-readable code; `invalid_event` and "
+                                                      "`regency_forbidden` are schemas.outcomes.GatewayRejection")
     message: str
     problems: list[Problem] = Field(default_factory=list)
 

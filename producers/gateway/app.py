@@ -27,6 +27,7 @@ from schemas.examples import example
 from schemas.catalog import event_types
 from schemas.exceptions import EventValidationError, RegistryError, UnknownEventType
 from schemas.models import Event, model_for
+from schemas.outcomes import GatewayRejection
 from topics.catalog import TopicSet
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
@@ -173,8 +174,9 @@ def _validate(items: list[Any]) -> list[Event]:
         except EventValidationError as exc:
             problems.extend(Problem(index=index, field=p.path, reason=p.message) for p in exc.problems)
     if problems:
-        raise Refusal(422, "invalid_event", f"{len({p.index for p in problems})} of {len(items)} event(s) are "
-                      "invalid; nothing was sent", problems)
+        raise Refusal(422, GatewayRejection.INVALID_EVENT,
+                      f"{len({p.index for p in problems})} of {len(items)} event(s) are invalid; nothing was sent",
+                      problems)
     return events
 
 
@@ -182,8 +184,8 @@ def _authorise(events: list[Event], regency: str) -> None:
     foreign = [Problem(index=i, field="regency_code", reason=f"{e.regency_code} is not this key's regency {regency}")
                for i, e in enumerate(events) if e.regency_code != regency]
     if foreign:
-        raise Refusal(403, "forbidden", f"this API key publishes only events of regency {regency}; nothing was sent",
-                      foreign)
+        raise Refusal(403, GatewayRejection.REGENCY_FORBIDDEN,
+                      f"this API key publishes only events of regency {regency}; nothing was sent", foreign)
 
 
 def _publish(gw: Gateway, events: list[Event]) -> Accepted:

@@ -34,6 +34,7 @@ def _mount_commands() -> None:
     from simpul.cli.monitor import monitor
     from simpul.cli.publish import publish
     from simpul.cli.run import run
+    from simpul.cli.simulate import simulate_command
     from simpul.cli.status import status
 
     app.command(name="run")(run)
@@ -41,6 +42,7 @@ def _mount_commands() -> None:
     app.command(name="publish")(publish)
     app.command(name="status")(status)
     app.command(name="monitor")(monitor)
+    app.command(name="simulate")(simulate_command)
 
 
 _mount_commands()
