@@ -71,3 +71,42 @@ def _store_stats(settings: Settings):  # noqa: ANN202
         return None
     view = StoreView(settings.store)
     return view.stats
+
+
+# ---- consumers: the provincial store sink, alert dispatch, transparency read model -------------------------------
+
+def store_engine(settings: Settings, store_url: str | None = None, *, migrate: bool = True):  # noqa: ANN201
+    """An engine on the provincial store (`store_url` or settings.store), migrated to the newest revision."""
+    from consumers.store.db import connect
+    from consumers.store.db import migrate as run_migrations
+
+    engine = connect(store_url or settings.store)
+    if migrate:
+        run_migrations(engine)
+    return engine
+
+
+def store_sink(settings: Settings, *, store_url: str | None = None, batch_size: int | None = None,
+               poll_timeout: float | None = None, group: str | None = None):  # noqa: ANN201
+    """The store sink (`simpul sink store`) on the configured broker, registry and store."""
+    from consumers.config import consumer_conf
+    from consumers.store.sink import build
+    from topics.catalog import topic_names
+
+    cs = settings
+    return build(store_engine(settings, store_url), settings.kafka, topic_names(settings.topic_prefix),
+                 codec(settings).decode, batch_size=batch_size or cs.sink_batch_size,
+                 poll_timeout=poll_timeout or cs.sink_poll_timeout_s, group=group, conf=consumer_conf(cs, "store"))
+
+
+def alert_dispatcher(settings: Settings, *, store_url: str | None = None,
+                     webhooks: list[str] | None = None):  # noqa: ANN201
+    """The alert dispatcher (`simpul sink alerts`): webhooks from the argument or SIMPUL_ALERT_WEBHOOKS."""
+    from consumers.alerts.dispatch import AlertDispatcher
+
+    cs = settings
+    return AlertDispatcher(
+        store_engine(settings, store_url), list(webhooks) if webhooks else list(cs.alert_webhooks),
+        cs.alert_webhook_secret.get_secret_value(), max_attempts=cs.alert_max_attempts,
+        retry_base_s=cs.alert_retry_base_s, retry_max_s=cs.alert_retry_max_s, timeout_s=cs.alert_timeout_s,
+        workers=cs.alert_workers)

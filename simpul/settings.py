@@ -8,12 +8,13 @@ from typing import Literal
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from consumers.config import ConsumerTuning
 from topics.connection import KafkaConnection
 
 Provider = Literal["auto", "external", "docker", "local"]
 
 
-class Settings(BaseSettings):
+class Settings(BaseSettings, ConsumerTuning):
     """Everything configurable about Simpul. Secrets are `SecretStr` and print masked."""
 
     model_config = SettingsConfigDict(env_prefix="SIMPUL_", extra="forbid", frozen=True)

@@ -33,6 +33,7 @@ def _mount_commands() -> None:
     from simpul.cli.gateway import gateway
     from simpul.cli.monitor import monitor
     from simpul.cli.publish import publish
+    from simpul.cli.report import report
     from simpul.cli.run import run
     from simpul.cli.simulate import simulate_command
     from simpul.cli.status import status
@@ -43,6 +44,7 @@ def _mount_commands() -> None:
     app.command(name="status")(status)
     app.command(name="monitor")(monitor)
     app.command(name="simulate")(simulate_command)
+    app.command(name="report")(report)
 
 
 _mount_commands()

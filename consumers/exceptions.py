@@ -1,0 +1,34 @@
+"""The consumers' error taxonomy: one root (`ConsumerError`, a `SimpulError`); messages say what to do."""
+
+from __future__ import annotations
+
+from schemas.exceptions import SimpulError
+
+
+class ConsumerError(SimpulError):
+    """Root of every error raised by the `consumers` package."""
+
+
+class StoreError(ConsumerError):
+    """The provincial store cannot be reached, migrated or written (transient: the batch is retried, never skipped)."""
+
+
+class MigrationError(StoreError):
+    """The store's schema could not be brought to the current revision."""
+
+
+class PoisonRecord(ConsumerError):
+    """A record on a canonical/derived topic that does not decode; it is logged, counted and skipped (not retried)."""
+
+    def __init__(self, topic: str, partition: int, offset: int, reason: str) -> None:
+        self.topic, self.partition, self.offset, self.reason = topic, partition, offset, reason
+        super().__init__(f"poison record at {topic}:{partition}:{offset}: {reason} (skipped; the original is in the DLQ "
+                         "upstream or came from a foreign writer)")
+
+
+class NoAssignment(ConsumerError):
+    """The consumer group was given no partition in time (is another sink of the same group running?)."""
+
+
+class WebhookConfigError(ConsumerError):
+    """The alert dispatch was started without a usable webhook or secret."""

@@ -1,0 +1,106 @@
+"""What both province consumers share: a manual-commit consumer, batch offsets, and "drained" detection for --once."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+
+from topics.connection import KafkaConnection
+
+log = logging.getLogger("simpul.consumers")
+
+
+def make_consumer(kafka: KafkaConnection, group_id: str, *, client_id: str, **extra: Any) -> Consumer:
+    """A consumer that never commits on its own: offsets are committed after the database commit."""
+    conf = kafka.librdkafka(**{
+        "group.id": group_id,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "partition.assignment.strategy": "cooperative-sticky",
+        **extra,
+    })
+    return Consumer(conf)
+
+
+def next_offsets(messages: Iterable[Message]) -> list[TopicPartition]:
+    """The offsets to commit after processing `messages`: last offset + 1 per topic-partition."""
+    last: dict[tuple[str, int], int] = {}
+    for m in messages:
+        if m.error() is not None:
+            continue
+        key = (m.topic(), m.partition())
+        last[key] = max(last.get(key, -1), m.offset())
+    return [TopicPartition(t, p, o + 1) for (t, p), o in sorted(last.items())]
+
+
+def is_fatal(err: KafkaError) -> bool:
+    return bool(err.fatal()) or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED,
+                                               KafkaError.GROUP_AUTHORIZATION_FAILED)
+
+
+class EndOffsets:
+    """The end offset of many partitions in one admin request (a consumer's own watermark query waits behind its
+    fetches, about half a second per partition)."""
+
+    def __init__(self, kafka: KafkaConnection) -> None:
+        from confluent_kafka.admin import AdminClient
+
+        self._admin = AdminClient(kafka.librdkafka(**{"client.id": "simpul-sink-ends"}))
+
+    def __call__(self, partitions: Sequence[TopicPartition], timeout: float = 10.0, *,
+                 earliest: bool = False) -> dict[tuple[str, int], int]:
+        from confluent_kafka import IsolationLevel
+        from confluent_kafka.admin import OffsetSpec
+
+        spec = OffsetSpec.earliest() if earliest else OffsetSpec.latest()
+        request = {TopicPartition(tp.topic, tp.partition): spec for tp in partitions}
+        futures = self._admin.list_offsets(request, isolation_level=IsolationLevel.READ_COMMITTED,
+                                           request_timeout=timeout)
+        return {(tp.topic, tp.partition): f.result().offset for tp, f in futures.items()}
+
+
+def drained(consumer: Consumer, ends: EndOffsets, timeout: float = 10.0) -> bool:
+    """True when the consumer has an assignment and stands at the end of every assigned partition."""
+    assignment: Sequence[TopicPartition] = consumer.assignment()
+    if not assignment:
+        return False
+    positions = consumer.position(list(assignment))
+    unknown = [tp for tp in positions if tp.offset < 0]
+    committed = ({(tp.topic, tp.partition): tp.offset for tp in consumer.committed(unknown, timeout=timeout)}
+                 if unknown else {})
+    high = ends(positions, timeout)
+    current = {(tp.topic, tp.partition): tp.offset if tp.offset >= 0 else committed.get((tp.topic, tp.partition), -1)
+               for tp in positions}
+    fresh = [tp for tp in positions if current[(tp.topic, tp.partition)] < 0]
+    if fresh:  # nothing consumed nor committed: the group starts at the earliest offset still held
+        current.update(ends(fresh, timeout, earliest=True))
+    return all(current[key] >= end for key, end in high.items())
+
+
+class Stopper:
+    """A stop flag set by SIGTERM/SIGINT: the loop finishes its batch, commits, and exits."""
+
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def __bool__(self) -> bool:
+        return self.event.is_set()
+
+    def stop(self, *_: Any) -> None:
+        if not self.event.is_set():
+            log.info("stop requested: finishing the current batch")
+        self.event.set()
+
+    def install(self) -> Stopper:
+        """Install the handlers (main thread only)."""
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, self.stop)
+            signal.signal(signal.SIGINT, self.stop)
+        return self

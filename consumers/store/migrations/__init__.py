@@ -1,0 +1,1 @@
+"""Alembic environment of the provincial store (script_location = this folder)."""

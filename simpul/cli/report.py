@@ -1,0 +1,54 @@
+"""`simpul report`: the transparency read model (regency x service x period) as CSV or JSON on stdout."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from simpul.cli.output import console, fail_on
+
+
+class Format(str, Enum):
+    csv = "csv"
+    json = "json"
+
+
+class PeriodOpt(str, Enum):
+    month = "month"
+    day = "day"
+
+
+def report(
+    fmt: Annotated[Format, typer.Option("--format", help="csv or json")] = Format.csv,
+    period: Annotated[PeriodOpt, typer.Option("--period", help="month or day")] = PeriodOpt.month,
+    regency: Annotated[str | None, typer.Option("--regency", help="one regency code, e.g. 3374")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="SQLAlchemy URL of the store")] = None,
+) -> None:
+    """Requests, completed, SLA-met %, median completion hours, fee anomalies and complaints per regency x service."""
+    import sys
+
+    from consumers.report import export, transparency
+    from schemas.reference import regency_codes
+    from simpul import bootstrap
+    from simpul.exceptions import SimpulError
+    from simpul.settings import load_settings
+
+    with fail_on():
+        if regency is not None and regency not in regency_codes():
+            raise SimpulError(f"{regency!r} is not a Central Java regency code (3301-3329, 3371-3376)")
+        engine = bootstrap.store_engine(load_settings(), store_url)
+        cells = transparency(engine, period=period.value, regency=regency)  # type: ignore[arg-type]
+        text = export(cells, fmt.value)  # type: ignore[arg-type]
+        if output is not None:
+            output.write_text(text, encoding="utf-8")
+            console.print(f"{len(cells)} rows written to {output}")
+        else:
+            sys.stdout.write(text)
+
+
+app = typer.Typer(help="The transparency read model.", pretty_exceptions_enable=False)
+app.command("report")(report)
