@@ -31,7 +31,7 @@ from consumers.kafka import EndOffsets, Stopper, drained, is_fatal, make_consume
 from consumers.store.rows import alert_row
 from consumers.store.tables import alert_deliveries, alerts
 from consumers.store.writer import insert_new
-from streams.records import Alert
+from schemas.records import Alert
 from topics.catalog import TopicSet
 from topics.connection import KafkaConnection
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from schemas import reference
 from schemas.models import Event
-from streams.records import Aggregate, Alert
+from schemas.records import Aggregate, Alert
 
 Row = dict[str, Any]
 SERVICE_REQUEST_TYPES = ("ServiceRequestSubmitted", "ServiceRequestCompleted")

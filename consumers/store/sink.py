@@ -27,7 +27,7 @@ from consumers.store.writer import write_batch
 from schemas.catalog import FAMILIES
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
 from schemas.models import Event
-from streams.records import Aggregate, Alert
+from schemas.records import Aggregate, Alert
 from topics.catalog import TopicSet
 from topics.connection import KafkaConnection
 

@@ -22,7 +22,7 @@ from consumers.store.db import connect
 from consumers.store.tables import alert_deliveries, alerts
 from simpul import bootstrap
 from simpul.settings import Settings
-from streams.records import Alert, alert_id
+from schemas.records import Alert, alert_id
 from topics.catalog import topic_names
 
 SECRET = "test-webhook-secret"

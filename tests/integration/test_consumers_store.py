@@ -30,7 +30,7 @@ from producers.simulator.traffic import LOCAL_NIK_KEY, Expect, nik_token
 from schemas.catalog import FAMILIES, nik_fields
 from simpul import bootstrap
 from simpul.settings import Settings
-from streams.records import Aggregate, Alert, alert_id
+from schemas.records import Aggregate, Alert, alert_id
 from topics.catalog import topic_names
 
 SEED = 20250303

@@ -16,7 +16,7 @@ from consumers.store.tables import aggregates, complaints, counts, service_reque
 from consumers.store.writer import write_batch
 from schemas.examples import example
 from schemas.reference import standard_for
-from streams.records import Aggregate
+from schemas.records import Aggregate
 
 AT = datetime(2025, 3, 3, 2, 0, tzinfo=UTC)
 

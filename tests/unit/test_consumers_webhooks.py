@@ -10,7 +10,7 @@ from consumers.alerts import sign, verify_signature
 from consumers.alerts.dispatch import AlertDispatcher, backoff_schedule, delivery_status
 from simpul.settings import load_settings
 from consumers.store.db import connect, migrate
-from streams.records import Alert, alert_id
+from schemas.records import Alert, alert_id
 
 
 def test_signature_round_trip_and_tampering() -> None:

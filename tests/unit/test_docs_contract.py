@@ -1,0 +1,307 @@
+"""docs/contract.md and docs/asyncapi.yaml: current with the contract, and a valid AsyncAPI 3 document.
+
+Optional, when present (never downloaded by the tests): the official AsyncAPI JSON Schema from the npm package
+@asyncapi/specs, and @asyncapi/parser with the Avro schema parser run through node. Point
+SIMPUL_ASYNCAPI_NODE_MODULES at a node_modules folder holding them (e.g. after
+`npm install --prefix /tmp/asyncapi-node @asyncapi/parser @asyncapi/avro-schema-parser @asyncapi/specs`).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import avro.schema
+import fastavro
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+import simpul.cli.docs as docs_cli
+from schemas.catalog import default_catalog
+from schemas.models import model_for
+from schemas.outcomes import RejectReason
+from schemas.reference import regency_codes
+from topics.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi, derived_record_models
+from topics.catalog import topic_names
+from topics.contract_doc import render_contract_md
+
+PREFIX = "jateng"
+ROOT = docs_cli.REPO_ROOT
+HINT = "run `simpul docs generate` (or `python -m simpul docs generate`) and commit the result"
+
+
+@pytest.fixture(scope="module")
+def doc() -> dict[str, Any]:
+    return build_asyncapi(PREFIX)
+
+
+@pytest.fixture(scope="module")
+def contract() -> str:
+    return render_contract_md(PREFIX)
+
+
+def _event_messages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    messages = doc["components"]["messages"]
+    return {name: m for name, m in messages.items()
+            if isinstance(m["payload"], dict) and "schemaFormat" in m["payload"]}
+
+
+# ---- the committed files are current ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("rel", [docs_cli.CONTRACT_MD, docs_cli.ASYNCAPI_YAML], ids=str)
+def test_committed_document_is_current(rel: Path) -> None:
+    path = ROOT / rel
+    assert path.exists(), f"{rel} is missing; {HINT}"
+    expected = docs_cli.rendered(PREFIX)[rel]
+    assert path.read_text(encoding="utf-8") == expected, (
+        f"{rel} is stale: the contract changed since it was generated; {HINT}")
+
+
+def test_generation_is_deterministic() -> None:
+    assert docs_cli.rendered(PREFIX) == docs_cli.rendered(PREFIX)
+
+
+def test_check_names_stale_files_and_writes_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(docs_cli, "REPO_ROOT", tmp_path)
+    (tmp_path / "docs").mkdir()
+    (tmp_path / docs_cli.CONTRACT_MD).write_text("old\n", encoding="utf-8")
+    runner = CliRunner()
+
+    result = runner.invoke(docs_cli.app, ["generate", "--check"])
+    assert result.exit_code == docs_cli.EXIT_STALE
+    assert "docs/contract.md" in result.stderr and "docs/asyncapi.yaml" in result.stderr
+    assert "simpul docs generate" in result.stderr
+    assert (tmp_path / docs_cli.CONTRACT_MD).read_text(encoding="utf-8") == "old\n"
+    assert not (tmp_path / docs_cli.ASYNCAPI_YAML).exists()
+
+    assert runner.invoke(docs_cli.app, ["generate"]).exit_code == 0
+    result = runner.invoke(docs_cli.app, ["generate", "--check", "--json"])
+    assert result.exit_code == 0
+    assert json.loads(result.stdout) == {"ok": True, "files": [
+        {"path": "docs/contract.md", "status": "current"}, {"path": "docs/asyncapi.yaml", "status": "current"}]}
+
+
+# ---- the AsyncAPI document -------------------------------------------------------------------------------------
+
+def test_committed_yaml_loads_to_the_built_document(doc: dict[str, Any]) -> None:
+    assert yaml.safe_load((ROOT / docs_cli.ASYNCAPI_YAML).read_text(encoding="utf-8")) == doc
+
+
+def test_required_structure(doc: dict[str, Any]) -> None:
+    assert doc["asyncapi"] == "3.0.0"
+    assert doc["info"]["title"] == "Simpul" and doc["info"]["version"]
+    assert {"channels", "operations", "components", "servers"} <= doc.keys()
+    assert doc["servers"]["local"] == {**doc["servers"]["local"], "host": "127.0.0.1:19092", "protocol": "kafka"}
+    for sid, server in doc["servers"].items():
+        for var in re.findall(r"{(\w+)}", server["host"]):
+            assert var in server.get("variables", {}), f"server {sid} uses undeclared variable {var}"
+    for cid, channel in doc["channels"].items():
+        assert channel["address"] and channel["messages"], cid
+        for param in re.findall(r"{(\w+)}", channel["address"]):
+            assert param in channel.get("parameters", {}), f"channel {cid} uses undeclared parameter {param}"
+    for oid, op in doc["operations"].items():
+        assert op["action"] in ("send", "receive"), oid
+        assert op["channel"]["$ref"].startswith("#/channels/"), oid
+        channel_id = op["channel"]["$ref"].removeprefix("#/channels/")
+        for ref in op["messages"]:
+            assert ref["$ref"].startswith(f"#/channels/{channel_id}/messages/"), (
+                f"{oid}: an operation's messages must be its channel's")
+
+
+def _resolve(doc: dict[str, Any], ref: str) -> Any:
+    assert ref.startswith("#/"), ref
+    node: Any = doc
+    for part in ref[2:].split("/"):
+        node = node[part.replace("~1", "/").replace("~0", "~")]
+    return node
+
+
+def _refs(node: Any) -> list[str]:
+    if isinstance(node, dict):
+        own = [node["$ref"]] if isinstance(node.get("$ref"), str) else []
+        return own + [r for v in node.values() for r in _refs(v)]
+    if isinstance(node, list):
+        return [r for v in node for r in _refs(v)]
+    return []
+
+
+def test_every_reference_resolves(doc: dict[str, Any]) -> None:
+    refs = _refs(doc)
+    assert refs
+    for ref in refs:
+        _resolve(doc, ref)
+
+
+def test_channel_addresses_match_the_catalog(doc: dict[str, Any]) -> None:
+    addresses: list[str] = []
+    for channel in doc["channels"].values():
+        params = channel.get("parameters", {})
+        if params:
+            assert set(params) == {REGENCY_PARAMETER}
+            addresses += [channel["address"].replace(f"{{{REGENCY_PARAMETER}}}", code)
+                          for code in params[REGENCY_PARAMETER]["enum"]]
+        else:
+            addresses.append(channel["address"])
+            assert channel["bindings"]["kafka"]["topic"] == channel["address"]
+    assert sorted(addresses) == sorted(topic_names(PREFIX).names)
+    assert sorted(doc["channels"]["ingress"]["parameters"][REGENCY_PARAMETER]["enum"]) == sorted(regency_codes())
+
+
+def test_kafka_bindings_carry_the_catalog_settings(doc: dict[str, Any]) -> None:
+    topics = topic_names(PREFIX)
+    for channel in doc["channels"].values():
+        binding = channel["bindings"]["kafka"]
+        spec = topics.by_name(binding["topic"]) if "topic" in binding else topics.role("ingress")[0]
+        assert binding["partitions"] == spec.partitions
+        config = binding["topicConfiguration"]
+        assert config["retention.ms"] == int(spec.config["retention.ms"])
+        assert config["cleanup.policy"] == spec.config["cleanup.policy"].split(",")
+
+
+def test_operations_send_on_ingress_and_receive_elsewhere(doc: dict[str, Any]) -> None:
+    by_channel = {op["channel"]["$ref"].removeprefix("#/channels/"): op["action"] for op in doc["operations"].values()}
+    assert set(by_channel) == set(doc["channels"])
+    assert by_channel.pop("ingress") == "send"
+    assert set(by_channel.values()) == {"receive"}
+
+
+def test_every_event_type_has_a_message_on_its_channels(doc: dict[str, Any]) -> None:
+    catalog = default_catalog()
+    assert set(_event_messages(doc)) == set(catalog.event_types())
+    assert set(doc["channels"]["ingress"]["messages"]) == set(catalog.event_types())
+    for family, names in catalog.by_family().items():
+        channel = next(c for c in doc["channels"].values() if c["address"] == f"{PREFIX}.events.{family}")
+        assert set(channel["messages"]) == set(names)
+    dlq = doc["channels"]["dlq"]["messages"]["RejectedRecord"]
+    reason = _resolve(doc, dlq["$ref"])["headers"]["properties"]["simpul.reason"]
+    assert reason["enum"] == [r.value for r in RejectReason]
+
+
+def test_embedded_avro_is_the_catalog_schema_and_parses(doc: dict[str, Any]) -> None:
+    catalog = default_catalog()
+    for name, message in _event_messages(doc).items():
+        payload = message["payload"]
+        assert payload["schemaFormat"] == AVRO_SCHEMA_FORMAT
+        assert payload["schema"] == catalog.get(name).definition
+        fastavro.parse_schema(json.loads(json.dumps(payload["schema"])), named_schemas={})
+        parsed = avro.schema.parse(json.dumps(payload["schema"]))
+        assert parsed.fullname == catalog.get(name).full_name
+        assert message["bindings"]["kafka"]["schemaLookupStrategy"] == "RecordNameStrategy"
+
+
+def test_event_examples_are_valid_avro_data(doc: dict[str, Any]) -> None:
+    for name, message in _event_messages(doc).items():
+        schema = fastavro.parse_schema(json.loads(json.dumps(message["payload"]["schema"])), named_schemas={})
+        for ex in message["examples"]:
+            fastavro.schemaless_writer(io.BytesIO(), schema, ex["payload"])  # raises if the datum does not fit
+            assert ex["headers"]["simpul.event_type"] == name
+
+
+def test_json_record_examples_match_the_streams_models(doc: dict[str, Any]) -> None:
+    models = derived_record_models()
+    for ex in doc["components"]["messages"]["Alert"]["examples"]:
+        models["Alert"].model_validate(ex["payload"])
+
+
+def _node_modules() -> Path | None:
+    for candidate in (os.environ.get("SIMPUL_ASYNCAPI_NODE_MODULES"), str(ROOT / "node_modules")):
+        if candidate and (Path(candidate) / "@asyncapi").is_dir():
+            return Path(candidate)
+    return None
+
+
+def test_official_asyncapi_json_schema(doc: dict[str, Any]) -> None:
+    modules = _node_modules()
+    spec = modules / "@asyncapi/specs/schemas/3.0.0-without-$id.json" if modules else None
+    if spec is None or not spec.exists():
+        pytest.skip("@asyncapi/specs not installed (set SIMPUL_ASYNCAPI_NODE_MODULES); structural checks ran instead")
+    jsonschema_rs = pytest.importorskip("jsonschema_rs")
+    validator = jsonschema_rs.validator_for(json.loads(spec.read_text(encoding="utf-8")))
+    errors = [f"{'/'.join(map(str, e.instance_path))}: {e.message[:300]}" for e in validator.iter_errors(doc)]
+    assert not errors, "\n".join(errors[:20])
+
+
+_NODE_CHECK = """
+const { createRequire } = require('module');
+const load = createRequire(process.argv[2] + '/');
+const { Parser, fromFile } = load('@asyncapi/parser');
+const { AvroSchemaParser } = load('@asyncapi/avro-schema-parser');
+(async () => {
+  const parser = new Parser();
+  parser.registerSchemaParser(AvroSchemaParser());
+  const { document, diagnostics } = await fromFile(parser, process.argv[3]).parse();
+  const problems = diagnostics.filter(d => d.severity <= 1)
+    .map(d => `${d.severity === 0 ? 'error' : 'warning'} ${d.code} ${JSON.stringify(d.path)} ${d.message}`);
+  console.log(JSON.stringify({ parsed: !!document, problems,
+    messages: document ? document.allMessages().length : 0 }));
+})();
+"""
+
+
+def test_asyncapi_parser_accepts_the_document(tmp_path: Path) -> None:
+    modules = _node_modules()
+    node = shutil.which("node")
+    if node is None or modules is None or not (modules / "@asyncapi/parser").is_dir() \
+            or not (modules / "@asyncapi/avro-schema-parser").is_dir():
+        pytest.skip("node with @asyncapi/parser and @asyncapi/avro-schema-parser not available "
+                    "(set SIMPUL_ASYNCAPI_NODE_MODULES)")
+    script = tmp_path / "check.cjs"
+    script.write_text(_NODE_CHECK, encoding="utf-8")
+    run = subprocess.run([node, str(script), str(modules), str(ROOT / docs_cli.ASYNCAPI_YAML)],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout.strip().splitlines()[-1])
+    assert report["parsed"] and not report["problems"], "\n".join(report["problems"])
+    assert report["messages"] == len(build_asyncapi(PREFIX)["components"]["messages"])
+
+
+# ---- the Markdown contract -------------------------------------------------------------------------------------
+
+def test_contract_lists_every_topic_event_type_and_field(contract: str) -> None:
+    topics = topic_names(PREFIX)
+    for topic in topics:
+        if topic.role != "ingress":
+            assert f"`{topic.name}`" in contract
+    assert f"`{PREFIX}.ingress.<regency_code>`" in contract
+    for schema in default_catalog():
+        section = contract.split(f"\n### {schema.name}\n", 1)[1].split("\n### ", 1)[0]
+        for field in schema.fields[5:]:
+            assert f"| `{field['name']}` |" in section, f"{schema.name}.{field['name']} missing"
+        for nik in schema.nik_fields:
+            row = next(line for line in section.splitlines() if line.startswith(f"| `{nik}` |"))
+            assert "Personal data (NIK)" in row and "gatekeeper" in row
+    for code in regency_codes():
+        assert f"| `{code}` |" in contract
+    for reason in RejectReason:
+        assert f"`{reason.value}`" in contract
+
+
+def _json_blocks(text: str) -> list[str]:
+    return re.findall(r"```json\n(.*?)\n```", text, flags=re.S)
+
+
+def test_contract_examples_are_valid_events(contract: str) -> None:
+    for schema in default_catalog():
+        section = contract.split(f"\n### {schema.name}\n", 1)[1].split("\n### ", 1)[0]
+        (block,) = _json_blocks(section)
+        model_for(schema.name).model_validate(json.loads(block))
+    curl = re.search(r"```bash\n(.*?)\n```", contract, flags=re.S)
+    assert curl is not None
+    body = json.loads(curl.group(1).split("<<'JSON'\n", 1)[1].rsplit("\nJSON", 1)[0])
+    for event in body["events"]:
+        fields = dict(event)
+        model_for(fields.pop("event_type")).model_validate(fields)
+
+
+def test_contract_snippets_use_the_wire_settings(contract: str) -> None:
+    for needle in ("pack('CN', 0, $schemaId)", "'acks', 'all'", "'enable.idempotence', 'true'",
+                   "RecordNameStrategy.class.getName()", '"auto.register.schemas", false',
+                   '"use.latest.version", false', "X-API-Key", "/v1/events", "/apis/ccompat/v7"):
+        assert needle in contract, needle

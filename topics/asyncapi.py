@@ -1,0 +1,469 @@
+"""The contract as an AsyncAPI 3.0.0 document, generated from topics.yaml and the `.avsc` files.
+
+`build_asyncapi(prefix)` is a pure function of the topic catalog, the event-type catalog, the reference data and
+the outcome vocabulary; `simpul docs generate` writes it to docs/asyncapi.yaml, and a unit test fails when the
+committed file differs. Every Avro schema is embedded as written (docs and `simpul.*` attributes included) in a
+multi-format schema object, so tools that understand Avro (AsyncAPI Studio, @asyncapi/parser with the Avro
+parser, Modelina) browse the same definition the registry holds.
+"""
+
+from __future__ import annotations
+
+import ast
+import copy
+import importlib.metadata
+import inspect
+import tomllib
+from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from enum import Enum
+from pathlib import Path
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+import yaml
+from pydantic import BaseModel
+
+from schemas import outcomes
+from schemas.catalog import EventSchema, default_catalog
+from schemas.examples import examples
+from schemas.outcomes import AlertRule, RejectReason
+from schemas.reference import regencies
+from topics.catalog import TopicSet, TopicSpec, load_catalog, topic_names
+
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+AVRO_SCHEMA_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
+AVRO_CONTENT_TYPE = "application/vnd.apache.avro"
+JSON_CONTENT_TYPE = "application/json"
+BYTES_CONTENT_TYPE = "application/octet-stream"
+REGISTRY_PATH = "/apis/ccompat/v7"
+LOCAL_BOOTSTRAP = "127.0.0.1:19092"
+LOCAL_REGISTRY = f"http://127.0.0.1:18080{REGISTRY_PATH}"
+REGENCY_PARAMETER = "regency_code"
+HEADER_EVENT_TYPE = "simpul.event_type"
+HEADER_EVENT_ID = "simpul.event_id"
+HEADER_SOURCE = "simpul.source"
+DLQ_HEADERS: tuple[tuple[str, str], ...] = (
+    ("simpul.reason", "Why the gatekeeper rejected the record (one of the reason codes)."),
+    ("simpul.reason_message", "A sentence for people, naming the offending field where there is one."),
+    ("simpul.source_topic", "The ingress topic the record was read from."),
+    ("simpul.source_partition", "Its partition (decimal text)."),
+    ("simpul.source_offset", "Its offset (decimal text)."),
+    ("simpul.rejected_at", "When the gatekeeper rejected it (ISO 8601, UTC)."),
+)
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+# ---- shared helpers (also used by topics.contract_doc) ---------------------------------------------------------
+
+def package_version() -> str:
+    """The project's version: pyproject.toml of this checkout, else the installed distribution's metadata."""
+    pyproject = REPO_ROOT / "pyproject.toml"
+    if pyproject.exists():
+        version = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("version")
+        if version:
+            return str(version)
+    try:
+        return importlib.metadata.version("simpul")
+    except importlib.metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+def member_docs(enum_cls: type[Enum]) -> dict[str, str]:
+    """The docstring written under each member of an enum (Python keeps none at runtime, so read the source)."""
+    tree = ast.parse(inspect.getsource(inspect.getmodule(enum_cls) or outcomes))
+    docs: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == enum_cls.__name__:
+            body = node.body
+            for stmt, nxt in zip(body, body[1:] + [None], strict=True):
+                if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
+                        and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                        and isinstance(nxt.value.value, str)):
+                    member = enum_cls[stmt.targets[0].id]
+                    docs[str(member.value)] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def duration_text(ms: int) -> str:
+    """7 days, 12 hours, forever: a retention as people read it."""
+    if ms < 0:
+        return "forever"
+    for unit, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1_000)):
+        if ms >= size and ms % size == 0:
+            n = ms // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{ms} ms"
+
+
+def ingress_address(prefix: str) -> str:
+    """The parameterised address of the 35 ingress topics."""
+    return f"{prefix}.ingress.{{{REGENCY_PARAMETER}}}"
+
+
+def channel_id(topic: TopicSpec) -> str:
+    """A stable channel id: `ingress`, `events_governance`, `agg_prices`, `alerts`, `dlq`."""
+    if topic.role == "ingress":
+        return "ingress"
+    return "_".join([topic.role, *topic.labels.values()])
+
+
+def avro_json_value(value: Any) -> Any:
+    """A model value as the Avro datum's JSON form: timestamp-millis as epoch ms, date as days, uuid as text."""
+    if isinstance(value, datetime):
+        return int(round(value.astimezone(UTC).timestamp() * 1000))
+    if isinstance(value, date):
+        return (value - date(1970, 1, 1)).days
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {k: avro_json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [avro_json_value(v) for v in value]
+    return value
+
+
+def derived_record_models() -> dict[str, type[BaseModel]]:
+    """The pydantic models of the JSON records the stream processors write (`Alert`, `Aggregate`), from the
+    contract (schemas/records.py), so the document cannot drift from them."""
+    from schemas.records import Aggregate, Alert
+
+    return {"Alert": Alert, "Aggregate": Aggregate}
+
+
+def record_json_schema(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON Schema with its nested definitions moved to `shared` (components.schemas)."""
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+    for name, definition in schema.pop("$defs", {}).items():
+        shared[name] = definition
+    return schema
+
+
+# ---- the document ----------------------------------------------------------------------------------------------
+
+def _kafka_channel_binding(topic: TopicSpec, *, concrete: bool) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    for key, value in topic.config.items():
+        if key == "min.insync.replicas":
+            continue  # follows the replication profile of the cluster, not the catalog
+        if key == "cleanup.policy":
+            config[key] = value.split(",")
+        elif value.lstrip("-").isdigit():
+            config[key] = int(value)
+        else:
+            config[key] = value
+    binding: dict[str, Any] = {}
+    if concrete:
+        binding["topic"] = topic.name
+    binding["partitions"] = topic.partitions
+    binding["topicConfiguration"] = config
+    binding["bindingVersion"] = KAFKA_BINDING_VERSION
+    return {"kafka": binding}
+
+
+def _key_schema() -> dict[str, Any]:
+    return {
+        "type": "string",
+        "description": "`<regency_code>:<case_id>` as UTF-8: the ordering key, so that all events of one case stay "
+                       "in order on one partition.",
+        "pattern": "^33[0-9]{2}:.+$",
+        "examples": ["3374:SR-3374-2025-000123"],
+    }
+
+
+def _event_headers() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            HEADER_EVENT_TYPE: {"type": "string", "description": "The event type (record name). Optional on "
+                                "ingress and never trusted: the schema id in the value decides."},
+            HEADER_EVENT_ID: {"type": "string", "format": "uuid",
+                              "description": "Set by the gatekeeper on events.<family>: the event_id."},
+            HEADER_SOURCE: {"type": "string", "description": "Set by the gatekeeper on events.<family>: "
+                            "`<ingress topic>:<partition>:<offset>` the event was read from."},
+        },
+    }
+
+
+def _event_message(schema: EventSchema) -> dict[str, Any]:
+    event = examples()[schema.name]
+    nik = list(schema.nik_fields)
+    doc = schema.doc
+    description = (
+        f"{doc}\n\nFamily `{schema.family}`; registry subject `{schema.subject}` (RecordNameStrategy); "
+        f"compatibility {schema.compatibility}. Written by a regency to its ingress topic, and by the gatekeeper, "
+        f"validated and deduplicated, to `events.{schema.family}`."
+    )
+    if nik:
+        description += (
+            f" NIK field(s) {', '.join(f'`{n}`' for n in nik)} hold a clear 16-digit NIK on ingress and a keyed "
+            "token (`nik:` + 43 URL-safe characters) on every canonical topic."
+        )
+    message: dict[str, Any] = {
+        "name": schema.name,
+        "title": schema.name,
+        "summary": doc.split(". ")[0].rstrip(".") + ".",
+        "description": description,
+        "contentType": AVRO_CONTENT_TYPE,
+        "headers": _event_headers(),
+        "payload": {"schemaFormat": AVRO_SCHEMA_FORMAT, "schema": copy.deepcopy(schema.definition)},
+        "bindings": {"kafka": {
+            "key": _key_schema(),
+            "schemaIdLocation": "payload",
+            "schemaIdPayloadEncoding": "confluent",
+            "schemaLookupStrategy": "RecordNameStrategy",
+            "bindingVersion": KAFKA_BINDING_VERSION,
+        }},
+        "examples": [{
+            "name": f"{schema.name}-{event.regency_code}",
+            "summary": "The Avro datum in JSON form (timestamp-millis as epoch milliseconds, date as days since "
+                       "1970-01-01); on the wire it is Avro binary after the 5-byte header.",
+            "headers": {HEADER_EVENT_TYPE: schema.name},
+            "payload": avro_json_value(event.to_avro()),
+        }],
+        "tags": [{"name": schema.family}],
+        "x-simpul-family": schema.family,
+        "x-simpul-subject": schema.subject,
+    }
+    if nik:
+        message["x-simpul-nik-fields"] = nik
+    return message
+
+
+def _dlq_message() -> dict[str, Any]:
+    reasons = member_docs(RejectReason)
+    reason_text = "; ".join(f"`{r.value}`: {reasons.get(r.value, '')}" for r in RejectReason)
+    properties: dict[str, Any] = {}
+    for name, text in DLQ_HEADERS:
+        prop: dict[str, Any] = {"type": "string", "description": text}
+        if name == "simpul.reason":
+            prop["enum"] = [r.value for r in RejectReason]
+        if name == "simpul.rejected_at":
+            prop["format"] = "date-time"
+        properties[name] = prop
+    return {
+        "name": "RejectedRecord",
+        "title": "Rejected ingress record",
+        "summary": "A record the gatekeeper could not accept, byte for byte as it arrived.",
+        "description": "Key and value are the original bytes exactly; the original headers are kept and the "
+                       f"simpul.* headers added. Reasons: {reason_text}",
+        "contentType": BYTES_CONTENT_TYPE,
+        "headers": {"type": "object", "required": [n for n, _ in DLQ_HEADERS], "properties": properties},
+        "payload": {"type": "string", "format": "binary",
+                    "description": "The original value (usually Confluent-framed Avro, or whatever was sent)."},
+        "bindings": {"kafka": {"key": {"type": "string", "format": "binary",
+                                       "description": "The original key bytes."},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+        "examples": [{
+            "name": "regency-mismatch",
+            "headers": {
+                "simpul.reason": RejectReason.REGENCY_MISMATCH.value,
+                "simpul.reason_message": "regency_code 3301 is not the regency of topic jateng.ingress.3374",
+                "simpul.source_topic": "jateng.ingress.3374",
+                "simpul.source_partition": "1",
+                "simpul.source_offset": "4711",
+                "simpul.rejected_at": "2025-03-03T02:15:31.004Z",
+            },
+        }],
+    }
+
+
+def _alert_example(model: type[BaseModel]) -> dict[str, Any]:
+    subject = ["3374", "SR-3374-2025-000777"]
+    example = model.model_validate({
+        "alert_id": str(uuid5(NAMESPACE_URL, f"simpul:{AlertRule.FEE_ABOVE_TARIFF.value}:" + "|".join(subject))),
+        "rule": AlertRule.FEE_ABOVE_TARIFF.value,
+        "severity": "warning",
+        "regency_code": "3374",
+        "window_start": "2025-03-03T02:15:30.123Z",
+        "window_end": "2025-03-03T02:15:30.123Z",
+        "subject": subject,
+        "message": "KTP_EL charged Rp 50,000 where the official tariff is Rp 0",
+        "evidence_event_ids": [str(uuid5(NAMESPACE_URL, "simpul:example:evidence"))],
+        "raised_at": "2025-03-03T02:15:30.123Z",
+        "details": {"fee_charged_idr": 50000, "official_fee_idr": 0},
+    })
+    return example.model_dump(mode="json")
+
+
+def _alert_message(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
+    rules = member_docs(AlertRule)
+    return {
+        "name": "Alert",
+        "title": "Alert",
+        "summary": "A rule fired: SLA breach, fee above tariff, overdue complaint, complaint spike, ...",
+        "description": f"{inspect.getdoc(model)} JSON (UTF-8); compaction keeps the latest state of each alert; "
+                       "alert_id = uuid5(NAMESPACE_URL, \"simpul:<rule>:<subject parts joined by |>\"), so a replay "
+                       "raises the same id. Rules: "
+                       + "; ".join(f"`{r.value}`: {rules.get(r.value, '')}" for r in AlertRule),
+        "contentType": JSON_CONTENT_TYPE,
+        "payload": record_json_schema(model, shared),
+        "bindings": {"kafka": {"key": {"type": "string", "format": "uuid", "description": "alert_id"},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+        "examples": [{"name": "fee-above-tariff", "payload": _alert_example(model)}],
+    }
+
+
+def _aggregate_message(model: type[BaseModel], shared: dict[str, Any], key: str) -> dict[str, Any]:
+    return {
+        "name": "Aggregate",
+        "title": "Window aggregate",
+        "summary": "One window of one metric for one regency x dimension value.",
+        "description": f"{inspect.getdoc(model)} JSON (UTF-8); the topic is compacted on the key, so a consumer "
+                       "that starts late still sees the latest value of every window.",
+        "contentType": JSON_CONTENT_TYPE,
+        "payload": record_json_schema(model, shared),
+        "bindings": {"kafka": {"key": {"type": "string", "description": key},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+
+
+def _info(prefix: str) -> dict[str, Any]:
+    return {
+        "title": "Simpul",
+        "version": package_version(),
+        "description": (
+            "Simpul is the event integration bus of the Central Java provincial government (Pemerintah Provinsi "
+            "Jawa Tengah). The 35 regency and city governments publish public-service events from their own "
+            "systems; the province validates, deduplicates, aggregates and forwards them to provincial stores "
+            "and alerts.\n\n"
+            "Wire format of every Avro message: magic byte `0`, the 4-byte big-endian schema id from the "
+            f"Confluent-compatible registry (`{REGISTRY_PATH}`), then the Avro binary body. The registry subject "
+            "is the record's full name (RecordNameStrategy), so several event types share one topic. The key is "
+            "`<regency_code>:<case_id>`. Each regency writes only its own ingress topic "
+            f"`{ingress_address(prefix)}`; what the gatekeeper cannot accept goes to `{prefix}.dlq` with a reason "
+            "code. Regency developers: read docs/contract.md."
+        ),
+        "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
+        "tags": [{"name": family} for family in default_catalog().by_family()],
+    }
+
+
+def _servers() -> dict[str, Any]:
+    return {
+        "local": {
+            "host": LOCAL_BOOTSTRAP,
+            "protocol": "kafka",
+            "description": "The local platform of `simpul platform up` (one KRaft broker, PLAINTEXT on loopback; "
+                           f"Apicurio Registry at {LOCAL_REGISTRY}).",
+            "bindings": {"kafka": {"schemaRegistryUrl": LOCAL_REGISTRY, "schemaRegistryVendor": "apicurio",
+                                   "bindingVersion": KAFKA_BINDING_VERSION}},
+        },
+        "production": {
+            "host": "{bootstrap}",
+            "protocol": "kafka-secure",
+            "description": "The provincial cluster (SASL_SSL with SCRAM-SHA-512, one user per regency, prefix ACLs "
+                           "on its own ingress topic). The province hands each regency its bootstrap address, "
+                           "registry URL and credentials.",
+            "variables": {"bootstrap": {"default": "kafka.simpul.example:9093",
+                                        "description": "Bootstrap address given by the province."}},
+            "security": [{"$ref": "#/components/securitySchemes/regencyScram"}],
+            "bindings": {"kafka": {"schemaRegistryUrl": f"https://registry.simpul.example{REGISTRY_PATH}",
+                                   "schemaRegistryVendor": "apicurio",
+                                   "bindingVersion": KAFKA_BINDING_VERSION}},
+        },
+    }
+
+
+def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
+    """The AsyncAPI 3.0.0 document of the topics of `prefix` (a plain dict, ready for YAML or JSON)."""
+    topics: TopicSet = topic_names(prefix)
+    templates = {t.role: t for t in load_catalog().topics}
+    catalog = default_catalog()
+    by_family = catalog.by_family()
+    messages: dict[str, Any] = {name: _event_message(catalog.get(name)) for name in catalog.event_types()}
+    shared: dict[str, Any] = {}
+    models = derived_record_models()
+    messages["Aggregate"] = _aggregate_message(models["Aggregate"], shared, templates["agg"].key)
+    messages["Alert"] = _alert_message(models["Alert"], shared)
+    messages["RejectedRecord"] = _dlq_message()
+
+    def refs(names: list[str]) -> dict[str, Any]:
+        return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
+
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    ingress = topics.role("ingress")
+    codes = [t.labels["regency"] for t in ingress]
+    names = {r.code: r.display_name for r in regencies()}
+    channels["ingress"] = {
+        "address": ingress_address(prefix),
+        "title": "Regency ingress",
+        "summary": "One topic per regency; only that regency may write it.",
+        "description": f"{ingress[0].description} Key: {templates['ingress'].key}.",
+        "parameters": {REGENCY_PARAMETER: {
+            "description": "Kemendagri/BPS code of the regency or city: "
+                           + ", ".join(f"{c} {names[c]}" for c in codes) + ".",
+            "enum": codes,
+            "examples": ["3374"],
+        }},
+        "messages": refs(catalog.event_types()),
+        "bindings": _kafka_channel_binding(ingress[0], concrete=False),
+    }
+    operations["sendIngress"] = {
+        "action": "send",
+        "channel": {"$ref": "#/channels/ingress"},
+        "title": "A regency system publishes its events",
+        "summary": "Produce with acks=all and idempotence, key `<regency_code>:<case_id>`, Confluent-framed Avro.",
+        "messages": [{"$ref": f"#/channels/ingress/messages/{n}"} for n in catalog.event_types()],
+    }
+    for topic in topics:
+        if topic.role == "ingress":
+            continue
+        cid = channel_id(topic)
+        if topic.role == "events":
+            names_here = by_family[topic.labels["family"]]
+        elif topic.role == "agg":
+            names_here = ["Aggregate"]
+        elif topic.role == "alerts":
+            names_here = ["Alert"]
+        else:
+            names_here = ["RejectedRecord"]
+        channels[cid] = {
+            "address": topic.name,
+            "title": topic.name,
+            "description": f"{topic.description} Key: {topic.key}.",
+            "messages": refs(names_here),
+            "bindings": _kafka_channel_binding(topic, concrete=True),
+        }
+        operations[f"receive_{cid}"] = {
+            "action": "receive",
+            "channel": {"$ref": f"#/channels/{cid}"},
+            "summary": f"Province services consume {topic.name}.",
+            "messages": [{"$ref": f"#/channels/{cid}/messages/{n}"} for n in names_here],
+        }
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "id": "urn:id:go:jatengprov:simpul",
+        "info": _info(prefix),
+        "defaultContentType": AVRO_CONTENT_TYPE,
+        "servers": _servers(),
+        "channels": channels,
+        "operations": operations,
+        "components": {
+            "schemas": dict(sorted(shared.items())),
+            "messages": messages,
+            "securitySchemes": {"regencyScram": {
+                "type": "scramSha512",
+                "description": "One SCRAM-SHA-512 user per regency; its ACL allows writing only "
+                               f"{prefix}.ingress.<its code>.",
+            }},
+        },
+    }
+
+
+HEADER_COMMENT = (
+    "# Generated by `simpul docs generate` from topics/topics.yaml, schemas/avro/**/*.avsc and schemas/reference;\n"
+    "# do not edit by hand (tests/unit/test_docs_contract.py fails when this file is stale).\n"
+)
+
+
+def render_asyncapi_yaml(prefix: str = "jateng") -> str:
+    """docs/asyncapi.yaml as text: deterministic, keys in document order."""
+    body = yaml.safe_dump(build_asyncapi(prefix), sort_keys=False, allow_unicode=True, width=120,
+                          default_flow_style=False)
+    return HEADER_COMMENT + body
+
+
+__all__ = ["ASYNCAPI_VERSION", "AVRO_SCHEMA_FORMAT", "build_asyncapi", "render_asyncapi_yaml"]
