@@ -1,6 +1,11 @@
-"""`simpul run`: the whole platform on the embedded defaults, as `make run` starts it."""
+"""`simpul run` (what `make run` starts): the platform, topics and schemas, and the whole pipeline — gatekeeper,
+aggregates, alerts, store sink, alert dispatch, HTTP gateway, the simulator at a steady rate and the dashboard —
+until Ctrl-C, which stops all of it (and the platform services this run started)."""
 
 from __future__ import annotations
+
+import signal
+import threading
 
 import typer
 
@@ -10,22 +15,63 @@ from simpul.platform import platform_for
 from simpul.settings import load_settings
 
 
-def run(json_out: bool = typer.Option(False, "--json", help="print what runs as JSON")) -> None:
-    """Start the platform (Kafka, registry, PostgreSQL), provision topics and schemas, and say what runs where."""
+def run(json_out: bool = typer.Option(False, "--json", help="print what runs as JSON, then keep running"),
+        rate: float = typer.Option(20.0, "--rate", help="simulated events per second"),
+        seed: int = typer.Option(20261127, "--seed", help="simulator seed"),
+        dashboard_port: int = typer.Option(18090, "--dashboard-port"),
+        platform_only: bool = typer.Option(False, "--platform-only", help="start and provision the platform, then "
+                                                                          "return (no pipeline)")) -> None:
+    """Start everything on the embedded defaults and keep it running until Ctrl-C."""
     from simpul import bootstrap
+    from simpul.supervisor import Supervisor
 
     settings = load_settings()
     with fail_on():
         platform = platform_for(settings)
+        before = {s.name for s in platform.status().services if s.running}
         with console.status("starting the platform") as spinner:
             status = platform.up(with_postgres=True, progress=lambda m: spinner.update(m))
             spinner.update("provisioning topics and schemas")
             wired = settings.model_copy(update={"kafka_bootstrap": status.kafka_bootstrap,
                                                 "registry_url": status.registry_url})
             provisioned = bootstrap.provision(wired)
+            bootstrap.store_engine(wired)  # migrate the store once, before the sinks start
     console.print(f"topics: {provisioned['topic_changes']} change(s) applied; schemas: {provisioned['schemas']} "
                   "registered")
-    emit(status.model_dump(), json_out, lambda: (
+    if platform_only:
+        emit(status.model_dump(), json_out, lambda: _table(status))
+        return
+
+    state = settings.state_dir.resolve()
+    env = {"SIMPUL_KAFKA_BOOTSTRAP": status.kafka_bootstrap or "", "SIMPUL_REGISTRY_URL": status.registry_url or "",
+           "SIMPUL_POSTGRES_URL": status.postgres_url or "", "SIMPUL_STATE_DIR": str(state)}
+    sup = Supervisor(state, env, report=lambda m: console.print(f"[yellow]{m}[/]"))
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    sup.start("streams", "streams", "run", "all")
+    sup.start("sink-store", "sink", "store")
+    sup.start("sink-alerts", "sink", "alerts")
+    sup.start("gateway", "gateway")
+    sup.start("monitor", "monitor", "--port", str(dashboard_port))
+    sup.start("simulator", "simulate", "--events", "2000000", "--seed", str(seed), "--rate", str(rate),
+              "--manifest", str(state / "run" / "simulation-manifest.json"))
+    url = f"http://127.0.0.1:{dashboard_port}/"
+    running = {"platform": status.model_dump(), "dashboard": url,
+               "gateway": f"http://{settings.gateway_host}:{settings.gateway_port}/",
+               "processes": {c.name: c.proc.pid for c in sup.children if c.proc}, "logs": str(state / "log")}
+    emit(running, json_out, lambda: (
         _table(status),
-        console.print("stop it with [bold]simpul platform down[/] (or `.venv/bin/simpul platform down`)"),
+        console.print(f"pipeline running: {', '.join(c.name for c in sup.children)} (logs in {state / 'log'})"),
+        console.print(f"[bold]dashboard: {url}[/]   gateway: {running['gateway']}   Ctrl-C stops everything"),
     ))
+    try:
+        sup.watch(stop.is_set)
+    finally:
+        console.print("stopping the pipeline")
+        sup.stop_all()
+        started = [s.name for s in status.services if s.running and s.name not in before]
+        if started:
+            console.print(f"stopping the platform services this run started: {', '.join(started)}")
+            platform.down(only=started)
+        console.print("stopped")
