@@ -30,7 +30,7 @@ class ConsumerTuning(BaseModel):
 
     @field_validator("alert_webhooks", mode="before")
     @classmethod
-    def _split(cls, value: object) -> object:
+    def _split_webhooks(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(part.strip() for part in value.split(",") if part.strip())
         return value

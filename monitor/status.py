@@ -10,11 +10,11 @@ from confluent_kafka.admin import OffsetSpec
 
 from monitor.cluster import ClusterReader
 from monitor.models import DlqDepth, RegencyFreshness, Status, Subject, Throughput, TopicSize
+from schemas.outcomes import Header
 from schemas.reference import regencies
 from topics.catalog import topic_names
 from topics.connection import KafkaConnection
 
-DLQ_REASON_HEADER = "simpul.reason"
 THROUGHPUT_WINDOW_S = 60
 DLQ_SCAN_LIMIT = 200_000
 
@@ -58,7 +58,7 @@ def _collect(reader: ClusterReader, kafka: KafkaConnection, registry_url: str, p
 
     dlq_name = names.dlq.name
     dlq_bounds = {k: b for k, b in bounds.items() if k[0] == dlq_name}
-    reasons = Counter((h.get(DLQ_REASON_HEADER) or b"unknown").decode(errors="replace")
+    reasons = Counter((h.get(Header.REASON) or b"unknown").decode(errors="replace")
                       for h in reader.read_headers(dlq_bounds, DLQ_SCAN_LIMIT))
 
     ingress = {spec.labels["regency"]: spec.name for spec in names.role("ingress")}

@@ -20,10 +20,11 @@ from producers.exceptions import InvalidEvent
 from schemas.codec import AvroCodec
 from schemas.exceptions import EventValidationError, FieldProblem, UnknownEventType
 from schemas.models import Event, model_for
+from schemas.outcomes import Header
 from schemas.reference import regency_codes
 from topics.connection import KafkaConnection
 
-EVENT_TYPE_HEADER = "simpul.event_type"
+EVENT_TYPE_HEADER = Header.EVENT_TYPE
 
 __all__ = ["Delivery", "RegencyProducer", "ingress_topic", "EVENT_TYPE_HEADER"]
 

@@ -9,12 +9,13 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from consumers.config import ConsumerTuning
+from streams.config import StreamsConfig
 from topics.connection import KafkaConnection
 
 Provider = Literal["auto", "external", "docker", "local"]
 
 
-class Settings(BaseSettings, ConsumerTuning):
+class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     """Everything configurable about Simpul. Secrets are `SecretStr` and print masked."""
 
     model_config = SettingsConfigDict(env_prefix="SIMPUL_", extra="forbid", frozen=True)

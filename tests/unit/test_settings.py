@@ -77,3 +77,16 @@ def test_single_node_broker_properties(tmp_path) -> None:  # noqa: ANN001
     assert props["transaction.state.log.min.isr"] == "1"
     assert props["auto.create.topics.enable"] == "false"
     assert props["listeners"] == "PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
+
+
+def test_stage_tuning_is_part_of_the_one_settings_object(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIMPUL_AGG_WINDOWS", "15m, 1h")
+    monkeypatch.setenv("SIMPUL_ALERT_WEBHOOKS", "http://a/x, http://b/y")
+    monkeypatch.setenv("SIMPUL_DEDUP_HORIZON_DAYS", "3")
+    monkeypatch.setenv("SIMPUL_SINK_BATCH_SIZE", "500")
+    s = load_settings()
+    assert s.agg_windows == ("15m", "1h") and s.window_seconds == (("15m", 900), ("1h", 3600))
+    assert s.alert_webhooks == ("http://a/x", "http://b/y")
+    assert s.dedup_horizon_ms == 3 * 86_400_000 and s.sink_batch_size == 500
+    with pytest.raises(ValidationError, match="agg_windows"):
+        Settings(agg_windows=("0m",))

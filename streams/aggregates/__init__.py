@@ -1,0 +1,1 @@
+"""The aggregates processor: windowed metrics per regency x dimension."""

@@ -1,0 +1,103 @@
+"""The aggregates processor: canonical events -> observations, repartitioned by window key -> windowed tables.
+
+Stage 1 decodes each canonical event and sends one observation per configured window to an internal topic keyed
+by the window key, so every update of one window lands on one partition (and one worker). Stage 2 folds it into
+a RocksDB table (window key -> accumulator, changelog-backed) and marks the window changed; a timer emits the
+changed windows to `agg.<metric>` keyed by window key (compacted topics keep the latest value per window).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+import faust
+
+from schemas.codec import AvroCodec
+from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
+from streams.aggregates import accumulators
+from streams.aggregates.logic import METRICS, Observation, keys_for, observe
+from streams.app import JSON_SCHEMA, app_id, ensure_internal_topics, make_app, retrying, topic_set
+from streams.config import StreamsConfig, StreamsSettings
+from schemas.records import Aggregate
+
+log = logging.getLogger("simpul.streams.aggregates")
+
+REPARTITIONS = 6
+
+
+def _decode(codec: AvroCodec, value: bytes):  # type: ignore[no-untyped-def]
+    """Decode; a poison record comes back as the exception (skipped by the caller), anything else is raised."""
+    try:
+        return codec.decode(value)
+    except (WireFormatError, UnknownEventType, EventValidationError) as exc:
+        return exc
+
+
+def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, codec: AvroCodec | None = None) -> faust.App:
+    topics = topic_set(settings.topic_prefix)
+    codec = codec or AvroCodec.from_url(settings.registry)
+    ident = app_id("aggregates", settings)
+    ensure_internal_topics(settings, config, {f"{ident}-windows-changelog": (REPARTITIONS, True),
+                                              f"{ident}-observations-repartition": (REPARTITIONS, False)})
+    app = make_app("aggregates", settings, config)
+    canonical = app.topic(*[t.name for t in topics.role("events")], key_serializer="raw", value_serializer="raw")
+    by_window = app.topic(f"{app.conf.id}-observations-repartition", internal=True, partitions=REPARTITIONS,
+                          key_serializer="raw", value_serializer="json")
+    agg_topics = {m: app.topic(topics.agg(m).name, key_serializer="raw", value_serializer="raw") for m in METRICS}
+    windows = app.Table("windows", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA, help="window key -> accumulator")
+    changed: dict[str, dict] = {}  # window key -> window description, emitted by the timer
+    windows_cfg = config.window_seconds
+    stats = {"events": 0, "skipped": 0, "emitted": 0}
+
+    @app.agent(canonical, name="observe")
+    async def observe_events(stream):  # type: ignore[no-untyped-def]
+        async for ev in stream.events():
+            event = await retrying("decoding", lambda: _decode(codec, ev.message.value))
+            if isinstance(event, Exception):  # not a canonical event (cannot happen behind the gatekeeper)
+                exc = event
+                stats["skipped"] += 1
+                log.warning("skipping %s:%s:%s: %s", ev.message.topic, ev.message.partition, ev.message.offset, exc)
+                continue
+            stats["events"] += 1
+            for obs in observe(event):
+                for key, label, start, end in keys_for(obs, windows_cfg):
+                    await by_window.send(key=key.encode(), value={
+                        "key": key, "window": label, "start": start.isoformat(), "end": end.isoformat(),
+                        "obs": obs.to_json()})
+
+    @app.agent(by_window, name="fold")
+    async def fold(stream):  # type: ignore[no-untyped-def]
+        async for item in stream:
+            obs = Observation.from_json(item["obs"])
+            key = item["key"]
+            windows[key] = accumulators.add(windows.get(key), obs.counts, obs.values, obs.ratios,
+                                            sample_size=config.agg_sample_size)
+            changed[key] = {"metric": obs.metric, "regency_code": obs.regency_code, "dimension": obs.dimension,
+                            "dimension_value": obs.dimension_value, "window": item["window"],
+                            "start": item["start"], "end": item["end"]}
+
+    @app.timer(config.agg_flush_seconds)
+    async def emit() -> None:
+        if not changed:
+            return
+        batch = list(changed.items())
+        changed.clear()
+        now = datetime.now(UTC)
+        for key, w in batch:
+            acc = windows.get(key)
+            if acc is None:
+                continue
+            record = Aggregate(metric=w["metric"], regency_code=w["regency_code"], dimension=w["dimension"],
+                               dimension_value=w["dimension_value"], window=w["window"],
+                               window_start=datetime.fromisoformat(w["start"]),
+                               window_end=datetime.fromisoformat(w["end"]),
+                               values=accumulators.snapshot(acc), events=acc["events"], updated_at=now)
+            await agg_topics[w["metric"]].send(key=key.encode(), value=record.to_bytes())
+            stats["emitted"] += 1
+
+    @app.timer(10.0)
+    async def report() -> None:
+        log.info("aggregates: %s", stats)
+
+    return app

@@ -1,0 +1,104 @@
+"""What each canonical event contributes to which metric, and the windows it falls in (pure functions)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import reference
+from schemas.models import Event
+from schemas.records import window_key
+
+METRICS = ("service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid")
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One event's contribution to one metric of one regency x dimension value."""
+
+    metric: str
+    regency_code: str
+    dimension: str
+    dimension_value: str
+    occurred_at: datetime
+    event_id: str
+    counts: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = field(default_factory=dict)
+    ratios: dict[str, bool] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["occurred_at"] = self.occurred_at.isoformat()
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Observation:
+        return cls(**{**data, "occurred_at": datetime.fromisoformat(data["occurred_at"])})
+
+
+def _fee_anomaly(event: Event) -> int:
+    official = reference.standard_for(event.service_code, event.regency_code).official_fee_idr
+    return int(official is not None and event.fee_charged_idr > official)
+
+
+def observe(event: Event) -> list[Observation]:
+    """The observations of one event (empty for event types no metric covers)."""
+    kind = type(event).event_type
+    base = {"regency_code": event.regency_code, "occurred_at": event.occurred_at.astimezone(UTC),
+            "event_id": str(event.event_id)}
+    if kind == "ServiceRequestSubmitted":
+        return [Observation("service_requests", dimension="service_code", dimension_value=event.service_code,
+                            counts={"requests": 1, "fee_anomalies": _fee_anomaly(event)}, **base)]
+    if kind == "ServiceRequestStatusChanged":
+        return [Observation("service_requests", dimension="service_code", dimension_value=event.service_code,
+                            counts={f"status_{event.to_status.lower()}": 1}, **base)]
+    if kind == "ServiceRequestCompleted":
+        counts = {"completions": 1, f"outcome_{event.outcome.lower()}": 1, "fee_anomalies": _fee_anomaly(event)}
+        values: dict[str, float] = {}
+        ratios: dict[str, bool] = {}
+        if event.outcome == "ISSUED":
+            hours = (event.occurred_at - event.submitted_at).total_seconds() / 3600
+            values["completion_hours"] = hours
+            standard = reference.standard_for(event.service_code, event.regency_code).completion_time_hours
+            if standard is not None:
+                ratios["sla_met"] = hours <= standard
+        return [Observation("service_requests", dimension="service_code", dimension_value=event.service_code,
+                            counts=counts, values=values, ratios=ratios, **base)]
+    if kind == "ComplaintFiled":
+        return [Observation("complaints", dimension="category", dimension_value=event.category,
+                            counts={"filed": 1}, **base)]
+    if kind == "ComplaintStatusChanged":
+        return [Observation("complaints", dimension="category", dimension_value=event.category,
+                            counts={f"status_{event.to_status.lower()}": 1}, **base)]
+    if kind == "StapleFoodPriceObserved":
+        return [Observation("prices", dimension="commodity_code", dimension_value=event.commodity_code,
+                            values={"price_idr": float(event.price_idr)}, **base)]
+    if kind == "AirQualityReading":
+        values = {k: float(v) for k, v in (("pm25", event.pm25), ("pm10", event.pm10)) if v is not None}
+        return [Observation("air_quality", dimension="station_code", dimension_value=event.station_code,
+                            counts={"readings": 1}, values=values, **base)]
+    if kind == "TourismVisitCount":
+        return [Observation("tourism_visits", dimension="destination_code", dimension_value=event.destination_code,
+                            counts={"visitors": event.visitors, "foreign_visitors": event.foreign_visitors,
+                                    "reports": 1}, **base)]
+    if kind == "SocialAidDisbursed":
+        return [Observation("social_aid", dimension="programme", dimension_value=event.programme,
+                            counts={"disbursements": 1, "amount_idr": event.amount_idr}, **base)]
+    return []
+
+
+def window_bounds(ts: datetime, seconds: int) -> tuple[datetime, datetime]:
+    """The tumbling window (UTC, aligned on the epoch: hours on the hour, days at 00:00 UTC) holding `ts`."""
+    epoch = int(ts.astimezone(UTC).timestamp())
+    start = epoch - epoch % seconds
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + seconds, UTC)
+
+
+def keys_for(obs: Observation, windows: tuple[tuple[str, int], ...]) -> list[tuple[str, str, datetime, datetime]]:
+    """(window key, window label, start, end) of every configured window the observation falls in."""
+    out = []
+    for label, seconds in windows:
+        start, end = window_bounds(obs.occurred_at, seconds)
+        out.append((window_key(obs.metric, obs.regency_code, obs.dimension_value, label, start), label, start, end))
+    return out

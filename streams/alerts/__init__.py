@@ -1,0 +1,1 @@
+"""The alerts processor: declared rules over the canonical events."""

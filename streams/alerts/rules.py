@@ -1,0 +1,387 @@
+"""Alert rules as pure functions over typed events and a small state mapping, configured by rules.yaml.
+
+Every rule has the signature `rule(event, config, state) -> list[Alert]`; `state` is a mutable mapping of JSON
+values (a Faust table in the worker, a dict in tests) keyed by the rule's subject. State updates are idempotent
+per event id where a replay could otherwise change the outcome (spike counts, price series, aid payers).
+Which events share state is decided by `partition_key`, which the worker uses to repartition the stream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from schemas import reference
+from schemas.models import Event
+from schemas.outcomes import AlertRule
+from streams.config import DEFAULT_RULES_FILE
+from streams.exceptions import RulesConfigError
+from schemas.records import Alert, Severity, alert_id
+from topics.catalog import parse_duration_ms
+
+State = MutableMapping[str, Any]
+
+
+# ---- configuration ---------------------------------------------------------------------------------------------
+
+class _Rule(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    enabled: bool = True
+    severity: Severity = "warning"
+
+
+class SlaBreachRule(_Rule):
+    critical_severity: Severity = "critical"
+    critical_multiple: float = Field(default=2.0, gt=1)
+
+
+class FeeAboveTariffRule(_Rule):
+    severity: Severity = "critical"
+
+
+class ComplaintOverdueRule(_Rule):
+    pass
+
+
+class ComplaintSpikeRule(_Rule):
+    min_count: int = Field(default=10, ge=1)
+    multiple: float = Field(default=3.0, gt=0)
+    baseline_hours: int = Field(default=24, ge=1)
+    window: str = "1h"
+    keep_ids: int = Field(default=1000, ge=1, description="event ids kept per window (idempotent counting)")
+
+    @property
+    def window_seconds(self) -> int:
+        return parse_duration_ms(self.window) // 1000
+
+
+class AirQualityRule(_Rule):
+    critical_severity: Severity = "critical"
+    pm25: float = 55.4
+    pm10: float = 150.0
+    pm25_critical: float = 150.4
+    pm10_critical: float = 350.0
+    window: str = "1h"
+
+    @property
+    def window_seconds(self) -> int:
+        return parse_duration_ms(self.window) // 1000
+
+
+class PriceJumpRule(_Rule):
+    jump_ratio: float = Field(default=1.20, gt=1)
+    trailing: int = Field(default=5, ge=1)
+    min_history: int = Field(default=3, ge=1)
+
+
+class AidDoublePaymentRule(_Rule):
+    severity: Severity = "critical"
+    min_regencies: int = Field(default=2, ge=2)
+
+
+class RulesConfig(BaseModel):
+    """rules.yaml; a rule missing from the file is disabled."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    sla_breach: SlaBreachRule = SlaBreachRule(enabled=False)
+    fee_above_tariff: FeeAboveTariffRule = FeeAboveTariffRule(enabled=False)
+    complaint_overdue: ComplaintOverdueRule = ComplaintOverdueRule(enabled=False)
+    complaint_spike: ComplaintSpikeRule = ComplaintSpikeRule(enabled=False)
+    air_quality: AirQualityRule = AirQualityRule(enabled=False)
+    price_jump: PriceJumpRule = PriceJumpRule(enabled=False)
+    aid_double_payment: AidDoublePaymentRule = AidDoublePaymentRule(enabled=False)
+
+
+def load_rules(path: Path | str | None = None) -> RulesConfig:
+    """Read and check a rules file (streams/rules.yaml by default)."""
+    source = Path(path) if path is not None else DEFAULT_RULES_FILE
+    try:
+        raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise RulesConfigError(f"cannot read the alert rules {source}: {exc}") from exc
+    rules = raw.get("rules") if isinstance(raw, dict) else None
+    if not isinstance(rules, dict):
+        raise RulesConfigError(f"{source}: expected a mapping with `rules:` (one entry per rule)")
+    unknown = sorted(set(rules) - {r.value for r in AlertRule})
+    if unknown:
+        raise RulesConfigError(f"{source}: unknown rule(s) {unknown}; known: {', '.join(r.value for r in AlertRule)}")
+    try:
+        return RulesConfig.model_validate({name: (body or {}) for name, body in rules.items()})
+    except ValidationError as exc:
+        raise RulesConfigError(f"{source}: {exc}") from exc
+
+
+# ---- helpers ---------------------------------------------------------------------------------------------------
+
+def _utc(ts: datetime) -> datetime:
+    return ts.astimezone(UTC)
+
+
+def window_of(ts: datetime, seconds: int) -> tuple[datetime, datetime]:
+    """The tumbling window (UTC, aligned on the epoch) holding `ts`."""
+    epoch = int(_utc(ts).timestamp())
+    start = epoch - epoch % seconds
+    return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + seconds, UTC)
+
+
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`start` moved forward by `days` working days (Monday-Friday), same time of day."""
+    current = start
+    added = 0
+    while added < days:
+        current += timedelta(days=1)
+        if current.weekday() < 5:
+            added += 1
+    return current
+
+
+def _day_window(ts: datetime) -> tuple[datetime, datetime]:
+    day = _utc(ts).date()
+    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return start, start + timedelta(days=1)
+
+
+def _make(rule: AlertRule, severity: Severity, regency: str, window: tuple[datetime, datetime], subject: list[str],
+          message: str, evidence: list[str], now: datetime, **details: Any) -> Alert:
+    return Alert(alert_id=alert_id(rule.value, subject), rule=rule, severity=severity, regency_code=regency,
+                 window_start=window[0], window_end=window[1], subject=subject, message=message,
+                 evidence_event_ids=evidence, raised_at=now, details=details)
+
+
+# ---- the rules -------------------------------------------------------------------------------------------------
+
+def sla_breach(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.sla_breach
+    if not rule.enabled or type(event).event_type != "ServiceRequestCompleted" or event.outcome != "ISSUED":
+        return []
+    standard = reference.standard_for(event.service_code, event.regency_code).completion_time_hours
+    if standard is None:
+        return []
+    hours = (event.occurred_at - event.submitted_at).total_seconds() / 3600
+    if hours <= standard:
+        return []
+    severity = rule.critical_severity if hours > rule.critical_multiple * standard else rule.severity
+    return [_make(AlertRule.SLA_BREACH, severity, event.regency_code, (_utc(event.submitted_at), _utc(event.occurred_at)),
+                  [event.regency_code, event.case_id],
+                  f"{event.service_code} case {event.case_id} in {event.regency_code} took {hours:.1f} h; "
+                  f"the standard is {standard:g} h", [str(event.event_id)], now,
+                  service_code=event.service_code, hours=round(hours, 3), standard_hours=standard)]
+
+
+def fee_above_tariff(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.fee_above_tariff
+    if not rule.enabled or type(event).event_type not in ("ServiceRequestSubmitted", "ServiceRequestCompleted"):
+        return []
+    official = reference.standard_for(event.service_code, event.regency_code).official_fee_idr
+    if official is None or event.fee_charged_idr <= official:
+        return []
+    at = _utc(event.occurred_at)
+    return [_make(AlertRule.FEE_ABOVE_TARIFF, rule.severity, event.regency_code, (at, at),
+                  [event.regency_code, event.case_id],
+                  f"{event.service_code} case {event.case_id} in {event.regency_code} was charged "
+                  f"Rp{event.fee_charged_idr:,}; the official fee is Rp{official:,}", [str(event.event_id)], now,
+                  service_code=event.service_code, fee_charged_idr=event.fee_charged_idr, official_fee_idr=official)]
+
+
+def _deadline(filed_at: datetime, category: str) -> datetime:
+    known = reference.complaint_categories().get(category)
+    d = known.deadlines if known else reference.complaint_deadlines()
+    return add_working_days(_utc(filed_at), d.verify_and_forward_working_days + d.follow_up_working_days)
+
+
+def complaint_overdue(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.complaint_overdue
+    kind = type(event).event_type
+    if not rule.enabled or kind not in ("ComplaintFiled", "ComplaintStatusChanged"):
+        return []
+    key = f"overdue|{event.regency_code}|{event.case_id}"
+    entry = dict(state.get(key) or {})
+    if kind == "ComplaintFiled":
+        filed = _utc(event.occurred_at)
+        entry.update(filed_at=filed.isoformat(), deadline=_deadline(filed, event.category).isoformat(),
+                     filed_event=str(event.event_id))
+        state[key] = entry
+        return []
+    to, at = event.to_status, _utc(event.occurred_at)
+    deadline = datetime.fromisoformat(entry["deadline"]) if "deadline" in entry else None
+    if to in ("IN_PROGRESS", "RESOLVED") and deadline is not None and at <= deadline:
+        entry["followed_up_in_time"] = True
+        state[key] = entry
+        return []
+    if entry.get("followed_up_in_time"):
+        return []
+    late = to == "UNANSWERED" or (to in ("IN_PROGRESS", "RESOLVED") and deadline is not None and at > deadline)
+    if not late:
+        return []
+    filed_at = datetime.fromisoformat(entry["filed_at"]) if "filed_at" in entry else at
+    evidence = [e for e in (entry.get("filed_event"), str(event.event_id)) if e]
+    return [_make(AlertRule.COMPLAINT_OVERDUE, rule.severity, event.regency_code, (filed_at, deadline or at),
+                  [event.regency_code, event.case_id],
+                  f"complaint {event.case_id} ({event.category}) in {event.regency_code} went {to} at "
+                  f"{at.isoformat()}" + (f", past its deadline {deadline.isoformat()}" if deadline else ""),
+                  evidence, now, category=event.category, to_status=to,
+                  deadline=deadline.isoformat() if deadline else None)]
+
+
+def complaint_spike(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.complaint_spike
+    if not rule.enabled or type(event).event_type != "ComplaintFiled":
+        return []
+    size = rule.window_seconds
+    start, end = window_of(event.occurred_at, size)
+    key = f"spike|{event.regency_code}|{event.category}"
+    entry = dict(state.get(key) or {})
+    windows: dict[str, list[str]] = dict(entry.get("windows") or {})
+    bucket = str(int(start.timestamp()))
+    ids = list(windows.get(bucket, []))
+    event_id = str(event.event_id)
+    if event_id in ids:  # replayed: already counted
+        return []
+    if len(ids) < rule.keep_ids:
+        ids.append(event_id)
+    counts = dict(entry.get("counts") or {})
+    counts[bucket] = int(counts.get(bucket, 0)) + 1
+    windows[bucket] = ids
+    newest = max(int(b) for b in counts)
+    horizon = newest - 31 * 86_400  # keep a month of windows (late events reach 30 days back)
+    counts = {b: c for b, c in counts.items() if int(b) >= horizon}
+    windows = {b: v for b, v in windows.items() if int(b) >= horizon}
+    state[key] = {"counts": counts, "windows": windows}
+    count = counts[bucket]
+    base = int(start.timestamp())
+    previous = [int(counts.get(str(base - i * size), 0)) for i in range(1, rule.baseline_hours + 1)]
+    baseline = sum(previous) / len(previous)
+    if count < rule.min_count or count <= rule.multiple * baseline:
+        return []
+    return [_make(AlertRule.COMPLAINT_SPIKE, rule.severity, event.regency_code, (start, end),
+                  [event.regency_code, event.category, start.isoformat()],
+                  f"{count} {event.category} complaints in {event.regency_code} between {start.isoformat()} and "
+                  f"{end.isoformat()}; trailing mean {baseline:.2f} per window", ids[: rule.min_count * 5], now,
+                  category=event.category, count=count, baseline_mean=round(baseline, 4))]
+
+
+def air_quality(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.air_quality
+    if not rule.enabled or type(event).event_type != "AirQualityReading":
+        return []
+    pm25, pm10 = event.pm25, event.pm10
+    over25 = pm25 is not None and pm25 > rule.pm25
+    over10 = pm10 is not None and pm10 > rule.pm10
+    if not (over25 or over10):
+        return []
+    critical = (pm25 is not None and pm25 > rule.pm25_critical) or (pm10 is not None and pm10 > rule.pm10_critical)
+    start, end = window_of(event.occurred_at, rule.window_seconds)
+    return [_make(AlertRule.AIR_QUALITY, rule.critical_severity if critical else rule.severity, event.regency_code,
+                  (start, end), [event.regency_code, event.station_code, start.isoformat()],
+                  f"station {event.station_code} in {event.regency_code}: PM2.5 {pm25} / PM10 {pm10} ug/m3 over "
+                  f"{rule.pm25} / {rule.pm10}", [str(event.event_id)], now,
+                  station_code=event.station_code, pm25=pm25, pm10=pm10)]
+
+
+def price_jump(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.price_jump
+    if not rule.enabled or type(event).event_type != "StapleFoodPriceObserved":
+        return []
+    key = f"price|{event.regency_code}|{event.market_code}|{event.commodity_code}"
+    recent = [list(x) for x in (state.get(key) or {}).get("recent", [])]
+    event_id = str(event.event_id)
+    if any(x[0] == event_id for x in recent):  # replayed: already in the series
+        return []
+    state[key] = {"recent": (recent + [[event_id, event.price_idr]])[-rule.trailing:]}
+    if len(recent) < rule.min_history:
+        return []
+    mean = sum(x[1] for x in recent) / len(recent)
+    if event.price_idr <= mean * rule.jump_ratio:
+        return []
+    day = _utc(event.occurred_at).date()
+    return [_make(AlertRule.PRICE_JUMP, rule.severity, event.regency_code, _day_window(event.occurred_at),
+                  [event.regency_code, event.market_code, event.commodity_code, day.isoformat()],
+                  f"{event.commodity_code} at {event.market_code} ({event.regency_code}) costs Rp{event.price_idr:,}, "
+                  f"{(event.price_idr / mean - 1) * 100:.0f}% above its trailing mean Rp{mean:,.0f}",
+                  [event_id, *(x[0] for x in recent)], now,
+                  commodity_code=event.commodity_code, price_idr=event.price_idr, trailing_mean_idr=round(mean, 2))]
+
+
+def _period_window(period: str, fallback: datetime) -> tuple[datetime, datetime]:
+    try:
+        year, month = (int(p) for p in period.split("-")[:2])
+        start = datetime(year, month, 1, tzinfo=UTC)
+        end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+        return start, end
+    except (ValueError, TypeError):
+        return _day_window(fallback)
+
+
+def aid_double_payment(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.aid_double_payment
+    if not rule.enabled or type(event).event_type != "SocialAidDisbursed":
+        return []
+    key = f"aid|{event.recipient_nik}|{event.programme}|{event.period}"
+    payers: dict[str, str] = dict((state.get(key) or {}).get("payers", {}))
+    if event.regency_code in payers:
+        return []
+    payers[event.regency_code] = str(event.event_id)
+    state[key] = {"payers": payers}
+    if len(payers) < rule.min_regencies:
+        return []
+    return [_make(AlertRule.AID_DOUBLE_PAYMENT, rule.severity, event.regency_code,
+                  _period_window(event.period, event.occurred_at),
+                  [event.recipient_nik, event.programme, event.period],
+                  f"recipient {event.recipient_nik} was paid {event.programme} for {event.period} by "
+                  f"{len(payers)} regencies: {', '.join(sorted(payers))}", list(payers.values()), now,
+                  regencies=sorted(payers), programme=event.programme, period=event.period)]
+
+
+RULES: dict[AlertRule, Callable[[Event, RulesConfig, State, datetime], list[Alert]]] = {
+    AlertRule.SLA_BREACH: sla_breach,
+    AlertRule.FEE_ABOVE_TARIFF: fee_above_tariff,
+    AlertRule.COMPLAINT_OVERDUE: complaint_overdue,
+    AlertRule.COMPLAINT_SPIKE: complaint_spike,
+    AlertRule.AIR_QUALITY: air_quality,
+    AlertRule.PRICE_JUMP: price_jump,
+    AlertRule.AID_DOUBLE_PAYMENT: aid_double_payment,
+}
+
+
+def evaluate(event: Event, cfg: RulesConfig, state: State, now: datetime | None = None) -> list[Alert]:
+    """Every alert this event raises (before de-duplication by alert id)."""
+    now = now or datetime.now(UTC)
+    out: list[Alert] = []
+    for rule in RULES.values():
+        out.extend(rule(event, cfg, state, now))
+    return out
+
+
+def partition_key(event: Event) -> str:
+    """The key that puts every event sharing rule state on one partition (and so one worker)."""
+    kind = type(event).event_type
+    if kind in ("ComplaintFiled", "ComplaintStatusChanged"):
+        return f"{event.regency_code}|{event.category}"  # spike state per category; a case keeps its category
+    if kind == "StapleFoodPriceObserved":
+        return f"{event.regency_code}|{event.market_code}|{event.commodity_code}"
+    if kind == "SocialAidDisbursed":
+        return f"{event.recipient_nik}|{event.programme}|{event.period}"
+    return event.ordering_key
+
+
+class Deduplicator:
+    """Raised alert ids, so one condition is emitted once (a Faust table in the worker)."""
+
+    def __init__(self, raised: MutableMapping[str, Any]) -> None:
+        self.raised = raised
+
+    def new(self, alerts: list[Alert]) -> list[Alert]:
+        fresh: list[Alert] = []
+        for alert in alerts:
+            if self.raised.get(alert.alert_id) is None:
+                self.raised[alert.alert_id] = alert.raised_at.isoformat()
+                fresh.append(alert)
+        return fresh
+
+

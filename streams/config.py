@@ -1,0 +1,70 @@
+"""What the stream processors are configured with: their tuning fields (mixed into `simpul.settings.Settings`,
+the one settings object) and the shape of the settings they are given (a Protocol, so `streams` does not depend
+on the composition root)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Protocol
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from topics.catalog import parse_duration_ms
+from topics.connection import KafkaConnection
+
+DEFAULT_RULES_FILE = Path(__file__).resolve().parent / "rules.yaml"
+
+
+class StreamsConfig(BaseModel):
+    """The processors' tuning; `Settings` carries these fields (`SIMPUL_DEDUP_HORIZON_DAYS`, ...)."""
+
+    dedup_horizon_days: float = Field(default=7.0, gt=0, description="event ids are remembered this long")
+    recovery_tail_records: int = Field(
+        default=50_000, ge=0,
+        description="per partition of the canonical topics and the DLQ, how many of the last records the "
+                    "gatekeeper reads at start-up to recognise records replayed after a crash")
+    agg_windows: Annotated[tuple[str, ...], NoDecode] = Field(default=("1h", "1d"),
+                                                              description="tumbling window sizes of aggregates")
+    agg_sample_size: int = Field(default=512, ge=8, description="bounded sample per window for p50/p95")
+    agg_flush_seconds: float = Field(default=1.0, gt=0, description="how often changed windows are emitted")
+    alert_rules_file: Path = DEFAULT_RULES_FILE
+    streams_replication: int = Field(default=1, ge=1, description="replication of changelog/repartition topics")
+    streams_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]+$",
+                                  description="names this instance's local state folder (one per instance)")
+
+    @field_validator("agg_windows", mode="before")
+    @classmethod
+    def _split_windows(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("agg_windows")
+    @classmethod
+    def _durations(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            if parse_duration_ms(item) <= 0:
+                raise ValueError(f"window {item!r} must be a positive duration such as 1h or 1d")
+        return value
+
+    @property
+    def dedup_horizon_ms(self) -> int:
+        return int(self.dedup_horizon_days * 86_400_000)
+
+    @property
+    def window_seconds(self) -> tuple[tuple[str, int], ...]:
+        """(label, seconds) of every configured aggregate window."""
+        return tuple((w, parse_duration_ms(w) // 1000) for w in self.agg_windows)
+
+
+class StreamsSettings(Protocol):
+    """What the processors read from the settings they are given (`simpul.settings.Settings` satisfies it)."""
+
+    @property
+    def kafka(self) -> KafkaConnection: ...
+    @property
+    def registry(self) -> str: ...
+    topic_prefix: str
+    nik_hmac_key: SecretStr
+    state_dir: Path

@@ -1,0 +1,30 @@
+"""Errors of the stream processors. A poison message (it will never process: send it to the DLQ) is a different
+type from a transient failure (retry, or crash and let the restart resume from the committed offset)."""
+
+from __future__ import annotations
+
+from schemas.exceptions import SimpulError
+
+
+class StreamsError(SimpulError):
+    """Root of every error raised by the `streams` package."""
+
+
+class PoisonMessage(StreamsError):
+    """A record that can never be processed as it is; the gatekeeper moves it to the DLQ with `reason`."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        self.reason = reason
+        super().__init__(message)
+
+
+class TransientFailure(StreamsError):
+    """A failure that may pass (registry or broker unreachable): do not DLQ the record; retry or restart."""
+
+
+class RulesConfigError(StreamsError):
+    """streams/rules.yaml (or the file SIMPUL_ALERT_RULES_FILE names) is missing or malformed."""
+
+
+class RecoveryError(StreamsError):
+    """The gatekeeper could not read the tail of the canonical topics or the DLQ before starting."""

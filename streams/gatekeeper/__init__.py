@@ -1,0 +1,1 @@
+"""The gatekeeper: ingress -> validate, tokenise, deduplicate, route; rejects to the DLQ."""

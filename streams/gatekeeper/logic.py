@@ -1,0 +1,264 @@
+"""The gatekeeper's decisions as pure functions: one ingress record in, one outcome out.
+
+`screen` decides, the Faust agent only feeds it and carries the outcome out. The checks follow the pipeline spec,
+in order: undecodable, unknown_event_type, invalid_event, regency_mismatch, duplicate, then route.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from schemas.catalog import nik_fields
+from schemas.codec import AvroCodec
+from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
+from schemas.models import NIK_TOKEN_PREFIX, Event, is_nik_token
+from schemas.outcomes import Header, RejectReason
+
+EVENT_ID_HEADER = Header.EVENT_ID
+EVENT_TYPE_HEADER = Header.EVENT_TYPE
+SOURCE_HEADER = Header.SOURCE
+REASON_HEADER = Header.REASON
+REASON_MESSAGE_HEADER = Header.REASON_MESSAGE
+SOURCE_TOPIC_HEADER = Header.SOURCE_TOPIC
+SOURCE_PARTITION_HEADER = Header.SOURCE_PARTITION
+SOURCE_OFFSET_HEADER = Header.SOURCE_OFFSET
+REJECTED_AT_HEADER = Header.REJECTED_AT
+
+Headers = Sequence[tuple[str, bytes | None]]
+
+
+def tokenise_nik(key: bytes, nik: str) -> str:
+    """`nik:` + base64url(HMAC-SHA256(key, nik)) without padding: 47 characters, stable for one key."""
+    digest = hmac.new(key, nik.encode("utf-8"), hashlib.sha256).digest()
+    return NIK_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def tokenise_event(event: Event, key: bytes) -> Event:
+    """The event with every NIK field replaced by its token (tokens already present are left as they are)."""
+    updates = {}
+    for name in nik_fields(type(event).event_type):
+        value = getattr(event, name)
+        if value is not None and not is_nik_token(value):
+            updates[name] = tokenise_nik(key, value)
+    return event.model_copy(update=updates) if updates else event
+
+
+def source_of(topic: str, partition: int, offset: int) -> str:
+    """`<topic>:<partition>:<offset>`: where a record was read (the `simpul.source` header)."""
+    return f"{topic}:{partition}:{offset}"
+
+
+@dataclass(frozen=True)
+class Routing:
+    """Where records go: ingress topic -> its regency, family -> canonical topic, and the DLQ."""
+
+    ingress: Mapping[str, str]
+    canonical: Mapping[str, str]
+    dlq: str
+
+    @classmethod
+    def from_topic_set(cls, topics) -> Routing:  # type: ignore[no-untyped-def]
+        return cls(
+            ingress={t.name: t.labels["regency"] for t in topics.role("ingress")},
+            canonical={t.labels["family"]: t.name for t in topics.role("events")},
+            dlq=topics.dlq.name,
+        )
+
+
+@dataclass(frozen=True)
+class Routed:
+    """A valid, new event: write `value` to `topic` with `key` and `headers`; remember `event_id`."""
+
+    topic: str
+    key: bytes
+    value: bytes
+    headers: list[tuple[str, bytes]]
+    event_id: str
+    event_type: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record the bus cannot accept: the original key/value to the DLQ with the reason headers."""
+
+    topic: str
+    reason: RejectReason
+    message: str
+    key: bytes | None
+    value: bytes | None
+    headers: list[tuple[str, bytes]]
+    source: str
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An event id already seen within the horizon, from another record: dropped, counted."""
+
+    event_id: str
+    first_source: str
+    source: str
+
+
+@dataclass(frozen=True)
+class AlreadyDone:
+    """This very record was already written out before a crash (found in the output tail): nothing to do."""
+
+    source: str
+
+
+Outcome = Routed | Rejected | Duplicate | AlreadyDone
+
+
+@dataclass
+class Counters:
+    """What the gatekeeper did, for logs and monitoring."""
+
+    routed: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    duplicates: int = 0
+    already_done: int = 0
+
+    def count(self, outcome: Outcome) -> None:
+        if isinstance(outcome, Routed):
+            self.routed += 1
+        elif isinstance(outcome, Rejected):
+            self.rejected[outcome.reason.value] = self.rejected.get(outcome.reason.value, 0) + 1
+        elif isinstance(outcome, Duplicate):
+            self.duplicates += 1
+        else:
+            self.already_done += 1
+
+
+def _plain_headers(headers: Headers | None) -> list[tuple[str, bytes]]:
+    return [(k, v if v is not None else b"") for k, v in (headers or ())]
+
+
+def reject(routing: Routing, reason: RejectReason, message: str, topic: str, partition: int, offset: int,
+           key: bytes | None, value: bytes | None, headers: Headers | None, now: datetime) -> Rejected:
+    """The DLQ record of a rejected input: original bytes and headers, plus where it came from and why."""
+    extra = [
+        (REASON_HEADER, reason.value.encode()),
+        (REASON_MESSAGE_HEADER, message.encode("utf-8")),
+        (SOURCE_TOPIC_HEADER, topic.encode()),
+        (SOURCE_PARTITION_HEADER, str(partition).encode()),
+        (SOURCE_OFFSET_HEADER, str(offset).encode()),
+        (REJECTED_AT_HEADER, now.astimezone(UTC).isoformat().encode()),
+    ]
+    return Rejected(topic=routing.dlq, reason=reason, message=message, key=key, value=value,
+                    headers=_plain_headers(headers) + extra, source=source_of(topic, partition, offset))
+
+
+def screen(
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    headers: Headers | None,
+    *,
+    codec: AvroCodec,
+    routing: Routing,
+    hmac_key: bytes,
+    first_seen: Callable[[str], str | None],
+    already_done: Callable[[str], bool] = lambda _source: False,
+    now: datetime | None = None,
+) -> Outcome:
+    """Decide what happens to one ingress record.
+
+    `first_seen(event_id)` answers the source (`topic:partition:offset`) of the first record that carried this
+    event id within the horizon, or None. `already_done(source)` says whether this record's output is already
+    on the canonical topics or the DLQ (records replayed after a crash). Registry outages propagate (transient).
+    """
+    now = now or datetime.now(UTC)
+    source = source_of(topic, partition, offset)
+    if already_done(source):
+        return AlreadyDone(source)
+
+    def no(reason: RejectReason, message: str) -> Rejected:
+        return reject(routing, reason, message, topic, partition, offset, key, value, headers, now)
+
+    regency = routing.ingress.get(topic)
+    if regency is None:
+        return no(RejectReason.REGENCY_MISMATCH, f"{topic} is not an ingress topic of this prefix")
+    if value is None:
+        return no(RejectReason.UNDECODABLE, "the record has no value (null/tombstone); send a framed Avro event")
+    try:
+        event_type, record = codec.decode_record(value)
+    except UnknownEventType as exc:
+        return no(RejectReason.UNKNOWN_EVENT_TYPE, str(exc))
+    except WireFormatError as exc:
+        return no(RejectReason.UNDECODABLE, str(exc))
+    try:
+        event = codec.models[event_type].from_avro(record)
+    except EventValidationError as exc:
+        return no(RejectReason.INVALID_EVENT, str(exc))
+    if event.regency_code != regency:
+        return no(RejectReason.REGENCY_MISMATCH,
+                  f"regency_code {event.regency_code} differs from {regency}, the regency of {topic}; a regency "
+                  "publishes only to its own ingress topic")
+    event_id = str(event.event_id)
+    prior = first_seen(event_id)
+    if prior is not None and prior != source:  # the same source is this record replayed, its output not written
+        return Duplicate(event_id=event_id, first_source=prior, source=source)
+    tokenised = tokenise_event(event, hmac_key)
+    family = type(event).family
+    return Routed(
+        topic=routing.canonical[family],
+        key=event.ordering_key.encode(),
+        value=codec.encode(tokenised),
+        headers=[
+            (EVENT_ID_HEADER, event_id.encode()),
+            (EVENT_TYPE_HEADER, event_type.encode()),
+            (SOURCE_HEADER, source.encode()),
+        ],
+        event_id=event_id,
+        event_type=event_type,
+        source=source,
+    )
+
+
+@dataclass
+class DedupMemory:
+    """First sightings within the horizon, over a mapping (a Faust table in the worker, a dict in tests).
+
+    Values are `[first_seen_ms, source]`; entries older than the horizon count as unseen and are overwritten.
+    `recovered` holds event id -> source read from the canonical tail at start-up (crash window).
+    """
+
+    table: Mapping[str, list] | dict  # type: ignore[type-arg]
+    horizon_ms: int
+    recovered: dict[str, str] = field(default_factory=dict)
+
+    def first_seen(self, event_id: str, now_ms: int) -> str | None:
+        entry = self.table.get(event_id)
+        if entry is not None and now_ms - int(entry[0]) <= self.horizon_ms:
+            return str(entry[1])
+        return self.recovered.get(event_id)
+
+    def remember(self, event_id: str, source: str, now_ms: int) -> None:
+        self.table[event_id] = [now_ms, source]  # type: ignore[index]
+
+
+class RecentSources:
+    """Sources this process has written out, the newest `cap` of them: a rebalance that re-delivers records
+    processed but not yet committed must find them done, not route them again."""
+
+    def __init__(self, cap: int = 200_000) -> None:
+        from collections import OrderedDict
+
+        self.cap = cap
+        self._items: OrderedDict[str, None] = OrderedDict()
+
+    def add(self, source: str) -> None:
+        self._items[source] = None
+        if len(self._items) > self.cap:
+            self._items.popitem(last=False)
+
+    def __contains__(self, source: object) -> bool:
+        return source in self._items
