@@ -67,7 +67,7 @@ def _collect(reader: ClusterReader, kafka: KafkaConnection, registry_url: str, p
     for regency in regencies():
         stamps = [ts for (t, _), ts in last.items() if t == ingress[regency.code]]
         newest = max(stamps) if stamps else None
-        age = (now - newest).total_seconds() if newest else None
+        age = max(0.0, (now - newest).total_seconds()) if newest else None
         freshness.append(RegencyFreshness(regency_code=regency.code, name=regency.display_name, last_event_at=newest,
                                           seconds_since=round(age, 1) if age is not None else None,
                                           silent=age is None or age > silent_after_s))

@@ -3,6 +3,8 @@ and Prometheus /metrics. The page polls /api/overview, so it updates live withou
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from importlib.resources import files
 from typing import Any
 
@@ -29,19 +31,19 @@ class ReplayRequest(BaseModel):
 
 
 def create_app(state: DashboardState, dlq: DlqBrowser) -> FastAPI:
-    app = FastAPI(title="Simpul monitor", version="1")
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        state.start()
+        try:
+            yield
+        finally:
+            state.stop()
+
+    app = FastAPI(title="Simpul monitor", version="1", lifespan=lifespan)
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(state))
     page = files("monitor.dashboard").joinpath("index.html").read_text(encoding="utf-8")
     names = [{"code": r.code, "name": r.display_name} for r in regencies()]
-
-    @app.on_event("startup")
-    def _start() -> None:
-        state.start()
-
-    @app.on_event("shutdown")
-    def _stop() -> None:
-        state.stop()
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index() -> str:
