@@ -9,6 +9,8 @@ event_id already accepted returns that first outcome and writes nothing. Refusal
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
@@ -65,7 +67,15 @@ def _error_responses() -> dict[int | str, dict[str, Any]]:
 
 def create_app(gw: Gateway) -> FastAPI:
     """The FastAPI application around one Gateway."""
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            gw.producer.close(timeout=10)  # flush what is in flight; report the rest as failed
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Simpul ingress gateway",
         version="1",
         description="Publish public-service events of one regency to Simpul over HTTPS. Each API key is bound to "
