@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from simpul.platform import platform_for, probes
 from simpul.platform.external import ExternalPlatform
@@ -47,6 +50,27 @@ def settings(platform: PlatformStatus) -> Settings:
         registry_url=platform.registry_url,
         postgres_url=platform.postgres_url,
     )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, settings: Settings, unique: str,
+              tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty provincial store on each real database: a SQLite file, and a PostgreSQL database of the
+    platform's own cluster (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
+        return
+    base = make_url(settings.postgres)
+    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    name = f"simpul_test_{unique}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture

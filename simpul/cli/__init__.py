@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "docs": "simpul.cli.docs",
     "dlq": "simpul.cli.dlq",
     "sink": "simpul.cli.sink",
+    "deploy": "simpul.cli.deploy",
 }
 
 for _name, _module in SUBCOMMANDS.items():

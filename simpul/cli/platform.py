@@ -9,6 +9,8 @@ import typer
 from simpul.cli.output import console, emit, fail_on
 from simpul.platform import platform_for
 from simpul.platform.endpoints import PlatformStatus
+from simpul.platform.exceptions import PlatformError
+from simpul.platform.local import LocalPlatform
 from simpul.settings import load_settings
 
 app = typer.Typer(help="Start, inspect and stop the platform (Kafka, schema registry, PostgreSQL).",
@@ -18,7 +20,10 @@ app = typer.Typer(help="Start, inspect and stop the platform (Kafka, schema regi
 def _table(status: PlatformStatus) -> None:
     from rich.table import Table
 
-    t = Table(title=f"platform ({status.provider})")
+    kafka = f", kafka: {status.kafka_security}" + (f"/{status.kafka_sasl_mechanism}" if status.kafka_sasl_mechanism else "")
+    if status.kafka_brokers:
+        kafka += f", {status.kafka_brokers} broker(s)"
+    t = Table(title=f"platform ({status.provider}{kafka})")
     for col in ("service", "state", "address", "pid", "detail"):
         t.add_column(col, overflow="fold")
     for s in status.services:
@@ -29,14 +34,28 @@ def _table(status: PlatformStatus) -> None:
 
 @app.command()
 def up(with_postgres: bool = typer.Option(False, "--with-postgres", help="also start our own PostgreSQL"),
+       secure: bool = typer.Option(None, "--secure/--plain", show_default=False,
+                                   help="SASL/SCRAM-SHA-512 and ACLs on the broker (one user per regency and stage); "
+                                        "default: the mode the state folder's Kafka was formatted with, else plain"),
+       brokers: int = typer.Option(None, "--brokers", show_default=False,
+                                   help="KRaft nodes: 1, or 3 (replication 3, min.insync.replicas 2); node i listens "
+                                        "on SIMPUL_KAFKA_PORT+2(i-1)"),
+       kafka_only: bool = typer.Option(False, "--kafka-only", help="start Kafka alone (no schema registry)"),
        json_out: bool = typer.Option(False, "--json", help="print the status as JSON")) -> None:
     """Start the platform, or report it if it already runs; waits until every service answers."""
     settings = load_settings()
     with fail_on():
+        if brokers not in (None, 1, 3):
+            raise PlatformError(f"--brokers {brokers}: the local platform runs 1 or 3 KRaft nodes")
         platform = platform_for(settings)
+        mode = {} if secure is None and brokers is None else {"secure": secure, "brokers": brokers}
+        mode |= {"kafka_only": True} if kafka_only else {}
+        if mode and not isinstance(platform, LocalPlatform):
+            raise PlatformError(f"--secure, --brokers and --kafka-only apply to the local platform; this one is {platform.name} "
+                                "(set SIMPUL_PROVIDER=local)")
         started = time.monotonic()
         with console.status("starting the platform") as spinner:
-            status = platform.up(with_postgres=with_postgres, progress=lambda m: spinner.update(m))
+            status = platform.up(with_postgres=with_postgres, progress=lambda m: spinner.update(m), **mode)
     elapsed = time.monotonic() - started
     emit(status.model_dump() | {"elapsed_s": round(elapsed, 1)}, json_out,
          lambda: (_table(status), console.print(f"ready in {elapsed:.1f} s")))
@@ -70,3 +89,66 @@ def fetch() -> None:
     with fail_on(), console.status("resolving the Kafka and Apicurio artifacts through Maven"):
         artifacts.ensure_artifacts(settings.state_dir.resolve())
     console.print(f"artifacts ready under {settings.state_dir.resolve() / 'lib'}")
+
+
+@app.command()
+def credentials(principal: str = typer.Option(None, "--principal", help="one principal (e.g. regency-3374, gatekeeper)"),
+                env: bool = typer.Option(False, "--env", help="print SIMPUL_KAFKA_* lines to `export` for --principal"),
+                json_out: bool = typer.Option(False, "--json")) -> None:
+    """The SCRAM users of the secured local platform (`up --secure`) and their passwords (a secret: mind the screen)."""
+    from simpul.platform import security
+
+    settings = load_settings()
+    with fail_on():
+        state = settings.state_dir.resolve()
+        creds = security.load_credentials(state)
+        if creds is None:
+            raise PlatformError(f"no credentials under {security.credentials_path(state)}: start the platform with "
+                                "`simpul platform up --secure` first")
+        users = [principal] if principal else sorted(creds.users)
+        data = {u: creds.password(u) for u in users}
+    if env:
+        if not principal:
+            console.print("[red]error:[/] --env needs --principal")
+            raise typer.Exit(2)
+        for key, value in creds.env(principal).items():
+            typer.echo(f"export {key}={value}")
+        return
+    bootstrap = LocalPlatform(settings).kafka_address
+    emit({"bootstrap": bootstrap, "security_protocol": "SASL_PLAINTEXT", "sasl_mechanism": creds.mechanism,
+          "users": data}, json_out,
+         lambda: [typer.echo(f"{u}\t{p}") for u, p in data.items()])
+
+
+@app.command()
+def acls(principal: str = typer.Option(None, "--principal", help="only this principal"),
+         prefix: str = typer.Option(None, "--prefix", help="topic prefix (default SIMPUL_TOPIC_PREFIX)"),
+         apply: bool = typer.Option(False, "--apply", help="create the users and ACLs of --prefix on the running "
+                                                           "secured local platform (idempotent)"),
+         json_out: bool = typer.Option(False, "--json")) -> None:
+    """The ACL model (topics/acls.py) of a prefix: every principal and its grants; --apply provisions it."""
+    from topics.acls import acl_model
+
+    settings = load_settings()
+    with fail_on():
+        model = acl_model(prefix or settings.topic_prefix)
+        if apply:
+            from simpul.platform import security
+
+            local = LocalPlatform(settings)
+            state = settings.state_dir.resolve()
+            if not local.status().kafka_security.startswith("SASL"):
+                raise PlatformError("no secured local Kafka runs here: `simpul platform up --secure` first")
+            creds = security.ensure_credentials(state, model.names)
+            done = security.provision(local.kafka_address, creds, model)
+            console.print(f"provisioned {done['users']} users and {done['acls']} ACLs for prefix {model.prefix}")
+        principals = [model.principal(principal)] if principal else list(model.principals)
+    data = [p.model_dump() for p in principals]
+
+    def human() -> None:
+        for p in principals:
+            typer.echo(f"User:{p.name}  ({p.description})" + ("  [super user]" if p.super_user else ""))
+            for g in p.grants:
+                typer.echo(f"    {g.operation:16} {g.kind:8} {g.pattern:9} {g.name}")
+
+    emit(data, json_out, human)

@@ -24,6 +24,9 @@ class PlatformStatus(BaseModel):
 
     provider: str
     services: list[ServiceStatus]
+    kafka_security: str = "PLAINTEXT"  # SASL_PLAINTEXT when `up --secure` started it
+    kafka_sasl_mechanism: str | None = None
+    kafka_brokers: int | None = None  # the nodes the local platform runs (None: not known, e.g. external)
 
     def service(self, name: ServiceName) -> ServiceStatus | None:
         return next((s for s in self.services if s.name == name), None)

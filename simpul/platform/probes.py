@@ -44,6 +44,17 @@ def kafka_answers(bootstrap: str, conf: dict[str, object] | None = None, timeout
     return len(md.brokers) > 0
 
 
+def kafka_brokers(bootstrap: str, conf: dict[str, object] | None = None, timeout: float = 3.0) -> int:
+    """How many brokers the cluster metadata names (0 when nothing answers, or authentication fails)."""
+    if not any(port_open(*_host_port(addr)) for addr in bootstrap.split(",")):
+        return 0
+    admin = AdminClient({"bootstrap.servers": bootstrap, **(conf or {}), "log_level": 0})
+    try:
+        return len(admin.list_topics(timeout=timeout).brokers)
+    except Exception:  # noqa: BLE001 - any failure means "not yet"
+        return 0
+
+
 def registry_answers(url: str, timeout: float = 2.0) -> bool:
     """True when the Confluent-compatible API lists subjects."""
     try:

@@ -13,14 +13,12 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
 import pytest
 import sqlalchemy as sa
 from confluent_kafka import Producer
-from sqlalchemy.engine import make_url
 
 from consumers.report import transparency
 from consumers.store.db import connect
@@ -37,24 +35,6 @@ SEED = 20250303
 
 
 # ---- fixtures: a store per test on each database ----------------------------------------------------------------
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, settings: Settings, unique: str, tmp_path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'store.sqlite'}"
-        return
-    base = make_url(settings.postgres)
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    name = f"simpul_store_{unique}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
 
 def provisioned(settings: Settings, prefix: str) -> Settings:
     s = settings.model_copy(update={"topic_prefix": prefix})

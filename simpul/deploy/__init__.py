@@ -1,0 +1,1 @@
+"""Production platform definitions rendered from the same catalog and ACL model as the local platform."""

@@ -1,0 +1,214 @@
+"""`simpul platform up --secure`: SASL/SCRAM-SHA-512 and the ACLs of topics/acls.py on a private broker.
+
+One private secured Kafka (own state folder, free ports, no registry) is started once for the module and always
+stopped. The acceptance of regency isolation: regency 3374's credentials cannot write 3301's ingress topic nor read
+a canonical topic (authorization errors, not timeouts), an unauthenticated or wrong-password client is refused,
+and the gatekeeper principal reads ingress and writes canonical.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from simpul.platform.endpoints import PlatformStatus
+from simpul.platform.probes import port_free
+from topics.acls import acl_model
+from topics.catalog import topic_names
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "sectest"
+
+
+def free_block(n: int) -> int:
+    """A base port with base..base+n-1 all free on loopback."""
+    for _ in range(200):
+        base = random.randrange(40_000, 60_000 - n)
+        if all(port_free("127.0.0.1", base + i) for i in range(n)):
+            return base
+    raise RuntimeError("no block of free ports")
+
+
+def simpul(args: list[str], env: dict[str, str], timeout: float = 150) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "simpul", *args], env=env, capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+class Secured:
+    def __init__(self, env: dict[str, str], state: Path, bootstrap: str, users: dict[str, str]) -> None:
+        self.env, self.state, self.bootstrap, self.users = env, state, bootstrap, users
+
+    def conf(self, user: str, **extra: Any) -> dict[str, Any]:
+        return {"bootstrap.servers": self.bootstrap, "security.protocol": "SASL_PLAINTEXT",
+                "sasl.mechanism": "SCRAM-SHA-512", "sasl.username": user, "sasl.password": self.users[user],
+                "log_level": 0, **extra}
+
+    def env_as(self, user: str) -> dict[str, str]:
+        return {**self.env, "SIMPUL_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "SIMPUL_KAFKA_USERNAME": user,
+                "SIMPUL_KAFKA_PASSWORD": self.users[user]}
+
+
+@pytest.fixture(scope="module")
+def secured(platform: PlatformStatus) -> Iterator[Secured]:
+    if platform.provider != "local":
+        pytest.skip("the secured local platform is tested where the platform runs as local processes")
+    state = REPO / "var" / f"secure-{uuid.uuid4().hex[:8]}"
+    state.mkdir(parents=True)
+    (state / "lib").symlink_to((REPO / "var" / "lib").resolve())
+    base = free_block(2)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
+    env.update({"SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(state), "SIMPUL_TOPIC_PREFIX": PREFIX,
+                "SIMPUL_KAFKA_PORT": str(base), "SIMPUL_CONTROLLER_PORT": str(base + 1)})
+    try:
+        up = simpul(["platform", "up", "--secure", "--kafka-only", "--json"], env)
+        assert up.returncode == 0, up.stderr[-3000:]
+        status = json.loads(up.stdout)
+        assert status["kafka_security"] == "SASL_PLAINTEXT" and status["kafka_sasl_mechanism"] == "SCRAM-SHA-512"
+        creds = simpul(["platform", "credentials", "--json"], env, timeout=90)
+        assert creds.returncode == 0, creds.stderr
+        users = json.loads(creds.stdout)["users"]
+        secured = Secured(env, state, f"127.0.0.1:{base}", users)
+        # Topics through the CLI, as the admin principal whose credentials come from the settings.
+        applied = simpul(["topics", "apply", "--json"], secured.env_as("admin"), timeout=90)
+        assert applied.returncode == 0, applied.stderr[-3000:]
+        yield secured
+    finally:
+        down = simpul(["platform", "down", "--json"], env, timeout=60)
+        shutil.rmtree(state, ignore_errors=True)
+        assert down.returncode == 0, down.stderr
+        assert port_free("127.0.0.1", base) and port_free("127.0.0.1", base + 1), "a port is still held after down"
+
+
+def produce(conf: dict[str, Any], topic: str, value: bytes = b"x") -> KafkaError | None:
+    """Produce one record; the delivery error (None on success). Bounded by message.timeout.ms."""
+    outcome: list[KafkaError | None] = []
+    producer = Producer({**conf, "enable.idempotence": True, "acks": "all", "message.timeout.ms": 15_000})
+    producer.produce(topic, key=b"k", value=value, on_delivery=lambda err, _msg: outcome.append(err))
+    producer.flush(20)
+    assert outcome, "no delivery report within 20 s"
+    return outcome[0]
+
+
+def first_error(consumer: Consumer, seconds: float = 15, codes: tuple[int, ...] = ()) -> KafkaError | None:
+    """The first error the consumer reports (of `codes`, if given); None if none within `seconds`."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        msg = consumer.poll(0.5)
+        if msg is not None and msg.error() is not None and (not codes or msg.error().code() in codes):
+            return msg.error()
+    return None
+
+
+def test_file_and_status_show_secure_mode(secured: Secured) -> None:
+    creds_file = secured.state / "secrets" / "credentials.json"
+    assert oct(creds_file.stat().st_mode & 0o777) == "0o600"
+    assert set(secured.users) >= {"admin", "regency-3374", "regency-3301", "gatekeeper", "gateway", "monitor"}
+    status = json.loads(simpul(["platform", "status", "--json"], secured.env, timeout=90).stdout)
+    kafka = next(s for s in status["services"] if s["name"] == "kafka")
+    assert kafka["running"] and "SASL_PLAINTEXT/SCRAM-SHA-512" in kafka["detail"]
+
+
+def test_regency_writes_its_own_ingress_topic(secured: Secured) -> None:
+    topics = topic_names(PREFIX)
+    assert produce(secured.conf("regency-3374"), topics.ingress("3374").name) is None
+
+
+def test_regency_cannot_write_another_regencys_ingress_topic(secured: Secured) -> None:
+    topics = topic_names(PREFIX)
+    err = produce(secured.conf("regency-3374"), topics.ingress("3301").name)
+    assert err is not None, "regency 3374 wrote 3301's ingress topic"
+    assert err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, err
+    assert "authorization" in err.str().lower()
+
+
+def test_regency_cannot_read_a_canonical_topic(secured: Secured) -> None:
+    topics = topic_names(PREFIX)
+    name = topics.events("governance").name
+    # With a group: refused at the group (a regency has no consumer group at all).
+    grouped = Consumer(secured.conf("regency-3374", **{"group.id": f"{PREFIX}-peek", "auto.offset.reset": "earliest"}))
+    try:
+        grouped.subscribe([name])
+        err = first_error(grouped)
+    finally:
+        grouped.close()
+    assert err is not None and err.code() in (KafkaError.GROUP_AUTHORIZATION_FAILED,
+                                              KafkaError.TOPIC_AUTHORIZATION_FAILED), err
+    assert "authorization" in err.str().lower()
+    # Nor does the metadata show it the topic: only its own ingress topic is visible to it.
+    admin = AdminClient(secured.conf("regency-3374"))
+    md = admin.list_topics(timeout=10)
+    visible = {n for n, t in md.topics.items() if t.error is None}
+    assert visible == {topics.ingress("3374").name}, visible
+
+
+def test_unauthenticated_and_wrong_password_clients_are_refused(secured: Secured) -> None:
+    started = time.monotonic()
+    plain = AdminClient({"bootstrap.servers": secured.bootstrap, "security.protocol": "PLAINTEXT", "log_level": 0,
+                         "socket.timeout.ms": 3000})
+    with pytest.raises(KafkaException):
+        plain.list_topics(timeout=5)
+    errors: list[KafkaError] = []
+    wrong = Producer({**secured.conf("regency-3374"), "sasl.password": "not-the-password",
+                      "message.timeout.ms": 5000, "error_cb": errors.append})
+    delivered: list[KafkaError | None] = []
+    wrong.produce(topic_names(PREFIX).ingress("3374").name, b"x", on_delivery=lambda e, _m: delivered.append(e))
+    wrong.flush(10)
+    assert delivered and delivered[0] is not None, "a wrong password delivered a record"
+    assert any(e.code() == KafkaError._AUTHENTICATION for e in errors), errors
+    assert any("invalid credentials" in e.str() for e in errors), errors
+    assert time.monotonic() - started < 20
+
+
+def test_gatekeeper_reads_ingress_and_writes_canonical(secured: Secured) -> None:
+    topics = topic_names(PREFIX)
+    ingress = topics.ingress("3374").name
+    assert produce(secured.conf("regency-3374"), ingress, b"gk-probe") is None
+    consumer = Consumer(secured.conf("gatekeeper", **{"group.id": f"{PREFIX}-gatekeeper",
+                                                      "auto.offset.reset": "earliest", "enable.auto.commit": False}))
+    got = None
+    try:
+        consumer.subscribe([ingress])
+        end = time.monotonic() + 20
+        while time.monotonic() < end and got is None:
+            msg = consumer.poll(0.5)
+            if msg is None:
+                continue
+            assert msg.error() is None, msg.error()
+            if msg.value() == b"gk-probe":
+                got = msg
+        assert got is not None, "the gatekeeper read nothing from the ingress topic"
+        consumer.commit(got, asynchronous=False)
+    finally:
+        consumer.close()
+    assert produce(secured.conf("gatekeeper"), topics.events("governance").name) is None
+    assert produce(secured.conf("gatekeeper"), topics.dlq.name) is None
+    # but it cannot write an ingress topic (only regencies, the gateway and the replay do)
+    err = produce(secured.conf("gatekeeper"), ingress)
+    assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_broker_holds_exactly_the_model_acls(secured: Secured) -> None:
+    from simpul.platform import security
+
+    creds = security.load_credentials(secured.state)
+    assert creds is not None
+    model = acl_model(PREFIX)
+    for name in ("regency-3374", "gatekeeper", "sink-store", "monitor"):
+        held = {(b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name)
+                for b in security.acls_of(secured.bootstrap, creds, name)}
+        wanted = {(b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name)
+                  for b in security.bindings(model) if b.principal == f"User:{name}"}
+        assert held == wanted, name

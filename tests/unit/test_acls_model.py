@@ -1,0 +1,122 @@
+"""The ACL model (topics/acls.py): regency isolation and each processor's least privilege, without a broker."""
+
+from __future__ import annotations
+
+import pytest
+
+from topics.acls import ADMIN, SERVICES, acl_model, regency_principal
+from topics.catalog import topic_names
+
+PREFIX = "jateng"
+
+
+@pytest.fixture(scope="module")
+def model():  # noqa: ANN201
+    return acl_model(PREFIX)
+
+
+@pytest.fixture(scope="module")
+def topics():  # noqa: ANN201
+    return topic_names(PREFIX)
+
+
+def test_principals(model, topics) -> None:  # noqa: ANN001
+    codes = [t.labels["regency"] for t in topics.role("ingress")]
+    assert len(codes) == 35
+    assert model.names == [*(regency_principal(c) for c in codes), *SERVICES, ADMIN]
+    assert model.super_users == [ADMIN]
+
+
+def test_a_regency_writes_only_its_own_ingress_topic(model, topics) -> None:  # noqa: ANN001
+    for own in topics.role("ingress"):
+        p = model.principal(regency_principal(own.labels["regency"]))
+        assert p.allows("Write", "topic", own.name)
+        for other in topics:
+            if other.name != own.name:
+                assert not p.allows("Write", "topic", other.name), (p.name, other.name)
+                assert not p.allows("Describe", "topic", other.name), (p.name, other.name)
+            assert not p.allows("Read", "topic", other.name), (p.name, other.name)
+        assert all(g.pattern == "literal" for g in p.grants)
+        assert not any(g.kind == "group" for g in p.grants)
+        assert {(g.kind, g.operation) for g in p.grants} == {("topic", "Write"), ("topic", "Describe"),
+                                                              ("cluster", "IdempotentWrite")}
+
+
+def test_regency_3374_has_nothing_on_3301(model, topics) -> None:  # noqa: ANN001
+    p = model.principal("regency-3374")
+    b = topics.ingress("3301").name
+    assert not any(g.covers("topic", b) for g in p.grants)
+    assert not any(p.allows("Read", "topic", t.name) for t in topics.role("events"))
+
+
+def test_gatekeeper(model, topics) -> None:  # noqa: ANN001
+    g = model.principal("gatekeeper")
+    for t in topics.role("ingress"):
+        assert g.allows("Read", "topic", t.name) and not g.allows("Write", "topic", t.name)
+    for t in topics.role("events"):
+        assert g.allows("Write", "topic", t.name) and g.allows("Read", "topic", t.name)  # recovery reads the tail
+    assert g.allows("Write", "topic", topics.dlq.name)
+    for t in [*topics.role("agg"), topics.alerts]:
+        assert not g.allows("Write", "topic", t.name) and not g.allows("Read", "topic", t.name)
+    assert g.allows("Read", "group", f"{PREFIX}-gatekeeper")
+    assert g.allows("Create", "topic", f"{PREFIX}-gatekeeper-dedup-changelog")
+    assert g.allows("Read", "group", "simpul-gatekeeper-recovery-1a2b3c4d")
+    assert not g.allows("Read", "group", f"{PREFIX}-aggregates")
+    assert not g.allows("Create", "topic", f"{PREFIX}.events.governance")
+
+
+@pytest.mark.parametrize(("name", "writes"), [("aggregates", "agg"), ("alerts", "alerts")])
+def test_aggregates_and_alerts(model, topics, name, writes) -> None:  # noqa: ANN001
+    p = model.principal(name)
+    for t in topics.role("events"):
+        assert p.allows("Read", "topic", t.name) and not p.allows("Write", "topic", t.name)
+    for t in topics:
+        assert p.allows("Write", "topic", t.name) == (t.role == writes), t.name
+    for t in topics.role("ingress"):
+        assert not p.allows("Read", "topic", t.name)
+    assert p.allows("Read", "group", f"{PREFIX}-{name}")
+    assert p.allows("Write", "topic", f"{PREFIX}-{name}-windows-changelog")
+    assert p.allows("Create", "topic", f"{PREFIX}-{name}-__assignor-__leader")
+    assert not p.allows("Write", "topic", f"{PREFIX}-gatekeeper-dedup-changelog")
+
+
+def test_sinks_only_read(model, topics) -> None:  # noqa: ANN001
+    store, alerts = model.principal("sink-store"), model.principal("sink-alerts")
+    for t in topics:
+        assert not store.allows("Write", "topic", t.name) and not alerts.allows("Write", "topic", t.name)
+        assert store.allows("Read", "topic", t.name) == (t.role in {"events", "agg", "alerts"}), t.name
+        assert alerts.allows("Read", "topic", t.name) == (t.role == "alerts"), t.name
+    assert store.allows("Read", "group", f"{PREFIX}-sink-store") and not store.allows("Read", "group", f"{PREFIX}-sink-alerts")
+    assert alerts.allows("Read", "group", f"{PREFIX}-sink-alerts")
+
+
+def test_gateway_writes_ingress_only(model, topics) -> None:  # noqa: ANN001
+    g = model.principal("gateway")
+    for t in topics:
+        assert g.allows("Write", "topic", t.name) == (t.role == "ingress"), t.name
+        assert not g.allows("Read", "topic", t.name)
+    assert not any(x.kind == "group" for x in g.grants)
+
+
+def test_monitor_reads_and_replays(model, topics) -> None:  # noqa: ANN001
+    m = model.principal("monitor")
+    for t in topics:
+        assert m.allows("Read", "topic", t.name)
+        assert m.allows("Write", "topic", t.name) == (t.role == "ingress"), t.name  # DLQ replay
+    assert m.allows("Describe", "group", f"{PREFIX}-gatekeeper")
+    assert not m.allows("Read", "group", f"{PREFIX}-gatekeeper")  # describes lag, never joins a pipeline group
+
+
+def test_no_grant_reaches_another_prefix(topics) -> None:  # noqa: ANN001
+    other = topic_names("other")
+    model = acl_model(PREFIX)
+    for p in model.principals:
+        if p.super_user:
+            continue
+        for t in other:
+            assert not any(p.allows(op, "topic", t.name) for op in ("Read", "Write", "Describe")), (p.name, t.name)
+
+
+def test_model_is_deterministic() -> None:
+    assert acl_model(PREFIX) == acl_model(PREFIX)
+    assert acl_model("zz").principal("regency-3374").grants[1].name == "zz.ingress.3374"
