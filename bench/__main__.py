@@ -1,0 +1,228 @@
+"""`python -m bench` (`make bench`): Simpul's hot paths against a raw Kafka passthrough on the same platform.
+
+    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,sink] [--json-out F] [--quick]
+
+Cases (one module each under bench/cases/): a raw baseline (confluent-kafka consume -> produce), b SDK ingest,
+c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end latency at half its rate,
+e store sink rows/s on SQLite and PostgreSQL; peak memory of every process under test. Repetitions are interleaved
+(a b c d e, a b c d e, ...) and every throughput is divided by the raw baseline of its own repetition.
+Prints a table, writes JSON (default bench/results/<timestamp>.json), exits 1 naming every acceptance bound that
+fails. Runs on the platform the settings point at (default the local one), on fresh topic prefixes that are
+deleted afterwards. The method is in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+import traceback
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from bench import env
+from bench.records import build
+from bench.stats import AGREEMENT, Summary, ratios
+
+CASES = ("raw", "sdk", "gateway", "gatekeeper", "sink")
+RESULTS = Path(__file__).resolve().parent / "results"
+BOUNDS = {"gatekeeper_ratio_min": 0.30, "latency_p99_ms_max": 500.0, "sink_pg_rows_per_s_min": 20_000.0,
+          "agreement": AGREEMENT}
+
+console = Console(stderr=True)
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"python": sys.version.split()[0], "platform": platform.platform(),
+                            "cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()
+        info["memory_gb"] = round(int(mem[1]) / 1024 / 1024, 1)
+        info["load_before"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per metric: min/median/max over repetitions, and the ratio of each throughput to its repetition's raw rate."""
+    def series(path: tuple[str, ...]) -> list[float] | None:
+        out = []
+        for rep in reps:
+            node: Any = rep
+            for part in path:
+                if not isinstance(node, dict) or part not in node:
+                    return None
+                node = node[part]
+            out.append(float(node))
+        return out or None
+
+    metrics: dict[str, Any] = {}
+    raw = series(("raw", "rate"))
+    throughput = {"raw": ("raw", "rate"), "sdk": ("sdk", "rate"), "gateway": ("gateway", "rate"),
+                  "gatekeeper": ("gatekeeper", "rate"), "sink_sqlite": ("sink", "sqlite", "rate"),
+                  "sink_postgresql": ("sink", "postgresql", "rate")}
+    for name, path in throughput.items():
+        values = series(path)
+        if values is None:
+            continue
+        entry: dict[str, Any] = {"throughput": Summary.of(values).as_dict()}
+        if raw is not None:
+            entry["ratio"] = Summary.of(ratios(values, raw)).as_dict()
+        metrics[name] = entry
+    for name, path in {"latency_p50_ms": ("gatekeeper", "p50_ms"), "latency_p99_ms": ("gatekeeper", "p99_ms"),
+                       "latency_rate": ("gatekeeper", "latency_rate")}.items():
+        values = series(path)
+        if values is not None:
+            metrics[name] = Summary.of(values).as_dict()
+    memory: dict[str, float] = {}
+    for name, path in {"raw passthrough": ("raw",), "sdk producer": ("sdk",), "gateway": ("gateway",),
+                       "gatekeeper": ("gatekeeper",), "sink (sqlite)": ("sink", "sqlite"),
+                       "sink (postgresql)": ("sink", "postgresql")}.items():
+        values = series((*path, "peak_rss_mb"))
+        if values is not None:
+            memory[name] = max(values)
+    metrics["peak_rss_mb"] = memory
+    return metrics
+
+
+def acceptance(metrics: dict[str, Any]) -> list[tuple[str, bool, str]]:
+    checks: list[tuple[str, bool, str]] = []
+    if "gatekeeper" in metrics and "ratio" in metrics["gatekeeper"]:
+        r = metrics["gatekeeper"]["ratio"]["median"]
+        checks.append(("gatekeeper >= 30% of raw", r >= BOUNDS["gatekeeper_ratio_min"], f"median ratio {r:.1%}"))
+    if "latency_p99_ms" in metrics:
+        p = metrics["latency_p99_ms"]["median"]
+        checks.append(("end-to-end p99 < 500 ms at half load", p < BOUNDS["latency_p99_ms_max"],
+                       f"median p99 {p:.0f} ms (max {metrics['latency_p99_ms']['max']:.0f} ms)"))
+    if "sink_postgresql" in metrics:
+        v = metrics["sink_postgresql"]["throughput"]["median"]
+        checks.append(("store sink >= 20,000 rows/s on PostgreSQL", v >= BOUNDS["sink_pg_rows_per_s_min"],
+                       f"median {v:,.0f} rows/s"))
+    for name, entry in metrics.items():
+        if isinstance(entry, dict) and "throughput" in entry:
+            t = entry["throughput"]
+            if len(t["values"]) >= 2:
+                checks.append((f"{name}: repetitions within 20% of the median", t["agrees"],
+                               f"spread {t['spread']:.1%}"))
+    return checks
+
+
+def table(metrics: dict[str, Any], events: int) -> Table:
+    t = Table(title=f"Simpul benchmark ({events:,} records per case)")
+    for col in ("case", "unit", "min", "median", "max", "spread", "ratio to raw (min/med/max)"):
+        t.add_column(col, justify="right" if col not in ("case", "unit") else "left")
+    units = {"raw": "records/s", "sdk": "events/s", "gateway": "events/s", "gatekeeper": "records/s",
+             "sink_sqlite": "rows/s", "sink_postgresql": "rows/s"}
+    for name, unit in units.items():
+        if name not in metrics:
+            continue
+        th, ra = metrics[name]["throughput"], metrics[name].get("ratio")
+        t.add_row(name, unit, f"{th['min']:,.0f}", f"{th['median']:,.0f}", f"{th['max']:,.0f}", f"{th['spread']:.0%}",
+                  f"{ra['min']:.1%} / {ra['median']:.1%} / {ra['max']:.1%}" if ra else "")
+    for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms"):
+        if name in metrics:
+            m = metrics[name]
+            unit = "records/s" if name == "latency_rate" else "ms"
+            t.add_row(name, unit, f"{m['min']:,.0f}", f"{m['median']:,.0f}", f"{m['max']:,.0f}", f"{m['spread']:.0%}", "")
+    for proc, mb in metrics.get("peak_rss_mb", {}).items():
+        t.add_row(f"peak RSS: {proc}", "MiB", "", f"{mb:,.0f}", "", "", "")
+    return t
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--events", type=int, default=None, help="records per case (default 30000; --quick 4000)")
+    ap.add_argument("--repetitions", type=int, default=3)
+    ap.add_argument("--only", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
+    ap.add_argument("--json-out", type=Path, default=None)
+    ap.add_argument("--quick", action="store_true", help="a small smoke run (4000 records, 5 s latency phase)")
+    ap.add_argument("--keep", action="store_true", help="keep the work folder (logs of every process)")
+    args = ap.parse_args(argv)
+    only = [c.strip() for c in args.only.split(",") if c.strip()]
+    unknown = set(only) - set(CASES)
+    if unknown:
+        ap.error(f"unknown case(s) {', '.join(sorted(unknown))}; choose from {', '.join(CASES)}")
+    events = args.events or (4000 if args.quick else 30_000)
+
+    from bench import cases
+    from bench.cases import gatekeeper, gateway, raw, sdk, sink
+
+    modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "sink": sink}
+    settings = env.base_settings()
+    started_at = datetime.now(UTC)
+    workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))
+    info = machine()
+    records = build(settings, events, log=lambda m: console.print(m))
+    ctx = cases.Context(settings, records, records.dump(workdir / "records.pkl"), workdir,
+                        log=lambda m: console.print(m), quick=args.quick)
+    reps: list[dict[str, Any]] = []
+    failed: list[str] = []
+    try:
+        for rep in range(1, args.repetitions + 1):
+            result: dict[str, Any] = {}
+            for name in CASES:
+                if name not in only:
+                    continue
+                t0 = time.monotonic()
+                console.print(f"[bold]repetition {rep}/{args.repetitions}[/]: {name} ...")
+                try:
+                    result[name] = modules[name].run(ctx, rep)
+                except Exception as exc:  # noqa: BLE001 - report and go on with the other cases
+                    failed.append(f"rep {rep} {name}: {exc}")
+                    console.print(f"[red]{name} failed[/]: {exc}")
+                    traceback.print_exc()
+                    continue
+                console.print(f"  {name}: {_short(result[name])} ({time.monotonic() - t0:.0f}s)")
+            reps.append(result)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            console.print(f"work folder kept: {workdir}")
+
+    metrics = summarise(reps) if reps else {}
+    checks = acceptance(metrics)
+    info["load_after"] = os.getloadavg()
+    doc = {"started_at": started_at.isoformat(), "events": events, "repetitions": args.repetitions, "cases": only,
+           "machine": info, "bounds": BOUNDS, "repetitions_raw": reps, "metrics": metrics,
+           "acceptance": [{"bound": n, "holds": ok, "measured": m} for n, ok, m in checks], "errors": failed}
+    out = args.json_out or RESULTS / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    Console().print(table(metrics, events))
+    for name, ok, measured in checks:
+        console.print(f"{'[green]PASS[/]' if ok else '[red]FAIL[/]'} {name}: {measured}")
+    console.print(f"load average before/after: {info.get('load_before')} / {info['load_after']}; JSON: {out}")
+    bad = [n for n, ok, _ in checks if not ok] + failed
+    if bad:
+        console.print("[red]failed:[/] " + "; ".join(bad))
+        return 1
+    return 0
+
+
+def _short(result: dict[str, Any]) -> str:
+    flat = []
+    for k, v in result.items():
+        if isinstance(v, dict):
+            flat.append(f"{k}: {_short(v)}")
+        elif isinstance(v, float):
+            flat.append(f"{k}={v:,.1f}")
+    return ", ".join(flat)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

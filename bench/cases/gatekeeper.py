@@ -1,0 +1,144 @@
+"""(d) The gatekeeper on one worker: catch-up throughput, then end-to-end latency at half that rate.
+
+Throughput: the N records are pre-loaded onto the ingress topics, then `simpul streams run gatekeeper` starts; the
+sum of the canonical topics' end offsets is sampled every 100 ms. The rate is counted from the first sample that
+shows output (start-up and recovery excluded) until all N are there.
+
+Latency: with the same worker still running, fresh copies of the events (new event ids, encoded beforehand) are
+produced at half the throughput just measured, for about 20 s. A consumer in the bench process, assigned to the end
+of every canonical partition before the first send, reads each canonical record; latency = wall clock at receipt
+minus wall clock just before `produce()` of the ingress record with the same event id (same host, same clock).
+It includes the broker's ack of the ingress write, the gatekeeper, the canonical write and the consumer's fetch
+(fetch.wait.max.ms=5), so it is an upper bound on "produce to canonical topic".
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+
+from bench import env
+from bench.cases import Context, preload, producer
+from bench.records import EVENT_TYPE_HEADER
+from bench.stats import percentile
+from schemas.catalog import FAMILIES
+from schemas.codec import AvroCodec
+from schemas.outcomes import Header
+from streams.app import topic_set
+
+LATENCY_SECONDS = 20.0
+
+
+def run(ctx: Context, rep: int) -> dict[str, float]:
+    n = len(ctx.records)
+    with env.fresh_prefix(ctx.settings, "gk") as s:
+        topics = topic_set(s.topic_prefix)
+        canonical = [topics.events(f).name for f in FAMILIES]
+        partitions = topics.events(FAMILIES[0]).partitions
+        preload(s, [(f"{s.topic_prefix}.ingress.{reg}", k, v, t) for reg, k, v, t in ctx.records.ingress])
+        latency_batch = _latency_records(ctx, s)
+        state = ctx.workdir / f"gatekeeper-{rep}"
+        child = env.spawn(f"gatekeeper-{rep}", ["-m", "simpul", "streams", "run", "gatekeeper", "--loglevel", "warning"],
+                          env.child_env(s, SIMPUL_STATE_DIR=str(state)), ctx.workdir)
+        try:
+            rate = _throughput(s, child, canonical, partitions, n)
+            ctx.gatekeeper_rates.append(rate)
+            lat = _latency(ctx, s, child, canonical, partitions, latency_batch, rate / 2)
+            hwm = child.vm_hwm_mb()
+        finally:
+            child.stop()
+        return {"rate": rate, **lat, "peak_rss_mb": child.peak_rss_mb or hwm or 0.0}
+
+
+def _throughput(s, child: env.Child, canonical: list[str], partitions: int, n: int) -> float:  # type: ignore[no-untyped-def]
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + 1800
+    while True:
+        count = env.end_offsets(s, canonical, partitions)
+        now = time.monotonic()
+        if count > 0 and first is None:
+            first = (now, count)
+        if count >= n:
+            break
+        if not child.alive():
+            raise RuntimeError(f"the gatekeeper exited ({child.returncode}):\n{child.output()[-3000:]}")
+        if now > deadline:
+            raise TimeoutError(f"gatekeeper: {count} of {n} records out after 30 min")
+        time.sleep(0.1)
+    t0, c0 = first  # type: ignore[misc]
+    if now - t0 <= 0:
+        raise RuntimeError("the gatekeeper finished between two samples: raise --events")
+    return (n - c0) / (now - t0)
+
+
+def _latency_records(ctx: Context, s) -> list[tuple[str, bytes, bytes, str, str]]:  # type: ignore[no-untyped-def]
+    """Copies of the events with new ids, encoded now (not during the timed run)."""
+    codec = AvroCodec.from_url(s.registry)
+    out = []
+    for r in ctx.records.planned:
+        e = r.event.model_copy(update={"event_id": uuid.uuid4()})
+        out.append((f"{s.topic_prefix}.ingress.{r.ingress}", r.key, codec.encode(e), r.event_type, str(e.event_id)))
+    return out
+
+
+def _latency(ctx: Context, s, child: env.Child, canonical: list[str], partitions: int, batch, rate: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    seconds = 5.0 if ctx.quick else LATENCY_SECONDS
+    count = min(len(batch), max(1, int(rate * seconds)))
+    batch = batch[:count]
+    sent: dict[str, float] = {}
+    latencies: list[float] = []
+    consumer = Consumer(s.kafka.librdkafka(**{"group.id": f"bench-lat-{uuid.uuid4().hex[:8]}",
+                                              "enable.auto.commit": False, "fetch.wait.max.ms": 5,
+                                              "fetch.min.bytes": 1}))
+    consumer.assign([TopicPartition(t, p, OFFSET_END) for t in canonical for p in range(partitions)])
+    ready = threading.Event()
+    done = threading.Event()
+
+    def read() -> None:
+        consumer.consume(100, timeout=0.5)  # establishes the fetch positions at the end
+        ready.set()
+        got = 0
+        deadline = None
+        while got < count:
+            if done.is_set():
+                deadline = deadline or time.monotonic() + 30
+                if time.monotonic() > deadline:
+                    break
+            for m in consumer.consume(1000, timeout=0.2):
+                if m.error() is not None:
+                    continue
+                at = time.time()
+                eid = dict(m.headers() or ()).get(Header.EVENT_ID)
+                t = sent.get(eid.decode()) if eid else None
+                if t is not None:
+                    latencies.append(at - t)
+                    got += 1
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    ready.wait(30)
+    time.sleep(1.0)
+    p = producer(s, **{"linger.ms": 5})
+    start = time.monotonic()
+    for i, (topic, key, value, event_type, event_id) in enumerate(batch):
+        due = start + i / rate
+        delay = due - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+        sent[event_id] = time.time()
+        p.produce(topic, value=value, key=key, headers=[(EVENT_TYPE_HEADER, event_type.encode())])
+        p.poll(0)
+    p.flush(60)
+    done.set()
+    reader.join(60)
+    consumer.close()
+    if not child.alive():
+        raise RuntimeError(f"the gatekeeper exited during the latency run:\n{child.output()[-3000:]}")
+    if len(latencies) < 0.99 * count:
+        raise RuntimeError(f"latency: only {len(latencies)} of {count} canonical records seen")
+    ms = [x * 1000 for x in latencies]
+    return {"latency_rate": rate, "latency_records": float(count), "p50_ms": percentile(ms, 50),
+            "p99_ms": percentile(ms, 99), "max_ms": max(ms)}

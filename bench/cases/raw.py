@@ -1,0 +1,29 @@
+"""(a) The raw baseline: a confluent-kafka consume-to-produce passthrough of the same record bytes on the same broker."""
+
+from __future__ import annotations
+
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from bench import env
+from bench.cases import Context, last_json, preload
+
+PARTITIONS = 6
+
+
+def run(ctx: Context, rep: int) -> dict[str, float]:
+    prefix = env.new_prefix("raw")
+    source, sink = f"{prefix}.raw.in", f"{prefix}.raw.out"
+    admin = AdminClient(ctx.settings.kafka.librdkafka())
+    for fut in admin.create_topics([NewTopic(t, PARTITIONS, 1) for t in (source, sink)]).values():
+        fut.result()
+    try:
+        preload(ctx.settings, [(source, k, v, t) for _, k, v, t in ctx.records.ingress])
+        child = env.spawn(f"raw-{rep}", ["-m", "bench.worker", "raw", "--bootstrap", ctx.settings.kafka.bootstrap,
+                                         "--source", source, "--sink", sink, "--count", str(len(ctx.records))],
+                          env.child_env(ctx.settings), ctx.workdir)
+        if child.wait(900) != 0:
+            raise RuntimeError(f"raw passthrough failed:\n{child.output()[-3000:]}")
+        out = last_json(child.output())
+        return {"rate": out["rate"], "seconds": out["seconds"], "peak_rss_mb": child.peak_rss_mb or 0.0}
+    finally:
+        env.delete_topics(ctx.settings, prefix)

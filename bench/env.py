@@ -1,0 +1,185 @@
+"""What every case shares: the settings, fresh topic prefixes (provisioned, then deleted), subprocesses under test
+with their peak memory, end offsets, PostgreSQL databases created and dropped for one run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from confluent_kafka import TopicPartition
+from confluent_kafka.admin import AdminClient
+
+from simpul import bootstrap
+from simpul.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def base_settings() -> Settings:
+    return load_settings()
+
+
+def new_prefix(tag: str) -> str:
+    return f"bench{tag}{uuid.uuid4().hex[:6]}"
+
+
+@contextmanager
+def fresh_prefix(settings: Settings, tag: str, *, provision: bool = True) -> Iterator[Settings]:
+    """Settings on a new topic prefix whose catalog topics exist; every topic of the prefix is deleted after."""
+    s = settings.model_copy(update={"topic_prefix": new_prefix(tag)})
+    try:
+        if provision:
+            bootstrap.provision(s)
+        yield s
+    finally:
+        delete_topics(s, s.topic_prefix)
+
+
+def delete_topics(settings: Settings, prefix: str) -> None:
+    """Delete every topic whose name starts with `prefix` (catalog topics and Faust's internal ones)."""
+    admin = AdminClient(settings.kafka.librdkafka())
+    names = [t for t in admin.list_topics(timeout=30).topics if t.startswith(prefix + ".") or t.startswith(prefix + "-")]
+    if not names:
+        return
+    for _, fut in admin.delete_topics(names, operation_timeout=60).items():
+        try:
+            fut.result()
+        except Exception:  # noqa: BLE001 - best effort clean-up
+            pass
+
+
+def child_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a `python -m simpul ...` child: the same platform, this run's prefix."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
+    env.update({
+        "SIMPUL_KAFKA_BOOTSTRAP": settings.kafka.bootstrap,
+        "SIMPUL_REGISTRY_URL": settings.registry,
+        "SIMPUL_POSTGRES_URL": settings.postgres,
+        "SIMPUL_TOPIC_PREFIX": settings.topic_prefix,
+        "SIMPUL_PROVIDER": "external",
+        "PYTHONUNBUFFERED": "1",
+    })
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Child:
+    """A process under test; its peak RSS is the VmHWM of /proc/<pid>/status, sampled at every `alive()`."""
+
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+    peak_rss_mb: float | None = None
+    sampled_hwm_mb: float | None = None
+    returncode: int | None = None
+    started: float = field(default_factory=time.monotonic)
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def alive(self) -> bool:
+        if self.returncode is not None:
+            return False
+        hwm = self.vm_hwm_mb()
+        if hwm is not None:
+            self.sampled_hwm_mb = max(self.sampled_hwm_mb or 0.0, hwm)
+        pid, status, usage = os.wait4(self.pid, os.WNOHANG)
+        if pid == 0:
+            return True
+        self._reaped(status, usage)
+        return False
+
+    def _reaped(self, status: int, usage: os.struct_rusage | object) -> None:
+        self.returncode = os.waitstatus_to_exitcode(status)
+        self.proc.returncode = self.returncode
+        # ru_maxrss of a forked child also counts the parent's pages it had before exec, so the VmHWM sampled
+        # from /proc while it ran (reset by exec) is the figure; rusage only when no sample was taken
+        self.peak_rss_mb = self.sampled_hwm_mb or usage.ru_maxrss / 1024  # type: ignore[attr-defined]
+
+    def vm_hwm_mb(self) -> float | None:
+        """VmHWM of the running process (peak resident set so far)."""
+        try:
+            for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+        except OSError:
+            return None
+        return None
+
+    def wait(self, timeout: float) -> int:
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.name} did not finish within {timeout:.0f}s; see {self.log}")
+            time.sleep(0.05)
+        return self.returncode  # type: ignore[return-value]
+
+    def stop(self, timeout: float = 30.0) -> int:
+        """SIGTERM (clean stop), SIGKILL after `timeout`; returns the exit code."""
+        if self.alive():
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.wait(timeout)
+            except TimeoutError:
+                self.proc.kill()
+                return self.wait(10)
+        return self.returncode  # type: ignore[return-value]
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace") if self.log.exists() else ""
+
+
+def spawn(name: str, args: Sequence[str], env: dict[str, str], logdir: Path) -> Child:
+    """`python <args>` with stdout+stderr to `<logdir>/<name>.log`."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    log = logdir / f"{name}.log"
+    fh = log.open("wb")
+    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    fh.close()
+    return Child(name, proc, log)
+
+
+def end_offsets(settings: Settings, topics: Sequence[str], partitions: int) -> int:
+    """The sum of the end offsets of `topics` (each with `partitions` partitions)."""
+    ends = _ends_client(settings)
+    tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+    return sum(ends(tps).values())
+
+
+_ENDS: dict[str, object] = {}
+
+
+def _ends_client(settings: Settings):  # noqa: ANN202
+    from consumers.kafka import EndOffsets
+
+    key = settings.kafka.bootstrap
+    if key not in _ENDS:
+        _ENDS[key] = EndOffsets(settings.kafka)
+    return _ENDS[key]
+
+
+@contextmanager
+def pg_database(settings: Settings, name: str) -> Iterator[str]:
+    """A fresh PostgreSQL database on the platform's server (created and dropped on the `postgres` database)."""
+    import sqlalchemy as sa
+
+    url = sa.engine.make_url(settings.postgres)
+    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
