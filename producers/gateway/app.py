@@ -20,7 +20,6 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from producers.delivery import AckedProducer, Delivery
-from producers.exceptions import DeliveryFailed
 from producers.gateway.api import Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, Problem
 from producers.gateway.store import GatewayStore, Outcome, payload_digest
 from producers.sdk import EVENT_TYPE_HEADER

@@ -21,7 +21,7 @@ from schemas import reference
 from simpul.settings import Settings, load_settings
 from topics.admin import ClusterState, TopicAdmin
 from topics.catalog import Catalog, TopicSet, load_catalog
-from topics.exceptions import CatalogError, DestructiveChangeRefused, TopicsError
+from topics.exceptions import DestructiveChangeRefused, TopicsError
 from topics.plan import CHANGES, Change
 from topics.plan import plan as diff
 

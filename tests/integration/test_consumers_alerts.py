@@ -11,7 +11,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-import pytest
 import sqlalchemy as sa
 from confluent_kafka import Producer
 
