@@ -51,6 +51,7 @@ DLQ_HEADERS: tuple[tuple[str, str], ...] = (
     ("simpul.source_partition", "Its partition (decimal text)."),
     ("simpul.source_offset", "Its offset (decimal text)."),
     ("simpul.rejected_at", "When the gatekeeper rejected it (ISO 8601, UTC)."),
+    ("simpul.original_value", "`null` when the rejected record had no value (the DLQ value is then empty)."),
 )
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

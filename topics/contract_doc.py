@@ -348,7 +348,8 @@ def _flow(prefix: str) -> list[str]:
         f"`{prefix}.events.<family>` with the headers `{HEADER_EVENT_ID}`, `{HEADER_EVENT_TYPE}` and "
         f"`{HEADER_SOURCE}` (`<ingress topic>:<partition>:<offset>`).",
         "",
-        "A DLQ record keeps the original key, value and headers and adds:",
+        "A DLQ record keeps the original key, value and headers (a sender's own headers in the reserved `simpul.` "
+        "namespace are kept renamed `original.simpul.…`) and adds:",
         "",
     ]
     lines += _table(["header", "meaning"], [[f"`{n}`", t] for n, t in DLQ_HEADERS])

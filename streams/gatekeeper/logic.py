@@ -135,8 +135,16 @@ class Counters:
             self.already_done += 1
 
 
+RESERVED_PREFIX = "simpul."
+UNTRUSTED_PREFIX = "original."
+NULL_VALUE_HEADER = "simpul.original_value"
+
+
 def _plain_headers(headers: Headers | None) -> list[tuple[str, bytes]]:
-    return [(k, v if v is not None else b"") for k, v in (headers or ())]
+    """The input's headers, kept; any in our reserved `simpul.` namespace came from the sender, not from us, so
+    they are kept renamed (`original.simpul.…`) and can never pass for the gatekeeper's own."""
+    return [(UNTRUSTED_PREFIX + k if k.startswith(RESERVED_PREFIX) else k, v if v is not None else b"")
+            for k, v in (headers or ())]
 
 
 def reject(routing: Routing, reason: RejectReason, message: str, topic: str, partition: int, offset: int,
@@ -150,8 +158,11 @@ def reject(routing: Routing, reason: RejectReason, message: str, topic: str, par
         (SOURCE_OFFSET_HEADER, str(offset).encode()),
         (REJECTED_AT_HEADER, now.astimezone(UTC).isoformat().encode()),
     ]
-    return Rejected(topic=routing.dlq, reason=reason, message=message, key=key, value=value,
-                    headers=_plain_headers(headers) + extra, source=source_of(topic, partition, offset))
+    if value is None:  # Kafka cannot carry a record with neither key nor value: say "null" in a header instead
+        extra.append((NULL_VALUE_HEADER, b"null"))
+    return Rejected(topic=routing.dlq, reason=reason, message=message, key=key,
+                    value=value if value is not None else b"", headers=_plain_headers(headers) + extra,
+                    source=source_of(topic, partition, offset))
 
 
 def screen(

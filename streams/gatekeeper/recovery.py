@@ -41,13 +41,17 @@ class Recovered:
     def absorb(self, headers: Iterable[tuple[str, bytes | None]] | None) -> None:
         h = {k: (v or b"").decode("utf-8", "replace") for k, v in (headers or ())}
         self.records_read += 1
-        if SOURCE_HEADER in h:
+        if SOURCE_TOPIC_HEADER in h and SOURCE_PARTITION_HEADER in h and SOURCE_OFFSET_HEADER in h:
+            # a DLQ record: only its own coordinates count (a sender's headers are kept renamed, never read)
+            try:
+                self.done_sources.add(source_of(h[SOURCE_TOPIC_HEADER], int(h[SOURCE_PARTITION_HEADER]),
+                                                int(h[SOURCE_OFFSET_HEADER])))
+            except ValueError:
+                pass
+        elif SOURCE_HEADER in h:
             self.done_sources.add(h[SOURCE_HEADER])
             if EVENT_ID_HEADER in h:
                 self.event_sources.setdefault(h[EVENT_ID_HEADER], h[SOURCE_HEADER])
-        elif SOURCE_TOPIC_HEADER in h and SOURCE_PARTITION_HEADER in h and SOURCE_OFFSET_HEADER in h:
-            self.done_sources.add(source_of(h[SOURCE_TOPIC_HEADER], int(h[SOURCE_PARTITION_HEADER]),
-                                            int(h[SOURCE_OFFSET_HEADER])))
 
 
 def read_tail(connection: KafkaConnection, topics: list[str], last_records: int, timeout: float = 60.0) -> Recovered:

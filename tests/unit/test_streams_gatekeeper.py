@@ -112,7 +112,8 @@ def _dlq(out: object, reason: RejectReason) -> Rejected:
     assert headers["simpul.reason"] == reason.value.encode()
     assert headers["simpul.source_topic"] == b"p.ingress.3374"
     assert headers["simpul.source_partition"] == b"1" and headers["simpul.source_offset"] == b"7"
-    assert headers["simpul.event_type"] == b"whatever"  # original headers kept
+    assert headers["original.simpul.event_type"] == b"whatever"  # sender headers kept, out of our namespace
+    assert "simpul.event_type" not in headers
     assert datetime.fromisoformat(headers["simpul.rejected_at"].decode()) == NOW
     assert out.topic == "p.dlq" and out.key == b"3374:X"
     return out
@@ -121,7 +122,8 @@ def _dlq(out: object, reason: RejectReason) -> Rejected:
 @pytest.mark.parametrize("value", [b"garbage", b"", b"\x00\x00\x00\x03\xe7xx", None])
 def test_undecodable(codec: AvroCodec, value: bytes | None) -> None:
     out = _dlq(run(codec, value), RejectReason.UNDECODABLE)
-    assert out.value == value
+    assert out.value == (value if value is not None else b"")
+    assert (dict(out.headers).get("simpul.original_value") == b"null") == (value is None)
 
 
 def test_corrupt_body_is_undecodable(codec: AvroCodec) -> None:
