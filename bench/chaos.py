@@ -15,6 +15,7 @@ The same code runs in the suite at a smaller size (tests/integration/test_chaos.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import tempfile
 import time
@@ -46,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="3: run on a private three-broker cluster and SIGKILL one broker mid-run instead")
     ap.add_argument("--keep", action="store_true", help="keep the topics, store and logs")
     args = ap.parse_args(argv)
+    # SIGTERM (e.g. from `timeout`) must still stop the workers and drop the store: turn it into SystemExit
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     settings = load_settings()
     unique = uuid.uuid4().hex[:8]

@@ -52,6 +52,9 @@ def alembic_config(connection: sa.Connection | None = None, url: str | None = No
     return cfg
 
 
+MIGRATION_LOCK = 0x53494D50554C  # "SIMPUL": the advisory lock that serialises migrations of one database
+
+
 def migrate(url_or_engine: str | sa.Engine, revision: str = "head") -> str | None:
     """Bring the store's schema to `revision` (default: the newest); idempotent. Returns the current revision."""
     from alembic import command
@@ -60,6 +63,9 @@ def migrate(url_or_engine: str | sa.Engine, revision: str = "head") -> str | Non
     engine = connect(url_or_engine) if isinstance(url_or_engine, str) else url_or_engine
     try:
         with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # several sinks starting at once on a fresh database: one migrates, the others wait for it
+                conn.execute(sa.text("select pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             command.upgrade(alembic_config(conn), revision)
         with engine.connect() as conn:
             current = MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,168 @@
+"""Fuzzing the HTTP gateway (the real app from simpul.bootstrap.gateway on the real broker and registry).
+
+Hypothesis posts arbitrary JSON values, bodies that are not JSON, valid events with fields replaced by arbitrary
+JSON values or values of the wrong type, and batches around the size limit, always with a valid key of 3374.
+Every answer must be 202 or a 4xx whose body is an ErrorBody naming a field — never a 5xx; and each event a
+202 answer accepted must be on the regency's ingress topic exactly once (and nothing else may be there).
+Bounded: EXAMPLES per strategy, derandomized; `python -m bench.fuzz --gateway` runs more.
+"""
+
+from __future__ import annotations
+
+import collections
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
+
+import pipeline_harness as h
+from producers.gateway.api import ErrorBody
+from schemas.catalog import event_types
+from schemas.examples import example
+from simpul import bootstrap
+from simpul.settings import Settings
+
+pytestmark = pytest.mark.integration
+
+EXAMPLES = int(os.environ.get("SIMPUL_FUZZ_GATEWAY_EXAMPLES", "150"))
+REGENCY = "3374"
+FUZZ = hsettings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
+                 suppress_health_check=list(HealthCheck))
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4),
+    max_leaves=12)
+
+
+class Gw:
+    def __init__(self, s: Settings, client: TestClient, key: str) -> None:
+        self.s, self.client, self.key = s, client, key
+        self.accepted: collections.Counter[str] = collections.Counter()
+        self.statuses: collections.Counter[int] = collections.Counter()
+
+    def post(self, body: bytes) -> Any:
+        r = self.client.post("/v1/events", content=body,
+                             headers={"X-API-Key": self.key, "Content-Type": "application/json"})
+        self.statuses[r.status_code] += 1
+        assert r.status_code == 202 or 400 <= r.status_code < 500, (r.status_code, r.text[:500], body[:500])
+        if r.status_code == 202:
+            data = r.json()
+            for res in data["results"]:
+                if res["status"] == "accepted":
+                    self.accepted[res["event_id"]] += 1
+            assert data["accepted"] + data["duplicates"] == len(data["results"])
+        else:
+            err = ErrorBody.model_validate(r.json())
+            assert err.message
+            if r.status_code in (400, 403, 413, 422):
+                assert err.problems and all(p.field for p in err.problems), r.text[:500]
+        return r
+
+    def check_topic(self) -> None:
+        """Each accepted event id is on the ingress topics exactly once, and nothing else is."""
+        codec = bootstrap.codec(self.s)
+        names = [t.name for t in bootstrap_topics(self.s).role("ingress")]
+        on_topic = collections.Counter(str(codec.decode(m.value()).event_id) for m in h.read_all(self.s, names))
+        assert all(n == 1 for n in self.accepted.values()), "a 202 accepted one event id twice"
+        assert on_topic == self.accepted, (
+            f"{len(set(self.accepted) - set(on_topic))} accepted but not on the topic, "
+            f"{len(set(on_topic) - set(self.accepted))} on the topic but not accepted, "
+            f"{sum(n - 1 for n in on_topic.values() if n > 1)} twice")
+
+
+def bootstrap_topics(s: Settings):  # type: ignore[no-untyped-def]
+    from topics.catalog import topic_names
+
+    return topic_names(s.topic_prefix)
+
+
+@pytest.fixture(scope="module")
+def gw(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gw]:
+    from producers.gateway.store import GatewayStore
+
+    state = tmp_path_factory.mktemp("fuzz-gateway")
+    s = settings.model_copy(update={"topic_prefix": f"fg{uuid.uuid4().hex[:8]}", "state_dir": state,
+                                    "gateway_db_url": f"sqlite:///{state / 'gw.sqlite'}"})
+    bootstrap.provision(s)
+    key = GatewayStore(s.gateway_db).create_key(REGENCY, label="fuzz").secret
+    try:
+        with TestClient(bootstrap.gateway(s)) as client:
+            yield Gw(s, client, key)
+    finally:
+        h.delete_topics(settings, s.topic_prefix)
+
+
+def _event(event_type: str, **fields: Any) -> dict[str, Any]:
+    ev = example(event_type, event_id=uuid.uuid4())
+    data = {"event_type": event_type, **ev.model_dump(mode="json")}
+    if ev.regency_code != REGENCY:  # the one example of another regency: make it ours
+        data["regency_code"] = REGENCY
+    data.update(fields)
+    return data
+
+
+def _wrong_type(value: Any) -> st.SearchStrategy[Any]:
+    others = [st.none(), st.booleans(), st.integers(), st.text(max_size=8), st.lists(st.integers(), max_size=2),
+              st.dictionaries(st.text(max_size=3), st.integers(), max_size=2), st.floats(allow_nan=False)]
+    return st.one_of(*others).filter(lambda v: type(v) is not type(value))
+
+
+def test_arbitrary_json_and_bytes_are_answered_with_a_4xx_or_202(gw: Gw) -> None:
+    @FUZZ
+    @given(st.one_of(json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=200),
+                     st.dictionaries(st.sampled_from(["events", "event_type", "x"]), json_values, max_size=3)
+                     .map(lambda v: json.dumps(v).encode())))
+    def run(body: bytes) -> None:
+        gw.post(body)
+
+    run()
+    gw.check_topic()
+    print(f"gateway fuzz (json/bytes): {dict(gw.statuses)}")
+
+
+def test_mutated_and_mistyped_events_are_answered_with_a_4xx_or_202(gw: Gw) -> None:
+    @st.composite
+    def batches(draw) -> bytes:  # type: ignore[no-untyped-def]
+        events = []
+        for _ in range(draw(st.integers(1, 4))):
+            ev = _event(draw(st.sampled_from(event_types())))
+            for name in draw(st.lists(st.sampled_from(sorted(ev)), max_size=3, unique=True)):
+                how = draw(st.sampled_from(["json", "wrong_type", "drop", "big", "code"]))
+                if how == "json":
+                    ev[name] = draw(json_values)
+                elif how == "wrong_type":
+                    ev[name] = draw(_wrong_type(ev[name]))
+                elif how == "drop":
+                    ev.pop(name)
+                elif how == "big":
+                    ev[name] = draw(st.sampled_from([2**63, -2**63 - 1, 10**30, 1e308, -1, 0, "9" * 400]))
+                else:
+                    ev[name] = draw(st.sampled_from(["3301", "9999", "", "XXX", "3374015502900001", "nik:x"]))
+            events.append(ev)
+        shape = draw(st.sampled_from(["batch", "single", "batch"]))
+        doc = {"events": events} if shape == "batch" or len(events) > 1 else events[0]
+        return json.dumps(doc, default=str).encode()
+
+    @FUZZ
+    @given(batches())
+    def run(body: bytes) -> None:
+        gw.post(body)
+
+    run()
+    # valid batches at and over the limit, and a retry of an accepted batch
+    ok = [_event("ServiceRequestSubmitted", case_id=f"SR-FZ-{i}") for i in range(1000)]
+    assert gw.post(json.dumps({"events": ok}).encode()).status_code == 202
+    assert gw.post(json.dumps({"events": ok}).encode()).json()["duplicates"] == 1000
+    over = [_event("ServiceRequestSubmitted") for _ in range(1001)]
+    assert gw.post(json.dumps({"events": over}).encode()).status_code == 413
+    gw.check_topic()
+    assert gw.statuses[202] and gw.statuses[422], dict(gw.statuses)
+    print(f"gateway fuzz (events): {dict(gw.statuses)}, accepted {len(gw.accepted)}")
