@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from confluent_kafka.schema_registry import RegisteredSchema, Schema
-from confluent_kafka.schema_registry.error import SchemaRegistryError
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from memory_registry import MemoryRegistry
 
 from schemas.catalog import event_types
 from schemas.codec import AvroCodec
@@ -39,30 +38,6 @@ ROUTING = Routing(
 HEADER_NAMES = [v for k, v in vars(Header).items() if k.isupper()] + ["x-trace"]
 FUZZ = settings(max_examples=300, derandomize=True, database=None, deadline=None,
                 suppress_health_check=list(HealthCheck))
-
-
-class MemoryRegistry:
-    def __init__(self) -> None:
-        self.by_id: dict[int, str] = {}
-        self.subjects: dict[str, int] = {}
-
-    def register_schema(self, subject: str, schema: Schema) -> int:
-        sid = next((i for i, s in self.by_id.items() if s == schema.schema_str), len(self.by_id) + 1)
-        self.by_id[sid], self.subjects[subject] = schema.schema_str, sid
-        return sid
-
-    def set_compatibility(self, subject_name: str, level: str) -> dict:
-        return {"compatibility": level}
-
-    def lookup_schema(self, subject: str, schema: Schema) -> RegisteredSchema:
-        if subject not in self.subjects:
-            raise SchemaRegistryError(404, 40401, "not found")
-        return RegisteredSchema(schema_id=self.subjects[subject], guid=None, schema=schema, subject=subject, version=1)
-
-    def get_schema(self, schema_id: int) -> Schema:
-        if schema_id not in self.by_id:
-            raise SchemaRegistryError(404, 40403, "Schema not found")
-        return Schema(self.by_id[schema_id], "AVRO")
 
 
 CODEC = AvroCodec(MemoryRegistry())  # type: ignore[arg-type]

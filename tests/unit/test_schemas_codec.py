@@ -8,45 +8,13 @@ import struct
 
 import fastavro
 import pytest
-from confluent_kafka.schema_registry import RegisteredSchema, Schema
-from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry import Schema
+from memory_registry import MemoryRegistry
 
 from schemas.catalog import event_types, schema_of
 from schemas.codec import AvroCodec, frame, unframe
 from schemas.examples import example
 from schemas.exceptions import SchemaNotRegistered, UnknownEventType, WireFormatError
-
-
-class MemoryRegistry:
-    """Just the calls AvroCodec makes; counts fetches so caching is visible."""
-
-    def __init__(self) -> None:
-        self.by_id: dict[int, str] = {}
-        self.subjects: dict[str, int] = {}
-        self.rules: dict[str, str] = {}
-        self.fetches = 0
-
-    def register_schema(self, subject: str, schema: Schema) -> int:
-        sid = next((i for i, s in self.by_id.items() if s == schema.schema_str), len(self.by_id) + 1)
-        self.by_id[sid] = schema.schema_str
-        self.subjects[subject] = sid
-        return sid
-
-    def set_compatibility(self, subject_name: str, level: str) -> dict:
-        self.rules[subject_name] = level
-        return {"compatibility": level}
-
-    def lookup_schema(self, subject: str, schema: Schema) -> RegisteredSchema:
-        if subject not in self.subjects:
-            raise SchemaRegistryError(404, 40401, f"Subject '{subject}' not found.")
-        sid = self.subjects[subject]
-        return RegisteredSchema(schema_id=sid, guid=None, schema=schema, subject=subject, version=1)
-
-    def get_schema(self, schema_id: int) -> Schema:
-        self.fetches += 1
-        if schema_id not in self.by_id:
-            raise SchemaRegistryError(404, 40403, "Schema not found")
-        return Schema(self.by_id[schema_id], "AVRO")
 
 
 def test_frame_and_unframe() -> None:

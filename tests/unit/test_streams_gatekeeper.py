@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 
 import fastavro
 import pytest
-from confluent_kafka.schema_registry import RegisteredSchema, Schema
-from confluent_kafka.schema_registry.error import SchemaRegistryError
+from confluent_kafka.schema_registry import Schema
+from memory_registry import MemoryRegistry
 
 from schemas.catalog import schema_of
 from schemas.codec import AvroCodec, frame
@@ -34,31 +34,6 @@ ROUTING = Routing(
     canonical={f: f"p.events.{f}" for f in ("governance", "living", "economy", "environment", "society", "branding")},
     dlq="p.dlq",
 )
-
-
-class MemoryRegistry:
-    def __init__(self) -> None:
-        self.by_id: dict[int, str] = {}
-        self.subjects: dict[str, int] = {}
-
-    def register_schema(self, subject: str, schema: Schema) -> int:
-        sid = next((i for i, s in self.by_id.items() if s == schema.schema_str), len(self.by_id) + 1)
-        self.by_id[sid] = schema.schema_str
-        self.subjects[subject] = sid
-        return sid
-
-    def set_compatibility(self, subject_name: str, level: str) -> dict:
-        return {"compatibility": level}
-
-    def lookup_schema(self, subject: str, schema: Schema) -> RegisteredSchema:
-        if subject not in self.subjects:
-            raise SchemaRegistryError(404, 40401, "not found")
-        return RegisteredSchema(schema_id=self.subjects[subject], guid=None, schema=schema, subject=subject, version=1)
-
-    def get_schema(self, schema_id: int) -> Schema:
-        if schema_id not in self.by_id:
-            raise SchemaRegistryError(404, 40403, "Schema not found")
-        return Schema(self.by_id[schema_id], "AVRO")
 
 
 @pytest.fixture

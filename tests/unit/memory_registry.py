@@ -1,0 +1,39 @@
+"""A registry double for unit tests: just the SchemaRegistryClient calls AvroCodec makes (the real registry is
+exercised by the integration tests)."""
+
+from __future__ import annotations
+
+from confluent_kafka.schema_registry import RegisteredSchema, Schema
+from confluent_kafka.schema_registry.error import SchemaRegistryError
+
+
+class MemoryRegistry:
+    """Just the calls AvroCodec makes; counts fetches so caching is visible."""
+
+    def __init__(self) -> None:
+        self.by_id: dict[int, str] = {}
+        self.subjects: dict[str, int] = {}
+        self.rules: dict[str, str] = {}
+        self.fetches = 0
+
+    def register_schema(self, subject: str, schema: Schema) -> int:
+        sid = next((i for i, s in self.by_id.items() if s == schema.schema_str), len(self.by_id) + 1)
+        self.by_id[sid] = schema.schema_str
+        self.subjects[subject] = sid
+        return sid
+
+    def set_compatibility(self, subject_name: str, level: str) -> dict:
+        self.rules[subject_name] = level
+        return {"compatibility": level}
+
+    def lookup_schema(self, subject: str, schema: Schema) -> RegisteredSchema:
+        if subject not in self.subjects:
+            raise SchemaRegistryError(404, 40401, f"Subject '{subject}' not found.")
+        sid = self.subjects[subject]
+        return RegisteredSchema(schema_id=sid, guid=None, schema=schema, subject=subject, version=1)
+
+    def get_schema(self, schema_id: int) -> Schema:
+        self.fetches += 1
+        if schema_id not in self.by_id:
+            raise SchemaRegistryError(404, 40403, "Schema not found")
+        return Schema(self.by_id[schema_id], "AVRO")
