@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import shutil
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,27 +14,13 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
+from private_platform import REPO, free_block, simpul
 
 from simpul.platform.endpoints import PlatformStatus
 from simpul.platform.probes import port_free
 from topics.catalog import topic_names
 
-REPO = Path(__file__).resolve().parents[2]
 PREFIX = "clustertest"
-
-
-def free_block(n: int) -> int:
-    """A base port with base..base+n-1 all free on loopback."""
-    for _ in range(200):
-        base = random.randrange(40_000, 60_000 - n)
-        if all(port_free("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no block of free ports")
-
-
-def simpul(args: list[str], env: dict[str, str], timeout: float = 150) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simpul", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
 
 
 class Cluster:

@@ -6,17 +6,14 @@ import json
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from private_platform import REPO, simpul
 
 from simpul.platform.endpoints import PlatformStatus
 from simpul.platform.probes import port_free
-
-REPO = Path(__file__).resolve().parents[2]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -27,11 +24,6 @@ def _free_ports(n: int) -> list[int]:
     for s in socks:
         s.close()
     return ports
-
-
-def _simpul(args: list[str], env: dict[str, str], timeout: float = 180) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "simpul", *args], env=env, capture_output=True, text=True,
-                          timeout=timeout, cwd=REPO)
 
 
 def _our_pids(marker: str) -> list[int]:
@@ -66,19 +58,19 @@ def private_env(platform: PlatformStatus, unique: str):  # noqa: ANN201
         "SIMPUL_POSTGRES_PORT": str(ports[4]),
     })
     yield env, state, ports
-    _simpul(["platform", "down"], env)
+    simpul(["platform", "down"], env)
     shutil.rmtree(state, ignore_errors=True)
 
 
 def test_up_status_second_up_and_down(private_env) -> None:  # noqa: ANN001
     env, state, ports = private_env
     started = time.monotonic()
-    up = _simpul(["platform", "up", "--with-postgres", "--json"], env)
+    up = simpul(["platform", "up", "--with-postgres", "--json"], env)
     elapsed = time.monotonic() - started
     assert up.returncode == 0, up.stderr
     assert elapsed < 60, f"platform up took {elapsed:.1f} s"
 
-    status = json.loads(_simpul(["platform", "status", "--json"], env).stdout)
+    status = json.loads(simpul(["platform", "status", "--json"], env).stdout)
     by_name = {s["name"]: s for s in status["services"]}
     assert set(by_name) == {"kafka", "registry", "postgres"}
     assert all(s["running"] for s in by_name.values()), status
@@ -89,25 +81,25 @@ def test_up_status_second_up_and_down(private_env) -> None:  # noqa: ANN001
     broker_marker = str(state / "kafka" / "server.properties")
     brokers_before = _our_pids(broker_marker)
     assert len(brokers_before) == 1
-    again = _simpul(["platform", "up", "--with-postgres", "--json"], env)
+    again = simpul(["platform", "up", "--with-postgres", "--json"], env)
     assert again.returncode == 0, again.stderr
     assert json.loads(again.stdout)["services"] == status["services"]
     assert _our_pids(broker_marker) == brokers_before
 
-    down = _simpul(["platform", "down", "--json"], env)
+    down = simpul(["platform", "down", "--json"], env)
     assert down.returncode == 0, down.stderr
     assert sorted(json.loads(down.stdout)["stopped"]) == ["kafka", "postgres", "registry"]
     for marker in (broker_marker, str(state / "lib" / "apicurio" / "quarkus-run.jar"), str(state / "postgres")):
         assert _our_pids(marker) == [], marker
     assert all(port_free("127.0.0.1", p) for p in ports), "a port is still held after down"
-    after = json.loads(_simpul(["platform", "status", "--json"], env).stdout)
+    after = json.loads(simpul(["platform", "status", "--json"], env).stdout)
     assert not any(s["running"] for s in after["services"])
 
 
 def test_up_without_java_says_what_to_install(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path / "empty-bin"), "HOME": os.environ.get("HOME", "/root"),
            "SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(tmp_path / "state")}
-    result = _simpul(["platform", "up"], env, timeout=60)
+    result = simpul(["platform", "up"], env, timeout=60)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -123,7 +115,7 @@ def test_up_with_a_taken_port_names_it(tmp_path: Path) -> None:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")},
                "SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(tmp_path / "state"),
                "SIMPUL_KAFKA_PORT": str(port)}
-        result = _simpul(["platform", "up"], env, timeout=60)
+        result = simpul(["platform", "up"], env, timeout=60)
     finally:
         holder.close()
     assert result.returncode == 1
