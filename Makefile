@@ -3,11 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test bench clean-state help
+.PHONY: setup run test test-long bench clean-state help
 
 help:
 	@echo "make run    set up, start the platform and the pipeline"
 	@echo "make test   set up and run the test suite on the real platform"
+	@echo "make test-long  the chaos tests (kills of every stage, and of one of three brokers)"
 	@echo "make bench  set up and run the benchmarks"
 
 setup: $(VENV)/.installed
@@ -25,6 +26,9 @@ run: setup
 
 test: setup
 	$(BIN)/pytest
+
+test-long: setup
+	SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_chaos_brokers.py -s
 
 bench: setup
 	$(BIN)/python -m bench
