@@ -688,6 +688,13 @@ with RegencyProducer.connect("3374", bootstrap="{LOCAL_BOOTSTRAP}",
                              registry_url="{LOCAL_REGISTRY}") as producer:
     delivery = producer.publish(example("{SNIPPET_EVENT}")).result()   # raises if not acknowledged
     print(delivery)""")
+    lines += [
+        "",
+        "With confluent-kafka's own `AvroSerializer`/`AvroDeserializer` (version 2.14 or newer), pass "
+        "`subject.name.strategy` explicitly in both configurations (`record_subject_name_strategy` to produce); "
+        "without it the client asks the registry's association endpoint, which Apicurio does not implement, "
+        "and the call hangs.",
+    ]
     return lines
 
 
