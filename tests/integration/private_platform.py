@@ -26,3 +26,19 @@ def simpul(args: list[str], env: dict[str, str], timeout: float = 150) -> subpro
     """Run `python -m simpul ARGS` in the repository with `env`; output captured as text."""
     return subprocess.run([sys.executable, "-m", "simpul", *args], env=env, capture_output=True, text=True,
                           timeout=timeout, cwd=REPO)
+
+
+def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 30) -> None:
+    """SIGTERM each process group still running, wait, SIGKILL what is left (started with start_new_session)."""
+    import os
+    import signal
+
+    for p in procs:
+        if p.poll() is None:
+            os.killpg(p.pid, signal.SIGTERM)
+    for p in procs:
+        try:
+            p.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait(timeout=10)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from confluent_kafka import Producer
 from fastapi.testclient import TestClient
+from private_platform import stop_processes
 
 from schemas.codec import frame
 from schemas.examples import example
@@ -55,14 +55,7 @@ def pipeline(settings: Settings, tmp_path: Path) -> Iterator[tuple[Settings, str
     try:
         yield s, store
     finally:
-        for p in procs:
-            if p.poll() is None:
-                os.killpg(p.pid, signal.SIGTERM)
-        for p in procs:
-            try:
-                p.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, signal.SIGKILL)
+        stop_processes(procs)
 
 
 def test_fixed_dlq_record_ends_in_the_store_once(pipeline: tuple[Settings, str]) -> None:
