@@ -118,6 +118,7 @@ class AvroCodec:
         self.auto_register = auto_register
         self._ids: dict[str, int] = {}  # event type -> id of our schema
         self._writers: dict[int, tuple[str, Any]] = {}  # schema id -> (full name, parsed writer schema)
+        self._ours: dict[int, bool] = {}  # schema id -> is it our own schema of its event type
         self._lock = threading.Lock()
 
     @classmethod
@@ -151,16 +152,33 @@ class AvroCodec:
 
     def encode(self, event: Event) -> bytes:
         """Confluent wire-format bytes of an event (its own schema as writer)."""
-        event_type = type(event).event_type
+        return self.encode_datum(type(event).event_type, event.to_avro())
+
+    def encode_datum(self, event_type: str, datum: Mapping[str, Any]) -> bytes:
+        """Confluent wire-format bytes of an Avro datum of `event_type` (a dict shaped like our schema; the
+        gatekeeper re-encodes decoded records this way without a model round trip)."""
         schema = self.catalog.get(event_type)
         body = io.BytesIO()
         try:
-            fastavro.schemaless_writer(body, schema.parsed, event.to_avro())
-        except (ValueError, TypeError) as exc:  # only reachable if the model was built around validation
+            fastavro.schemaless_writer(body, schema.parsed, datum)
+        except (ValueError, TypeError) as exc:  # only reachable if the datum was built around validation
             raise EventValidationError(
                 event_type, [FieldProblem("<event>", f"does not fit its Avro schema: {exc}")]
             ) from exc
         return frame(self.schema_id(event_type), body.getvalue())
+
+    def is_own_schema(self, schema_id: int, event_type: str) -> bool:
+        """Whether `schema_id` is our registered schema of `event_type`: then a body needs no schema resolution
+        and re-encoding an unchanged datum gives back the very same bytes."""
+        cached = self._ours.get(schema_id)
+        if cached is None:
+            try:
+                cached = self.schema_id(event_type) == schema_id
+            except RegistryError:
+                cached = False
+            with self._lock:
+                self._ours[schema_id] = cached
+        return cached
 
     def writer_schema(self, schema_id: int) -> tuple[str, Any]:
         """(record full name, parsed schema) of a writer schema id, fetched from the registry once."""
@@ -190,8 +208,10 @@ class AvroCodec:
         if full not in self.catalog:
             raise UnknownEventType(full, self.catalog.event_types())
         reader = self.catalog.get(full)
+        # our own schema as writer: read without resolution (same result, about twice as fast)
+        resolve_to = None if self.is_own_schema(schema_id, reader.name) else reader.parsed
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer, reader.parsed)
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer, resolve_to)
         except Exception as exc:  # truncated or corrupt body, or writer/reader not resolvable
             raise WireFormatError(f"cannot read a {reader.name} body with writer schema id {schema_id}: {exc}") from exc
         return reader.name, record  # type: ignore[return-value]

@@ -1,7 +1,9 @@
 """The composition root of the stream processors: one faust.App per processor, built from StreamsSettings.
 
-    app = build("gatekeeper", settings)   # a faust.App with its agents, tables and timers
+    app = build("aggregates", settings)   # a faust.App with its agents, tables and timers
     run_worker(app)                        # blocks; SIGINT/SIGTERM stop it cleanly
+
+The gatekeeper is a librdkafka batch loop (`streams.gatekeeper.worker.run_gatekeeper`), see its docstring for why.
 
 Several processes running the same processor with the same prefix form one consumer group and share partitions.
 """
@@ -90,16 +92,15 @@ def make_app(processor: str, settings: StreamsSettings, config: StreamsConfig) -
 
 
 def build(processor: str, settings: StreamsSettings, config: StreamsConfig | None = None) -> faust.App:
-    """The Faust app of `processor` (gatekeeper, aggregates or alerts)."""
+    """The Faust app of `processor` (aggregates or alerts; the gatekeeper is `streams.gatekeeper.worker`)."""
     config = config or StreamsConfig()
     from streams.aggregates.app import build_aggregates
     from streams.alerts.app import build_alerts
-    from streams.gatekeeper.app import build_gatekeeper
 
     builders: dict[str, Callable[[StreamsSettings, StreamsConfig], faust.App]] = {
-        "gatekeeper": build_gatekeeper, "aggregates": build_aggregates, "alerts": build_alerts}
+        "aggregates": build_aggregates, "alerts": build_alerts}
     if processor not in builders:
-        raise ValueError(f"unknown processor {processor!r}; choose one of {', '.join(PROCESSORS)}")
+        raise ValueError(f"unknown Faust processor {processor!r}; choose one of {', '.join(builders)}")
     return builders[processor](settings, config)
 
 

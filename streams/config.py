@@ -24,6 +24,8 @@ class StreamsConfig(BaseModel):
         default=50_000, ge=0,
         description="per partition of the canonical topics and the DLQ, how many of the last records the "
                     "gatekeeper reads at start-up to recognise records replayed after a crash")
+    gatekeeper_batch: int = Field(default=2000, ge=1, le=100_000,
+                                  description="records the gatekeeper reads, screens and flushes as one batch")
     agg_windows: Annotated[tuple[str, ...], NoDecode] = Field(default=("1h", "1d"),
                                                               description="tumbling window sizes of aggregates")
     agg_sample_size: int = Field(default=512, ge=8, description="bounded sample per window for p50/p95")

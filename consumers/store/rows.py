@@ -1,5 +1,8 @@
 """Record -> rows: pure functions from decoded records to the store's rows, and the merge rules of the upserts.
 
+Rows are built from the decoded Avro datum (a dict), not from the pydantic model: the model validates it (see
+`consumers.store.sink`), but dumping every model back to JSON cost more than decoding it.
+
 The same merge rules run in SQL (`consumers.store.writer`) and here (to fold several records of one key inside a
 batch before the statement, which PostgreSQL requires for ON CONFLICT DO UPDATE). Every rule is commutative and
 idempotent, so the order of delivery and a replay do not change the result:
@@ -12,15 +15,20 @@ idempotent, so the order of delivery and a replay do not change the result:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic_core import to_json
 
 from schemas import reference
 from schemas.models import Event
 from schemas.records import Aggregate, Alert
 
 Row = dict[str, Any]
+Record = Mapping[str, Any]  # a decoded Avro datum (uuid -> UUID, timestamp-millis -> aware UTC datetime, ...)
+Datum = tuple[type[Event], Record]  # (the event's model class, its decoded Avro datum, already valid for the model)
 SERVICE_REQUEST_TYPES = ("ServiceRequestSubmitted", "ServiceRequestCompleted")
 COMPLAINT_TYPES = ("ComplaintFiled", "ComplaintStatusChanged")
 
@@ -37,16 +45,28 @@ class Coordinates:
         return f"{self.topic}:{self.partition}:{self.offset}"
 
 
-def event_row(event: Event, at: Coordinates, stored_at: datetime) -> Row:
-    """The `events_<family>` row of a canonical event (payload = the decoded, tokenised event as JSON)."""
+def datum_of(event: Event) -> Datum:
+    """The datum of an event model (what the codec decodes to): rows are built from data, not from models."""
+    return type(event), event.to_avro()
+
+
+def payload_json(record: Record) -> str:
+    """The stored payload: the datum as JSON text, equal to the model's `model_dump_json()` for a valid datum
+    (pydantic's serialiser, applied to the datum: no model, no intermediate dict of strings)."""
+    return to_json(record).decode()
+
+
+def event_row(model: type[Event], record: Record, at: Coordinates, stored_at: datetime) -> Row:
+    """The `events_<family>` row of a canonical event (payload = the decoded, tokenised event as JSON text;
+    `writer.write_batch` stores that text as it is)."""
     return {
-        "event_id": str(event.event_id),
-        "event_type": type(event).event_type,
-        "regency_code": event.regency_code,
-        "source_system": event.source_system,
-        "occurred_at": event.occurred_at.astimezone(UTC),
-        "case_id": event.case_id,
-        "payload": event.model_dump(mode="json"),
+        "event_id": str(record["event_id"]),
+        "event_type": model.event_type,
+        "regency_code": record["regency_code"],
+        "source_system": record["source_system"],
+        "occurred_at": record["occurred_at"].astimezone(UTC),
+        "case_id": record["case_id"],
+        "payload": payload_json(record),
         "source_topic": at.topic,
         "source_partition": at.partition,
         "source_offset": at.offset,
@@ -58,44 +78,42 @@ def _hours(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 3600.0
 
 
-def service_request_row(event: Event) -> Row | None:
-    """The `service_requests` contribution of a ServiceRequestSubmitted/Completed event (None for other types)."""
-    kind = type(event).event_type
-    if kind not in SERVICE_REQUEST_TYPES:
+def service_request_row(event_type: str, r: Record) -> Row | None:
+    """The `service_requests` contribution of a ServiceRequestSubmitted/Completed datum (None for other types)."""
+    if event_type not in SERVICE_REQUEST_TYPES:
         return None
-    standard = reference.standard_for(event.service_code, event.regency_code)
+    standard = reference.standard_for(r["service_code"], r["regency_code"])
     official = standard.official_fee_idr
+    occurred = r["occurred_at"].astimezone(UTC)
     row: Row = {
-        "regency_code": event.regency_code, "case_id": event.case_id, "service_code": event.service_code,
-        "channel": event.channel, "submitted_at": None, "completed_at": None, "outcome": None,
-        "fee_charged_idr": event.fee_charged_idr, "official_fee_idr": official,
+        "regency_code": r["regency_code"], "case_id": r["case_id"], "service_code": r["service_code"],
+        "channel": r["channel"], "submitted_at": None, "completed_at": None, "outcome": None,
+        "fee_charged_idr": r["fee_charged_idr"], "official_fee_idr": official,
         "standard_hours": standard.completion_time_hours, "completion_hours": None, "sla_met": None,
-        "fee_anomaly": official is not None and event.fee_charged_idr > official,
-        "updated_at": event.occurred_at.astimezone(UTC),
+        "fee_anomaly": official is not None and r["fee_charged_idr"] > official,
+        "updated_at": occurred,
     }
-    if kind == "ServiceRequestSubmitted":
-        row["submitted_at"] = event.occurred_at.astimezone(UTC)
+    if event_type == "ServiceRequestSubmitted":
+        row["submitted_at"] = occurred
         return row
-    submitted = event.submitted_at.astimezone(UTC)
-    completed = event.occurred_at.astimezone(UTC)
-    hours = _hours(submitted, completed)
-    row.update(submitted_at=submitted, completed_at=completed, outcome=event.outcome, completion_hours=hours)
-    if event.outcome == "ISSUED" and standard.completion_time_hours is not None:
+    submitted = r["submitted_at"].astimezone(UTC)
+    hours = _hours(submitted, occurred)
+    row.update(submitted_at=submitted, completed_at=occurred, outcome=r["outcome"], completion_hours=hours)
+    if r["outcome"] == "ISSUED" and standard.completion_time_hours is not None:
         row["sla_met"] = hours <= standard.completion_time_hours
     return row
 
 
-def complaint_row(event: Event) -> Row | None:
-    """The `complaints` contribution of a ComplaintFiled/StatusChanged event (None for other types)."""
-    kind = type(event).event_type
-    if kind not in COMPLAINT_TYPES:
+def complaint_row(event_type: str, r: Record) -> Row | None:
+    """The `complaints` contribution of a ComplaintFiled/StatusChanged datum (None for other types)."""
+    if event_type not in COMPLAINT_TYPES:
         return None
-    at = event.occurred_at.astimezone(UTC)
-    if kind == "ComplaintFiled":
-        return {"regency_code": event.regency_code, "case_id": event.case_id, "category": event.category,
-                "service_code": event.service_code, "filed_at": at, "status": "RECEIVED", "updated_at": at}
-    return {"regency_code": event.regency_code, "case_id": event.case_id, "category": event.category,
-            "service_code": None, "filed_at": None, "status": event.to_status, "updated_at": at}
+    at = r["occurred_at"].astimezone(UTC)
+    if event_type == "ComplaintFiled":
+        return {"regency_code": r["regency_code"], "case_id": r["case_id"], "category": r["category"],
+                "service_code": r["service_code"], "filed_at": at, "status": "RECEIVED", "updated_at": at}
+    return {"regency_code": r["regency_code"], "case_id": r["case_id"], "category": r["category"],
+            "service_code": None, "filed_at": None, "status": r["to_status"], "updated_at": at}
 
 
 def aggregate_row(agg: Aggregate) -> Row:
@@ -196,20 +214,27 @@ class BatchRows:
     records: int = 0
 
     def add_event(self, event: Event, at: Coordinates, stored_at: datetime) -> None:
+        """Add an event model (tests, tools); the sink adds decoded data with `add_datum`."""
+        self.add_datum(*datum_of(event), at, stored_at)
+
+    def add_datum(self, model: type[Event], record: Record, at: Coordinates, stored_at: datetime) -> None:
+        """Add one decoded, valid event: its event row, and its contribution to the case tables."""
+        row = event_row(model, record, at, stored_at)  # every row first: a datum that raises adds nothing
+        sr = service_request_row(model.event_type, record)
+        cp = complaint_row(model.event_type, record)
         self.records += 1
-        family_rows = self.events.setdefault(type(event).family, {})
-        row = event_row(event, at, stored_at)
+        family_rows = self.events.setdefault(model.family, {})
         if row["event_id"] in family_rows:
             return  # the same event twice in one batch: first write wins, and it feeds the case tables once
         family_rows[row["event_id"]] = row
-        sr = service_request_row(event)
         if sr is not None:
             key = (sr["regency_code"], sr["case_id"])
-            self.service_requests[key] = merge_service_request(self.service_requests[key], sr) if key in self.service_requests else sr
-        cp = complaint_row(event)
+            old = self.service_requests.get(key)
+            self.service_requests[key] = sr if old is None else merge_service_request(old, sr)
         if cp is not None:
             key = (cp["regency_code"], cp["case_id"])
-            self.complaints[key] = merge_complaint(self.complaints[key], cp) if key in self.complaints else cp
+            old = self.complaints.get(key)
+            self.complaints[key] = cp if old is None else merge_complaint(old, cp)
 
     def add_aggregate(self, agg: Aggregate) -> None:
         self.records += 1

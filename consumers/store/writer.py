@@ -1,8 +1,22 @@
-"""One batch -> one transaction of idempotent upserts (dialect-specific INSERT .. ON CONFLICT for SQLite/PostgreSQL)."""
+"""One batch -> one transaction of idempotent upserts (dialect-specific INSERT .. ON CONFLICT for SQLite/PostgreSQL).
+
+`write_batch` is the sink's hot path and bypasses SQLAlchemy's per-row parameter handling:
+
+* PostgreSQL: every table's rows are COPYed into a session-local staging table (`LIKE` the target, emptied at
+  commit), then one `INSERT .. SELECT .. ON CONFLICT` per table applies the same merge rules as before. One COPY
+  and one statement per table instead of an executemany of 500-row chunks: ~10x fewer round trips and no
+  per-row statement overhead on either side.
+* SQLite: one driver-level `executemany` per table with the values already converted by the columns' own bind
+  processors (so the stored text is byte-for-byte what SQLAlchemy would store).
+
+`insert_new` stays the general SQLAlchemy path for small writers (alert dispatch).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import json
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
@@ -12,7 +26,11 @@ from consumers.exceptions import StoreError
 from consumers.store.rows import BatchRows, Row
 from consumers.store.tables import EVENT_TABLES, aggregates, alerts, complaints, service_requests
 
-CHUNK = 500  # rows per executemany call
+CHUNK = 500  # rows per executemany call of the general path (`insert_new`)
+PRESERIALISED_JSON = frozenset({"payload"})  # event payloads arrive as JSON text (`rows.event_row`)
+STAGE_PREFIX = "simpul_stage_"
+
+Conflict = Callable[[Any, sa.Table], Any]  # (INSERT statement, table) -> statement with its ON CONFLICT clause
 
 
 def _insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -32,30 +50,17 @@ def _greatest(new: Any, old: Any) -> Any:
     return sa.case((new.is_(None), old), (old.is_(None), new), (new > old, new), else_=old)
 
 
-def _chunks(rows: list[Row]) -> Iterable[list[Row]]:
-    for i in range(0, len(rows), CHUNK):
-        yield rows[i:i + CHUNK]
+# ---- the ON CONFLICT clauses: the SQL side of the merge rules in consumers.store.rows ---------------------------
+
+def _do_nothing(stmt: Any, table: sa.Table) -> Any:
+    """Events and alerts: first write wins."""
+    return stmt.on_conflict_do_nothing(index_elements=list(table.primary_key.columns))
 
 
-def _execute(conn: sa.Connection, stmt: Any, rows: list[Row]) -> None:
-    for chunk in _chunks(rows):
-        conn.execute(stmt, chunk)
-
-
-def insert_new(conn: sa.Connection, table: sa.Table, rows: list[Row]) -> None:
-    """INSERT .. ON CONFLICT (primary key) DO NOTHING."""
-    if rows:
-        _execute(conn, _insert(conn, table).on_conflict_do_nothing(), rows)
-
-
-def upsert_service_requests(conn: sa.Connection, rows: list[Row]) -> None:
-    if not rows:
-        return
-    t = service_requests
-    stmt = _insert(conn, t)
+def _merge_service_requests(stmt: Any, t: sa.Table) -> Any:
     x = stmt.excluded
     coalesce = sa.func.coalesce
-    stmt = stmt.on_conflict_do_update(index_elements=[t.c.regency_code, t.c.case_id], set_={
+    return stmt.on_conflict_do_update(index_elements=[t.c.regency_code, t.c.case_id], set_={
         "service_code": coalesce(x.service_code, t.c.service_code),
         "channel": coalesce(x.channel, t.c.channel),
         "submitted_at": _least(x.submitted_at, t.c.submitted_at),
@@ -69,45 +74,155 @@ def upsert_service_requests(conn: sa.Connection, rows: list[Row]) -> None:
         "fee_anomaly": sa.or_(x.fee_anomaly, t.c.fee_anomaly),
         "updated_at": _greatest(x.updated_at, t.c.updated_at),
     })
-    _execute(conn, stmt, rows)
 
 
-def upsert_complaints(conn: sa.Connection, rows: list[Row]) -> None:
-    if not rows:
-        return
-    t = complaints
-    stmt = _insert(conn, t)
+def _merge_complaints(stmt: Any, t: sa.Table) -> Any:
     x = stmt.excluded
     newer = sa.or_(t.c.updated_at.is_(None), sa.and_(x.updated_at.is_not(None), x.updated_at > t.c.updated_at))
-    stmt = stmt.on_conflict_do_update(index_elements=[t.c.regency_code, t.c.case_id], set_={
+    return stmt.on_conflict_do_update(index_elements=[t.c.regency_code, t.c.case_id], set_={
         "category": sa.func.coalesce(x.category, t.c.category),
         "service_code": sa.func.coalesce(x.service_code, t.c.service_code),
         "filed_at": sa.func.coalesce(x.filed_at, t.c.filed_at),
         "status": sa.case((newer, x.status), else_=t.c.status),
         "updated_at": sa.case((newer, x.updated_at), else_=t.c.updated_at),
     })
-    _execute(conn, stmt, rows)
 
 
-def upsert_aggregates(conn: sa.Connection, rows: list[Row]) -> None:
-    if not rows:
-        return
-    t = aggregates
-    stmt = _insert(conn, t)
+def _merge_aggregates(stmt: Any, t: sa.Table) -> Any:
     x = stmt.excluded
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=[t.c.window_key],
         set_={c.name: x[c.name] for c in t.columns if c.name != "window_key"},
         where=x.updated_at > t.c.updated_at,
     )
-    _execute(conn, stmt, rows)
+
+
+# ---- the general path (SQLAlchemy executemany; alert dispatch, and anything small) ------------------------------
+
+def _chunks(rows: list[Row]) -> Iterable[list[Row]]:
+    for i in range(0, len(rows), CHUNK):
+        yield rows[i:i + CHUNK]
+
+
+def _execute(conn: sa.Connection, stmt: Any, rows: list[Row]) -> None:
+    for chunk in _chunks(rows):
+        conn.execute(stmt, chunk)
+
+
+def insert_new(conn: sa.Connection, table: sa.Table, rows: list[Row]) -> None:
+    """INSERT .. ON CONFLICT (primary key) DO NOTHING, with rows as SQLAlchemy takes them (JSON as objects)."""
+    if rows:
+        _execute(conn, _insert(conn, table).on_conflict_do_nothing(), rows)
+
+
+def upsert_service_requests(conn: sa.Connection, rows: list[Row]) -> None:
+    if rows:
+        _execute(conn, _merge_service_requests(_insert(conn, service_requests), service_requests), rows)
+
+
+def upsert_complaints(conn: sa.Connection, rows: list[Row]) -> None:
+    if rows:
+        _execute(conn, _merge_complaints(_insert(conn, complaints), complaints), rows)
+
+
+def upsert_aggregates(conn: sa.Connection, rows: list[Row]) -> None:
+    if rows:
+        _execute(conn, _merge_aggregates(_insert(conn, aggregates), aggregates), rows)
+
+
+# ---- the bulk path ----------------------------------------------------------------------------------------------
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _converters(table: sa.Table, dialect: sa.Dialect | None) -> list[Callable[[Any], Any] | None]:
+    """Per column: what turns a row value into what the driver gets (None: the value as it is).
+
+    With a dialect: the column type's own bind processor (SQLite: UTC text in SQLAlchemy's format, JSON text);
+    without (COPY on PostgreSQL): only JSON columns need text, psycopg dumps the rest.
+    """
+    out: list[Callable[[Any], Any] | None] = []
+    for c in table.columns:
+        if c.name in PRESERIALISED_JSON:
+            out.append(None)
+        elif dialect is None:
+            out.append(_json_text if isinstance(c.type, sa.JSON) else None)
+        else:
+            out.append(c.type.bind_processor(dialect))
+    return out
+
+
+def _tuples(table: sa.Table, rows: Iterable[Row], convert: Sequence[Callable[[Any], Any] | None]) -> list[tuple[Any, ...]]:
+    names = [c.name for c in table.columns]
+    if all(f is None for f in convert):
+        return [tuple([row[n] for n in names]) for row in rows]
+    pairs = list(zip(names, convert, strict=True))
+    return [tuple([row[n] if f is None else f(row[n]) for n, f in pairs]) for row in rows]
+
+
+@cache
+def _sqlite_statement(table: sa.Table, conflict: Conflict) -> str:
+    """`INSERT .. VALUES (?, ..) ON CONFLICT ..` for positional tuples in column order."""
+    stmt = conflict(sqlite.insert(table).values({c.name: sa.bindparam(c.name) for c in table.columns}), table)
+    compiled = stmt.compile(dialect=sqlite.dialect())
+    if compiled.positiontup != [c.name for c in table.columns]:  # pragma: no cover - SQLAlchemy changed its mind
+        raise StoreError(f"unexpected parameter order compiling the upsert of {table.name}")
+    return str(compiled)
+
+
+def _write_sqlite(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], conflict: Conflict) -> None:
+    values = _tuples(table, rows, _converters(table, conn.dialect))
+    if values:
+        conn.exec_driver_sql(_sqlite_statement(table, conflict), values)
+
+
+@cache
+def _stage_table(table: sa.Table) -> sa.Table:
+    """The staging table of `table` (a TEMPORARY table of the same columns, private to the session)."""
+    return sa.Table(STAGE_PREFIX + table.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in table.columns])
+
+
+@cache
+def _postgres_statements(table: sa.Table, conflict: Conflict) -> tuple[str, str, str]:
+    """(create the staging table if this session has none, COPY into it, merge it into the table)."""
+    stage = _stage_table(table)
+    names = [c.name for c in table.columns]
+    dialect = postgresql.dialect()
+    quote = dialect.identifier_preparer.quote
+    create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage.name)} "
+              f"(LIKE {quote(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+    copy = f"COPY {quote(stage.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+    merge = conflict(postgresql.insert(table).from_select(names, sa.select(*stage.c)), table)
+    return create, copy, str(merge.compile(dialect=dialect))
+
+
+def _write_postgres(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], conflict: Conflict) -> None:
+    values = _tuples(table, rows, _converters(table, None))
+    if not values:
+        return
+    create, copy_sql, merge = _postgres_statements(table, conflict)
+    raw = conn.connection.driver_connection  # psycopg 3, inside the transaction SQLAlchemy began
+    with raw.cursor() as cur:
+        cur.execute(create)
+        with cur.copy(copy_sql) as copy:
+            for row in values:
+                copy.write_row(row)
+        cur.execute(merge)
 
 
 def write_batch(conn: sa.Connection, batch: BatchRows) -> None:
     """Every row of the batch, in the caller's transaction (the caller commits, then commits the Kafka offsets)."""
+    name = conn.dialect.name
+    if name == "postgresql":
+        write = _write_postgres
+    elif name == "sqlite":
+        write = _write_sqlite
+    else:
+        raise StoreError(f"the store supports SQLite and PostgreSQL, not {name!r}; point SIMPUL_STORE_URL at one of them")
     for family, rows in batch.events.items():
-        insert_new(conn, EVENT_TABLES[family], list(rows.values()))
-    upsert_service_requests(conn, list(batch.service_requests.values()))
-    upsert_complaints(conn, list(batch.complaints.values()))
-    upsert_aggregates(conn, list(batch.aggregates.values()))
-    insert_new(conn, alerts, list(batch.alerts.values()))
+        write(conn, EVENT_TABLES[family], rows.values(), _do_nothing)
+    write(conn, service_requests, batch.service_requests.values(), _merge_service_requests)
+    write(conn, complaints, batch.complaints.values(), _merge_complaints)
+    write(conn, aggregates, batch.aggregates.values(), _merge_aggregates)
+    write(conn, alerts, batch.alerts.values(), _do_nothing)

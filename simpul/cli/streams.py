@@ -53,13 +53,19 @@ def run(
     from simpul.settings import load_settings
     from streams.app import build, run_worker
 
+    for noisy in ("httpx", "httpx2"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         settings = load_settings()
+        if processor is Processor.gatekeeper:
+            from streams.gatekeeper.worker import run_gatekeeper
+
+            run_gatekeeper(settings, settings)
+            return
         faust_app = build(processor.value, settings, settings)
     except SimpulError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     run_worker(faust_app, loglevel=loglevel)
 
 

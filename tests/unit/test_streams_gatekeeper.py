@@ -157,3 +157,41 @@ def test_recent_sources_are_bounded() -> None:
     for s in ("a", "b", "c"):
         recent.add(s)
     assert "a" not in recent and "b" in recent and "c" in recent
+
+
+def test_canonical_bytes_equal_the_model_round_trip(codec: AvroCodec) -> None:
+    """The fast path (input bytes forwarded, or the decoded datum re-encoded) gives exactly the bytes of decoding
+    into the model, tokenising it and encoding the model, for every event type of a simulated day."""
+    from producers.simulator import FaultMix, plan
+    from streams.gatekeeper.logic import tokenise_event
+
+    records = list(plan(3000, 11, FaultMix.clean()).records)
+    assert {r.event_type for r in records} >= {"ServiceRequestSubmitted", "ComplaintFiled", "SocialAidDisbursed"}
+    forwarded = 0
+    for i, r in enumerate(records):
+        value = codec.encode(r.event)
+        out = screen(f"p.ingress.{r.event.regency_code}", 0, i, r.key, value, [], codec=codec,
+                     routing=Routing(ingress={f"p.ingress.{r.event.regency_code}": r.event.regency_code},
+                                     canonical=ROUTING.canonical, dlq="p.dlq"),
+                     hmac_key=KEY, first_seen=lambda _e: None, now=NOW)
+        assert isinstance(out, Routed), out
+        assert out.value == codec.encode(tokenise_event(codec.decode(value), KEY)), r.event_type
+        forwarded += out.value is value
+    assert 0 < forwarded < len(records)  # both paths were taken
+
+
+def test_foreign_writer_schema_is_resolved_and_re_encoded_with_ours(codec: AvroCodec) -> None:
+    """A body written with another (compatible) schema id is resolved to ours, never forwarded as it is."""
+    event = example("AirQualityReading")
+    ours = codec.encode(event)
+    definition = json.loads(schema_of("AirQualityReading").text)
+    definition["fields"].append({"name": "extra_note", "type": ["null", "string"], "default": None})
+    foreign_id = codec.client.register_schema("other-AirQualityReading", Schema(json.dumps(definition), "AVRO"))
+    body = io.BytesIO()
+    fastavro.schemaless_writer(body, fastavro.parse_schema(definition), {**event.to_avro(), "extra_note": "x"})
+    topic = f"p.ingress.{event.regency_code}"
+    out = screen(topic, 0, 1, b"k", frame(foreign_id, body.getvalue()), [], codec=codec,
+                 routing=Routing(ingress={topic: event.regency_code}, canonical=ROUTING.canonical, dlq="p.dlq"),
+                 hmac_key=KEY, first_seen=lambda _e: None, now=NOW)
+    assert isinstance(out, Routed)
+    assert out.value == ours

@@ -1,0 +1,135 @@
+"""The gatekeeper's dedup table: event id -> [first seen ms, source], local in RocksDB, durable in a changelog.
+
+The changelog topic `<app id>-dedup-changelog` (compacted, one partition per ingress partition number) is the
+truth; the local RocksDB file is a cache of it that survives restarts. Each ingress record's entry goes to the
+changelog partition of the record's own partition number, so the partitions a worker is assigned name the
+changelog partitions it must hold. The local file remembers how far it has read each changelog partition, so a
+restart only reads what other workers (or this one, before a crash) wrote since.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+
+from confluent_kafka import Consumer, KafkaException, TopicPartition
+from rocksdict import Options, Rdict, WriteBatch
+
+from streams.exceptions import RecoveryError
+from topics.connection import KafkaConnection
+
+log = logging.getLogger(__name__)
+
+_OFFSET_KEY = b"\x00changelog-offset:"  # + partition number: next changelog offset to read (never an event id)
+
+
+def entry_key(event_id: str) -> bytes:
+    """The changelog key of an event id: the JSON string (readable with any console consumer). Event ids are
+    validated UUIDs, so no character needs escaping."""
+    return b'"' + event_id.encode() + b'"'
+
+
+def entry_value(first_seen_ms: int, source: str) -> bytes:
+    """The changelog value: JSON `[first seen ms, source]` (a source is `topic:partition:offset`, never escaped)."""
+    return b"[" + str(first_seen_ms).encode() + b',"' + source.encode() + b'"]'
+
+
+class DedupTable:
+    """A `Mapping`-like view of the local cache (`get` with `[ms, source]` values) for `DedupMemory`.
+
+    Entries of batches still in flight are `stage`d (visible to `get` at once); `commit` writes one batch's
+    entries to RocksDB after the changelog acknowledged them, so the cache never holds an entry the changelog
+    may lack."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = Rdict(str(path), Options(raw_mode=True))
+        self._staged: dict[bytes, bytes] = {}
+
+    def get(self, event_id: str, default: object = None) -> list | None:  # type: ignore[type-arg]
+        key = entry_key(event_id)
+        raw = self._staged.get(key)
+        if raw is None:
+            raw = self._db.get(key)
+        return json.loads(raw) if raw is not None else default  # type: ignore[return-value]
+
+    def stage(self, key: bytes, value: bytes) -> None:
+        self._staged[key] = value
+
+    def commit(self, entries: dict[bytes, bytes], changelog_next: dict[int, int]) -> None:
+        """Write one batch's entries and the changelog positions they reach, in one RocksDB write."""
+        batch = WriteBatch(raw_mode=True)
+        for key, value in entries.items():
+            batch.put(key, value)
+            if self._staged.get(key) == value:
+                del self._staged[key]
+        for partition, offset in changelog_next.items():
+            batch.put(_OFFSET_KEY + str(partition).encode(), str(offset).encode())
+        self._db.write(batch)
+
+    def next_offset(self, partition: int) -> int:
+        raw = self._db.get(_OFFSET_KEY + str(partition).encode())
+        return int(raw) if raw is not None else 0
+
+    def restore(self, connection: KafkaConnection, changelog: str, partitions: Iterable[int],
+                timeout: float = 600.0) -> int:
+        """Read the changelog partitions from where this cache stopped to their end; returns records read."""
+        wanted = sorted(set(partitions))
+        if not wanted:
+            return 0
+        consumer = Consumer(connection.librdkafka(**{
+            "group.id": f"{changelog}-restore-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
+            "auto.offset.reset": "earliest", "enable.partition.eof": False}))
+        read = 0
+        started = time.monotonic()
+        try:
+            ends: dict[int, int] = {}
+            assignment = []
+            for p in wanted:
+                low, high = consumer.get_watermark_offsets(TopicPartition(changelog, p), timeout=30)
+                start = max(low, self.next_offset(p))
+                if high > start:
+                    ends[p] = high
+                    assignment.append(TopicPartition(changelog, p, start))
+            if not assignment:
+                return 0
+            consumer.assign(assignment)
+            deadline = started + timeout
+            while ends:
+                if time.monotonic() > deadline:
+                    raise RecoveryError(f"restoring {changelog} took over {timeout:.0f}s; {len(ends)} partition(s) "
+                                        "unfinished; is the broker overloaded?")
+                msgs = consumer.consume(5000, timeout=0.5)
+                batch = WriteBatch(raw_mode=True)
+                for m in msgs:
+                    if m.error() is not None:
+                        raise RecoveryError(f"restoring {changelog}: {m.error().str()}")
+                    p = m.partition()
+                    if p not in ends:
+                        continue
+                    if m.key() is not None and m.value() is not None:
+                        batch.put(m.key(), m.value())
+                    read += 1
+                    if m.offset() >= ends[p] - 1:
+                        batch.put(_OFFSET_KEY + str(p).encode(), str(ends[p]).encode())
+                        del ends[p]
+                self._db.write(batch)
+                if not msgs and ends:  # compaction gaps or control records: ask where the reader stands
+                    for tp in consumer.position([TopicPartition(changelog, p) for p in ends]):
+                        if tp.offset >= ends[tp.partition]:
+                            self._db[_OFFSET_KEY + str(tp.partition).encode()] = str(ends[tp.partition]).encode()
+                            del ends[tp.partition]
+        except KafkaException as exc:
+            raise RecoveryError(f"cannot read {changelog}: {exc}; is Kafka reachable?") from exc
+        finally:
+            consumer.close()
+        log.info("dedup: restored %d changelog records of partitions %s in %.1fs", read, wanted,
+                 time.monotonic() - started)
+        return read
+
+    def close(self) -> None:
+        self._db.close()
