@@ -23,6 +23,7 @@ class Child:
     log: Path
     proc: subprocess.Popen[bytes] | None = None
     exit_reported: bool = field(default=False)
+    env: dict[str, str] = field(default_factory=dict)
 
 
 class Supervisor:
@@ -33,11 +34,14 @@ class Supervisor:
         self.report = report
         self.children: list[Child] = []
 
-    def start(self, name: str, *args: str) -> Child:
-        child = Child(name, list(args), self.log_dir / f"{name}.log")
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> Child:
+        """`python -m simpul <args>` as child `name`; `env` adds to the shared environment (e.g. this child's
+        own Kafka principal on a secured platform)."""
+        child = Child(name, list(args), self.log_dir / f"{name}.log", env=dict(env or {}))
         with open(child.log, "ab") as out:
             child.proc = subprocess.Popen([sys.executable, "-m", "simpul", *args], stdout=out,
-                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=self.env,
+                                          stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                          env={**self.env, **child.env},
                                           start_new_session=True)
         self.children.append(child)
         return child

@@ -6,13 +6,27 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Callable
+from pathlib import Path
 
 import typer
 
 from simpul.cli.output import console, emit, fail_on
 from simpul.cli.platform import _table
-from simpul.platform import platform_for
+from simpul.platform import platform_for, security
+from simpul.platform.endpoints import PlatformStatus
+from simpul.platform.exceptions import PlatformError
 from simpul.settings import load_settings
+
+
+def _principals(status: PlatformStatus, state: Path) -> Callable[[str], dict[str, str]]:
+    """Each child's own Kafka credentials on a secured platform (`up --secure`); nothing otherwise."""
+    if status.kafka_security == "PLAINTEXT":
+        return lambda _name: {}
+    creds = security.load_credentials(state)
+    if creds is None:
+        raise PlatformError(f"the platform is secured but {security.credentials_path(state)} is missing")
+    return creds.env
 
 
 def run(json_out: bool = typer.Option(False, "--json", help="print what runs as JSON, then keep running"),
@@ -49,14 +63,19 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    sup.start("streams", "streams", "run", "all")
-    sup.start("sink-store", "sink", "store")
-    sup.start("sink-alerts", "sink", "alerts")
-    sup.start("gateway", "gateway")
-    sup.start("monitor", "monitor", "--port", str(dashboard_port))
+    with fail_on():
+        principal = _principals(status, state)
+    for processor in ("gatekeeper", "aggregates", "alerts"):
+        sup.start(processor, "streams", "run", processor, env=principal(processor))
+    sup.start("sink-store", "sink", "store", env=principal("sink-store"))
+    sup.start("sink-alerts", "sink", "alerts", env=principal("sink-alerts"))
+    sup.start("gateway", "gateway", env=principal("gateway"))
+    sup.start("monitor", "monitor", "--port", str(dashboard_port), env=principal("monitor"))
     # About 40 minutes of traffic at 20 events/s, with every fault type (bursts fewer: one week of event time).
+    # The simulator stands in for all 35 regency systems at once, so on a secured platform it writes as the admin.
     sup.start("simulator", "simulate", "--events", "50000", "--seed", str(seed), "--rate", str(rate),
-              "--complaint-burst", "0.02", "--manifest", str(state / "run" / "simulation-manifest.json"))
+              "--complaint-burst", "0.02", "--manifest", str(state / "run" / "simulation-manifest.json"),
+              env=principal(security.ADMIN))
     url = f"http://127.0.0.1:{dashboard_port}/"
     running = {"platform": status.model_dump(), "dashboard": url,
                "gateway": f"http://{settings.gateway_host}:{settings.gateway_port}/",
