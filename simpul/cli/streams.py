@@ -1,6 +1,7 @@
-"""`simpul streams run [gatekeeper|aggregates|alerts|all]`: start the stream processors (Faust workers).
+"""`simpul streams run [gatekeeper|aggregates|alerts|all]`: start the stream processors (the gatekeeper's batch
+loop, the Faust workers of aggregates and alerts).
 
-Each processor is one Faust app whose id is `<prefix>-<processor>`: run the same command on several machines (or
+Each processor is one consumer group, `<prefix>-<processor>`: run the same command on several machines (or
 with different `--instance` names on one machine) and the instances share the partitions. `all` starts the three
 processors as child processes and stops them together. Logs go to stderr; Ctrl-C or SIGTERM stop cleanly.
 """
