@@ -113,7 +113,7 @@ class GatekeeperWorker:
         last_report = time.monotonic()
         try:
             while not self._stopping:
-                msgs = self.consumer.consume(self.config.gatekeeper_batch, timeout=0.05)
+                msgs = self.consumer.consume(self.config.gatekeeper_batch, timeout=0.02)
                 if msgs:
                     self._process(msgs)
                 elif self._in_flight:
