@@ -15,27 +15,32 @@ idempotent, so the order of delivery and a replay do not change the result:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
+from uuid import UUID
 
 from pydantic_core import to_json
 
+from consumers.store.tables import EVENT_TABLES
 from schemas import reference
+from schemas.catalog import FAMILIES
+from schemas.exceptions import EventValidationError, FieldProblem
 from schemas.models import Event
 from schemas.records import Aggregate, Alert
 
 Row = dict[str, Any]
-Record = Mapping[str, Any]  # a decoded Avro datum (uuid -> UUID, timestamp-millis -> aware UTC datetime, ...)
-Datum = tuple[type[Event], Record]  # (the event's model class, its decoded Avro datum, already valid for the model)
+Record = Mapping[str, Any]  # a decoded Avro datum (uuid -> UUID or its canonical text, timestamp-millis -> aware UTC datetime, ...)
+Datum = tuple[type[Event], Record]  # (the event's model class, its decoded Avro datum)
 SERVICE_REQUEST_TYPES = ("ServiceRequestSubmitted", "ServiceRequestCompleted")
 COMPLAINT_TYPES = ("ComplaintFiled", "ComplaintStatusChanged")
 
 
-@dataclass(frozen=True)
-class Coordinates:
-    """Where a record was read: topic, partition, offset."""
+class Coordinates(NamedTuple):
+    """Where a record was read: topic, partition, offset (a tuple: one is made per record, and a frozen
+    dataclass costs several times more to create)."""
 
     topic: str
     partition: int
@@ -54,6 +59,36 @@ def payload_json(record: Record) -> str:
     """The stored payload: the datum as JSON text, equal to the model's `model_dump_json()` for a valid datum
     (pydantic's serialiser, applied to the datum: no model, no intermediate dict of strings)."""
     return to_json(record).decode()
+
+
+def _width(column: str) -> int:
+    length = EVENT_TABLES[FAMILIES[0]].c[column].type.length  # type: ignore[attr-defined]
+    return int(length)
+
+
+CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")  # str(UUID(...))
+ENVELOPE_WIDTHS = {"source_system": _width("source_system"), "case_id": _width("case_id")}
+
+
+def check_envelope(model: type[Event], r: Record) -> None:
+    """What the store needs of every datum, whether or not its model validated it: a UUID event id, one of the 35
+    regency codes, an aware timestamp, source and case ids that fit their columns. A datum failing this is a
+    poison record (`EventValidationError`), never a batch the database refuses, which would stop the sink."""
+    problems: list[FieldProblem] = []
+    event_id = r.get("event_id")
+    if not (isinstance(event_id, UUID) or isinstance(event_id, str) and CANONICAL_UUID.fullmatch(event_id)):
+        problems.append(FieldProblem("event_id", "is not a UUID"))
+    if r.get("regency_code") not in reference.regency_codes():
+        problems.append(FieldProblem("regency_code", "is not one of the 35 Central Java regency codes"))
+    occurred = r.get("occurred_at")
+    if not isinstance(occurred, datetime) or occurred.tzinfo is None:
+        problems.append(FieldProblem("occurred_at", "is not a timezone-aware timestamp"))
+    for name, width in ENVELOPE_WIDTHS.items():
+        value = r.get(name)
+        if not isinstance(value, str) or not 0 < len(value) <= width:
+            problems.append(FieldProblem(name, f"must be a string of 1 to {width} characters"))
+    if problems:
+        raise EventValidationError(model.event_type, problems)
 
 
 def event_row(model: type[Event], record: Record, at: Coordinates, stored_at: datetime) -> Row:
@@ -218,7 +253,9 @@ class BatchRows:
         self.add_datum(*datum_of(event), at, stored_at)
 
     def add_datum(self, model: type[Event], record: Record, at: Coordinates, stored_at: datetime) -> None:
-        """Add one decoded, valid event: its event row, and its contribution to the case tables."""
+        """Add one decoded event: its event row, and its contribution to the case tables; raises
+        `EventValidationError` (poison) if the store cannot take it (see `check_envelope`)."""
+        check_envelope(model, record)
         row = event_row(model, record, at, stored_at)  # every row first: a datum that raises adds nothing
         sr = service_request_row(model.event_type, record)
         cp = complaint_row(model.event_type, record)

@@ -13,24 +13,29 @@ transaction has committed, so the crash semantics are those of the sequential lo
 
 from __future__ import annotations
 
+import io
+import json
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import fastavro
 import sqlalchemy as sa
 from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
 
 from consumers.exceptions import NoAssignment, StoreError
 from consumers.kafka import EndOffsets, Stopper, drained, is_fatal, make_consumer, next_offsets
-from consumers.store.rows import BatchRows, Coordinates, Datum, datum_of
+from consumers.store.rows import CANONICAL_UUID, BatchRows, Coordinates, Datum, datum_of
 from consumers.store.writer import write_batch
 from schemas.catalog import FAMILIES
-from schemas.codec import AvroCodec
+from schemas.codec import AvroCodec, unframe
 from schemas.exceptions import EventValidationError, UnknownEventType, UnknownServiceCode, WireFormatError
 from schemas.models import Event
 from schemas.records import Aggregate, Alert
@@ -42,6 +47,7 @@ log = logging.getLogger("simpul.consumers.store")
 POISON = (WireFormatError, UnknownEventType, UnknownServiceCode, EventValidationError, ValidationError,
           UnicodeDecodeError, ValueError)
 
+WRITER_SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while `run` overlaps decoding and writing
 Decode = Callable[[bytes], Datum]  # Confluent-framed Avro -> (model class, valid datum); raises a POISON error
 
 
@@ -58,19 +64,101 @@ def source_topics(topics: TopicSet) -> dict[str, str]:
     return kinds
 
 
-def codec_decoder(codec: AvroCodec) -> Decode:
-    """Decode with the codec to the Avro datum and check it against the event's model, keeping the datum.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
 
-    The same acceptance as `codec.decode` (an invalid datum raises `EventValidationError`), but the rows are built
-    from the datum: the model is only the validator, never dumped back to JSON.
+
+def _uuid_text(value: str) -> str:
+    """A UUID as the store keeps it: canonical text (lower case, hyphenated); ValueError if it is not a UUID."""
+    return value if CANONICAL_UUID.fullmatch(value) else str(UUID(value))
+
+
+_LOGICAL: dict[str, Callable[[Any], Any]] = {  # what fastavro would make of each logical type, applied by us
+    "timestamp-millis": lambda v: _EPOCH + timedelta(milliseconds=v),
+    "timestamp-micros": lambda v: _EPOCH + timedelta(microseconds=v),
+    "date": lambda v: date.fromordinal(_EPOCH_DAY + v),
+    "uuid": _uuid_text,
+}
+
+
+def _without_internals(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_internals(v) for k, v in value.items() if not str(k).startswith("__")}
+    if isinstance(value, list):
+        return [_without_internals(v) for v in value]
+    return value
+
+
+def _plain_reader(writer: dict[str, Any]) -> tuple[Any, tuple[tuple[str, Callable[[Any], Any]], ...]] | None:
+    """The writer schema with the logical types of its top-level fields removed, and their conversions.
+
+    fastavro applies logical types through a generic per-value lookup that costs about a third of a record's
+    decoding; the store's records are flat, so the few conversions are cheaper done here. None if a logical type
+    sits deeper (fastavro then converts everything itself).
     """
-    def decode(data: bytes) -> Datum:
-        event_type, record = codec.decode_record(data)
-        model = codec.models[event_type]
-        model.from_avro(record)
-        return model, record
+    definition = _without_internals(writer)
+    conversions: list[tuple[str, Callable[[Any], Any]]] = []
+    for f in definition.get("fields", []):
+        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
+        for i, branch in enumerate(branches):
+            if isinstance(branch, dict) and branch.get("logicalType") in _LOGICAL and isinstance(branch["type"], str):
+                conversions.append((f["name"], _LOGICAL[branch["logicalType"]]))
+                branches[i] = branch["type"]
+        f["type"] = branches if isinstance(f["type"], list) else branches[0]
+    if "logicalType" in json.dumps(definition):
+        return None
+    return fastavro.parse_schema(definition, named_schemas={}), tuple(conversions)
 
-    return decode
+
+class CodecDecoder:
+    """Confluent-framed Avro -> (model class, datum) through an `AvroCodec`; the rows are built from the datum.
+
+    Avro decoding already checks every type, enum symbol, UUID and timestamp; `rows.check_envelope` adds what the
+    store needs (regency code, column widths). The event's full pydantic model (reference data, NIK format,
+    cross-field rules) is what the gatekeeper enforced before writing the canonical topic; re-running it here
+    cost as much CPU as everything else in the sink together, so it is opt-in (`validate=True`: a datum
+    breaking it raises `EventValidationError`, i.e. is poison, as with `codec.decode`).
+
+    Per writer schema id it decides once how to read: when the writer schema is our reader schema (the normal
+    case) without a reader schema (fastavro otherwise compares the two deeply on every record) and with the
+    logical types applied here (`_plain_reader`; UUIDs stay canonical text, which is what the store keeps).
+    """
+
+    def __init__(self, codec: AvroCodec, *, validate: bool = False) -> None:
+        self.codec = codec
+        self.validate = validate
+        # schema id -> (model, writer schema, reader schema or None, conversions done after reading)
+        self._by_id: dict[int, tuple[type[Event], Any, Any, tuple[tuple[str, Callable[[Any], Any]], ...]]] = {}
+
+    def _resolve(self, schema_id: int) -> tuple[type[Event], Any, Any, tuple[tuple[str, Callable[[Any], Any]], ...]]:
+        full, writer = self.codec.writer_schema(schema_id)
+        if full not in self.codec.catalog:
+            raise UnknownEventType(full, self.codec.catalog.event_types())
+        schema = self.codec.catalog.get(full)
+        model = self.codec.models[schema.name]
+        plain = _plain_reader(writer) if writer == schema.parsed else None
+        if plain is not None:
+            entry = (model, plain[0], None, plain[1])
+        else:
+            entry = (model, writer, None if writer == schema.parsed else schema.parsed, ())
+        self._by_id[schema_id] = entry
+        return entry
+
+    def __call__(self, data: bytes) -> Datum:
+        schema_id, body = unframe(data)
+        model, writer, reader, conversions = self._by_id.get(schema_id) or self._resolve(schema_id)
+        try:
+            record = fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
+            for name, convert in conversions:
+                value = record[name]  # type: ignore[index]
+                if value is not None:
+                    record[name] = convert(value)  # type: ignore[index]
+        except Exception as exc:  # truncated or corrupt body, a bad UUID, or writer/reader not resolvable
+            raise WireFormatError(f"cannot read a {model.event_type} body with writer schema id {schema_id}: "
+                                  f"{exc}") from exc
+        if self.validate:
+            model.from_avro(record)  # type: ignore[arg-type]
+        return model, record  # type: ignore[return-value]
 
 
 def model_decoder(decode_event: Callable[[bytes], Event]) -> Decode:
@@ -78,14 +166,14 @@ def model_decoder(decode_event: Callable[[bytes], Event]) -> Decode:
     return lambda data: datum_of(decode_event(data))
 
 
-def decoder(decode_event: Callable[[bytes], Event] | AvroCodec) -> Decode:
-    """The fastest `Decode` equivalent to `decode_event`: an `AvroCodec`, or its bound `decode` (what the composition
-    root passes), is used through `codec_decoder`; any other function through `model_decoder`."""
+def decoder(decode_event: Callable[[bytes], Event] | AvroCodec, *, validate: bool = False) -> Decode:
+    """The `Decode` for what the composition root passes: an `AvroCodec` or its bound `decode` goes through
+    `CodecDecoder` (`validate`: also run the model); any other function through `model_decoder`."""
     if isinstance(decode_event, AvroCodec):
-        return codec_decoder(decode_event)
+        return CodecDecoder(decode_event, validate=validate)
     codec = getattr(decode_event, "__self__", None)
     if isinstance(codec, AvroCodec) and getattr(decode_event, "__func__", None) is AvroCodec.decode:
-        return codec_decoder(codec)
+        return CodecDecoder(codec, validate=validate)
     return model_decoder(decode_event)
 
 
@@ -211,9 +299,16 @@ class StoreSink:
         self.consumer.subscribe(sorted(self.kinds))
         writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="simpul-store-writer")
         flight: _InFlight | None = None
+        switch = sys.getswitchinterval()
+        # the writer thread mostly waits for the database; each time an answer arrives it needs the GIL from the
+        # decoding main thread, which by default lets go only every 5 ms (a third of the throughput, measured)
+        sys.setswitchinterval(min(switch, WRITER_SWITCH_INTERVAL_S))
         try:
             while not stop:
-                messages = self.consumer.consume(num_messages=self.batch_size, timeout=self.poll_timeout)
+                # with a batch in flight take only what is already fetched: if that is nothing, land the batch now
+                # (commit, offsets) rather than after a poll timeout
+                wait = self.poll_timeout if flight is None else 0.0
+                messages = self.consumer.consume(num_messages=self.batch_size, timeout=wait)
                 for m in messages:
                     err = m.error()
                     if err is not None:
@@ -243,6 +338,7 @@ class StoreSink:
             if flight is not None:  # leaving on an error: let the transaction finish, keep its offsets uncommitted
                 flight.future.exception()
             writer.shutdown(wait=True)
+            sys.setswitchinterval(switch)
             self.stats.seconds = time.monotonic() - started
             self.consumer.close()
         return self.stats
@@ -250,9 +346,10 @@ class StoreSink:
 
 def build(engine: sa.Engine, kafka: KafkaConnection, topics: TopicSet,
           decode_event: Callable[[bytes], Event] | AvroCodec, *, batch_size: int = 2000, poll_timeout: float = 1.0,
-          group: str | None = None, conf: dict[str, Any] | None = None) -> StoreSink:
-    """A store sink for one prefix's topics (`conf`: extra librdkafka keys, e.g. from `config.consumer_conf`)."""
+          group: str | None = None, conf: dict[str, Any] | None = None, validate: bool = False) -> StoreSink:
+    """A store sink for one prefix's topics (`conf`: extra librdkafka keys, e.g. from `config.consumer_conf`;
+    `validate`: re-run each event's model, see `CodecDecoder`)."""
     consumer = make_consumer(kafka, group or group_id(topics.prefix), client_id="simpul-sink-store",
                              **{"max.poll.interval.ms": 600_000, **(conf or {})})
-    return StoreSink(engine, consumer, source_topics(topics), decoder(decode_event), batch_size=batch_size,
-                     poll_timeout=poll_timeout, ends=EndOffsets(kafka))
+    return StoreSink(engine, consumer, source_topics(topics), decoder(decode_event, validate=validate),
+                     batch_size=batch_size, poll_timeout=poll_timeout, ends=EndOffsets(kafka))

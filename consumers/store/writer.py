@@ -15,7 +15,10 @@
 from __future__ import annotations
 
 import json
+import operator
 from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
@@ -24,7 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from consumers.exceptions import StoreError
 from consumers.store.rows import BatchRows, Row
-from consumers.store.tables import EVENT_TABLES, aggregates, alerts, complaints, service_requests
+from consumers.store.tables import TABLES, EVENT_TABLES, UTCDateTime, aggregates, alerts, complaints, service_requests
 
 CHUNK = 500  # rows per executemany call of the general path (`insert_new`)
 PRESERIALISED_JSON = frozenset({"payload"})  # event payloads arrive as JSON text (`rows.event_row`)
@@ -136,29 +139,62 @@ def _json_text(value: Any) -> str:
     return json.dumps(value)
 
 
+def _copy_type(column: sa.Column[Any]) -> str:
+    """The PostgreSQL type whose binary COPY format a column's values are sent in.
+
+    JSON goes as text: the binary input of `json` is its text, and the values are JSON text by then.
+    """
+    t = column.type
+    if isinstance(t, sa.JSON):
+        return "text"
+    if isinstance(t, UTCDateTime):
+        return "timestamptz"
+    if isinstance(t, sa.Boolean):
+        return "bool"
+    if isinstance(t, sa.BigInteger):
+        return "int8"
+    if isinstance(t, sa.Integer):
+        return "int4"
+    if isinstance(t, sa.Float):
+        return "float8"
+    if isinstance(t, sa.String):
+        return "text"
+    raise StoreError(f"column {column.table.name}.{column.name} has a type ({t}) the bulk writer cannot COPY")
+
+
 def _converters(table: sa.Table, dialect: sa.Dialect | None) -> list[Callable[[Any], Any] | None]:
     """Per column: what turns a row value into what the driver gets (None: the value as it is).
 
     With a dialect: the column type's own bind processor (SQLite: UTC text in SQLAlchemy's format, JSON text);
-    without (COPY on PostgreSQL): only JSON columns need text, psycopg dumps the rest.
+    without (binary COPY on PostgreSQL): JSON objects become text, psycopg dumps the rest.
     """
     out: list[Callable[[Any], Any] | None] = []
     for c in table.columns:
         if c.name in PRESERIALISED_JSON:
             out.append(None)
-        elif dialect is None:
-            out.append(_json_text if isinstance(c.type, sa.JSON) else None)
-        else:
+        elif dialect is not None:
             out.append(c.type.bind_processor(dialect))
+        elif isinstance(c.type, sa.JSON):
+            out.append(_json_text)
+        else:
+            out.append(None)
     return out
 
 
-def _tuples(table: sa.Table, rows: Iterable[Row], convert: Sequence[Callable[[Any], Any] | None]) -> list[tuple[Any, ...]]:
-    names = [c.name for c in table.columns]
-    if all(f is None for f in convert):
-        return [tuple([row[n] for n in names]) for row in rows]
-    pairs = list(zip(names, convert, strict=True))
-    return [tuple([row[n] if f is None else f(row[n]) for n, f in pairs]) for row in rows]
+def _tuples(table: sa.Table, rows: Iterable[Row], convert: Sequence[Callable[[Any], Any] | None],
+            tail: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The rows as tuples in column order (plus `tail`), converted; the per-row loop stays in C where it can."""
+    pick = operator.itemgetter(*[c.name for c in table.columns])
+    work = [(i, f) for i, f in enumerate(convert) if f is not None]
+    if not work:
+        return [pick(row) + tail for row in rows]
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(pick(row))
+        for i, f in work:
+            values[i] = f(values[i])
+        out.append((*values, *tail))
+    return out
 
 
 @cache
@@ -171,58 +207,98 @@ def _sqlite_statement(table: sa.Table, conflict: Conflict) -> str:
     return str(compiled)
 
 
-def _write_sqlite(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], conflict: Conflict) -> None:
-    values = _tuples(table, rows, _converters(table, conn.dialect))
-    if values:
-        conn.exec_driver_sql(_sqlite_statement(table, conflict), values)
+def _write_sqlite(conn: sa.Connection, work: Sequence[tuple[sa.Table, Iterable[Row], Conflict]]) -> None:
+    for table, rows, conflict in work:
+        values = _tuples(table, rows, _converters(table, conn.dialect))
+        if values:
+            conn.exec_driver_sql(_sqlite_statement(table, conflict), values)
+
+
+ROUTE = "simpul_target"  # the staging tables' extra column: which table a staged row goes to
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """A session-local staging table, shared by every store table of the same columns (the six event tables)."""
+
+    table: sa.Table  # the staging table: the store table's columns + ROUTE
+    create: str  # CREATE .. IF NOT EXISTS (a no-op after the session's first batch)
+    copy: str  # COPY .. FROM STDIN (FORMAT BINARY)
+    oids: tuple[int, ...]  # the binary COPY types, column by column
+
+
+def _columns_of(table: sa.Table) -> tuple[tuple[str, str], ...]:
+    return tuple((c.name, repr(c.type)) for c in table.columns)
 
 
 @cache
-def _stage_table(table: sa.Table) -> sa.Table:
-    """The staging table of `table` (a TEMPORARY table of the same columns, private to the session)."""
-    return sa.Table(STAGE_PREFIX + table.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in table.columns])
+def _stage(table: sa.Table) -> _Stage:
+    """The staging table of `table`: named after the first store table with the same columns."""
+    from psycopg import postgres
+
+    first = next(t for t in TABLES.values() if _columns_of(t) == _columns_of(table))
+    quote = postgresql.dialect().identifier_preparer.quote
+    stage = sa.Table(STAGE_PREFIX + first.name, sa.MetaData(), *[sa.Column(c.name, c.type) for c in table.columns],
+                     sa.Column(ROUTE, sa.Text))
+    names = ", ".join(quote(c.name) for c in stage.columns)
+    return _Stage(
+        table=stage,
+        create=(f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage.name)} (LIKE {quote(first.name)} "
+                f"INCLUDING DEFAULTS, {quote(ROUTE)} text NOT NULL) ON COMMIT DELETE ROWS"),
+        copy=f"COPY {quote(stage.name)} ({names}) FROM STDIN (FORMAT BINARY)",
+        oids=tuple(postgres.types[_copy_type(c) if c.name != ROUTE else "text"].oid for c in stage.columns),
+    )
 
 
 @cache
-def _postgres_statements(table: sa.Table, conflict: Conflict) -> tuple[str, str, str]:
-    """(create the staging table if this session has none, COPY into it, merge it into the table)."""
-    stage = _stage_table(table)
+def _merge(table: sa.Table, conflict: Conflict) -> str:
+    """INSERT INTO table SELECT its rows FROM the staging table ON CONFLICT (the merge rule)."""
+    stage = _stage(table).table
     names = [c.name for c in table.columns]
-    dialect = postgresql.dialect()
-    quote = dialect.identifier_preparer.quote
-    create = (f"CREATE TEMPORARY TABLE IF NOT EXISTS {quote(stage.name)} "
-              f"(LIKE {quote(table.name)} INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
-    copy = f"COPY {quote(stage.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
-    merge = conflict(postgresql.insert(table).from_select(names, sa.select(*stage.c)), table)
-    return create, copy, str(merge.compile(dialect=dialect))
+    rows = sa.select(*[stage.c[n] for n in names]).where(stage.c[ROUTE] == sa.literal(table.name))
+    stmt = conflict(postgresql.insert(table).from_select(names, rows), table)
+    return str(stmt.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
 
-def _write_postgres(conn: sa.Connection, table: sa.Table, rows: Iterable[Row], conflict: Conflict) -> None:
-    values = _tuples(table, rows, _converters(table, None))
-    if not values:
+def _write_postgres(conn: sa.Connection, work: Sequence[tuple[sa.Table, Iterable[Row], Conflict]]) -> None:
+    """Stage with one binary COPY per staging table, then every merge in one round trip.
+
+    Few round trips matter twice: each costs latency, and in the sink's writer thread each return from the
+    server waits for the GIL while the main thread decodes the next batch.
+    """
+    staged: dict[_Stage, list[tuple[Any, ...]]] = {}
+    merges: list[str] = []
+    for table, rows, conflict in work:
+        values = _tuples(table, rows, _converters(table, None), (table.name,))
+        if values:
+            staged.setdefault(_stage(table), []).extend(values)
+            merges.append(_merge(table, conflict))
+    if not staged:
         return
-    create, copy_sql, merge = _postgres_statements(table, conflict)
     raw = conn.connection.driver_connection  # psycopg 3, inside the transaction SQLAlchemy began
     with raw.cursor() as cur:
-        cur.execute(create)
-        with cur.copy(copy_sql) as copy:
-            for row in values:
-                copy.write_row(row)
-        cur.execute(merge)
+        cur.execute("; ".join(stage.create for stage in staged))
+        for stage, values in staged.items():
+            with cur.copy(stage.copy) as copy:
+                copy.set_types(list(stage.oids))  # binary: ~10x cheaper to format than text (timestamps above all)
+                for row in values:
+                    copy.write_row(row)
+        cur.execute("; ".join(merges))
 
 
 def write_batch(conn: sa.Connection, batch: BatchRows) -> None:
     """Every row of the batch, in the caller's transaction (the caller commits, then commits the Kafka offsets)."""
+    work: list[tuple[sa.Table, Iterable[Row], Conflict]] = [
+        *[(EVENT_TABLES[family], rows.values(), _do_nothing) for family, rows in batch.events.items()],
+        (service_requests, batch.service_requests.values(), _merge_service_requests),
+        (complaints, batch.complaints.values(), _merge_complaints),
+        (aggregates, batch.aggregates.values(), _merge_aggregates),
+        (alerts, batch.alerts.values(), _do_nothing),
+    ]
     name = conn.dialect.name
     if name == "postgresql":
-        write = _write_postgres
+        _write_postgres(conn, work)
     elif name == "sqlite":
-        write = _write_sqlite
+        _write_sqlite(conn, work)
     else:
         raise StoreError(f"the store supports SQLite and PostgreSQL, not {name!r}; point SIMPUL_STORE_URL at one of them")
-    for family, rows in batch.events.items():
-        write(conn, EVENT_TABLES[family], rows.values(), _do_nothing)
-    write(conn, service_requests, batch.service_requests.values(), _merge_service_requests)
-    write(conn, complaints, batch.complaints.values(), _merge_complaints)
-    write(conn, aggregates, batch.aggregates.values(), _merge_aggregates)
-    write(conn, alerts, batch.alerts.values(), _do_nothing)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
+import json
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 
 from consumers.store.db import connect, migrate
-from consumers.store.rows import (BatchRows, Coordinates, aggregate_row, complaint_row, merge_complaint,
+from consumers.store.rows import (BatchRows, Coordinates, aggregate_row, complaint_row, datum_of, merge_complaint,
                                   merge_service_request, service_request_row)
 from consumers.store.sink import fold
 from consumers.store.tables import aggregates, complaints, counts, service_requests
@@ -41,28 +42,39 @@ def test_event_row_keeps_the_envelope_payload_and_coordinates() -> None:
     (row,) = b.events["living"].values()
     assert row["event_id"] == str(ev.event_id) and row["event_type"] == "HealthFacilityVisit"
     assert (row["source_topic"], row["source_partition"], row["source_offset"]) == ("p.events.living", 2, 41)
-    assert row["payload"]["facility_code"] == ev.facility_code and row["occurred_at"].tzinfo is not None
+    assert json.loads(row["payload"])["facility_code"] == ev.facility_code and row["occurred_at"].tzinfo is not None
+    assert row["payload"] == ev.model_dump_json()
+
+
+def sr_row(event):
+    model, record = datum_of(event)
+    return service_request_row(model.event_type, record)
+
+
+def cp_row(event):
+    model, record = datum_of(event)
+    return complaint_row(model.event_type, record)
 
 
 def test_service_request_rows_compute_sla_and_fee_anomaly() -> None:
     std = standard_for("KTP_EL", "3374")
-    ok = service_request_row(completed(std.completion_time_hours * 0.5))
-    late = service_request_row(completed(std.completion_time_hours + 1))
+    ok = sr_row(completed(std.completion_time_hours * 0.5))
+    late = sr_row(completed(std.completion_time_hours + 1))
     assert ok["sla_met"] is True and late["sla_met"] is False
     assert ok["completion_hours"] == std.completion_time_hours * 0.5
-    assert service_request_row(completed(999, outcome="REJECTED"))["sla_met"] is None
-    assert service_request_row(submitted(fee=std.official_fee_idr + 5000))["fee_anomaly"] is True
-    assert service_request_row(submitted(fee=std.official_fee_idr))["fee_anomaly"] is False
-    assert service_request_row(example("HealthFacilityVisit")) is None
+    assert sr_row(completed(999, outcome="REJECTED"))["sla_met"] is None
+    assert sr_row(submitted(fee=std.official_fee_idr + 5000))["fee_anomaly"] is True
+    assert sr_row(submitted(fee=std.official_fee_idr))["fee_anomaly"] is False
+    assert sr_row(example("HealthFacilityVisit")) is None
 
 
 def test_merges_are_commutative_and_idempotent() -> None:
-    rows = [service_request_row(submitted(fee=50_000)), service_request_row(completed(3))]
+    rows = [sr_row(submitted(fee=50_000)), sr_row(completed(3))]
     a = merge_service_request(rows[0], rows[1])
     assert a == merge_service_request(rows[1], rows[0]) == merge_service_request(a, rows[0])
     assert a["submitted_at"] == AT and a["outcome"] == "ISSUED" and a["fee_anomaly"] is True
-    filed = complaint_row(example("ComplaintFiled", occurred_at=AT))
-    moved = complaint_row(example("ComplaintStatusChanged", occurred_at=AT + timedelta(hours=1), from_status="FORWARDED", to_status="IN_PROGRESS"))
+    filed = cp_row(example("ComplaintFiled", occurred_at=AT))
+    moved = cp_row(example("ComplaintStatusChanged", occurred_at=AT + timedelta(hours=1), from_status="FORWARDED", to_status="IN_PROGRESS"))
     c = merge_complaint(filed, moved)
     assert c == merge_complaint(moved, filed) == merge_complaint(c, moved)
     assert c["status"] == "IN_PROGRESS" and c["filed_at"] == AT and c["service_code"] == "KTP_EL"
@@ -132,7 +144,7 @@ def test_fold_skips_poison_records_and_keeps_going() -> None:
 
     def decode(data: bytes):
         if data == b"ok":
-            return ev
+            return datum_of(ev)
         raise ValueError("not framed")
 
     msgs = [FakeMessage("p.events.environment", b"garbage", 1), FakeMessage("p.events.environment", b"ok", 2),
