@@ -30,12 +30,21 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
 
 
 class Delivery(BaseModel):
-    """Where the broker stored a record."""
+    """Where the broker stored a record. `offset` is None when the broker acknowledged a retried write it had
+    already stored (the idempotent producer's duplicate after a broker failover): stored once, offset unknown."""
 
     event_id: str
     topic: str
     partition: int
-    offset: int
+    offset: int | None
+
+
+UNKNOWN_OFFSET = -1
+
+
+def known_offset(delivery: Delivery) -> int:
+    """The offset, or UNKNOWN_OFFSET (-1) where a table or an API field needs an integer."""
+    return delivery.offset if delivery.offset is not None else UNKNOWN_OFFSET
 
 
 class AckedProducer:
@@ -59,15 +68,19 @@ class AckedProducer:
             self._pending.add(future)
 
         def on_delivery(err: KafkaError | None, msg: Message) -> None:
+            # runs on the poll thread: it must never raise, or every later future would wait forever
             with self._lock:
                 self._pending.discard(future)
             if err is not None:
                 future.set_exception(DeliveryFailed(
                     f"event {event_id or '(raw record)'} was not acknowledged by the broker: {err.str()}; "
                     "publish it again with the same event_id (duplicates are dropped downstream)"))
-            else:
+                return
+            try:
                 future.set_result(Delivery(event_id=event_id, topic=msg.topic(), partition=msg.partition(),
                                            offset=msg.offset()))
+            except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
+                future.set_exception(exc)
 
         while True:
             try:

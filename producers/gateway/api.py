@@ -34,7 +34,8 @@ class EventResult(BaseModel):
                     "(a retry) and was not written again; topic/partition/offset are those of the first copy")
     topic: str
     partition: int
-    offset: int
+    offset: int = Field(description="Offset on the ingress topic; -1 when the broker acknowledged a retried write "
+                                    "it had already stored (after a broker failover) without telling the offset")
 
 
 class Accepted(BaseModel):

@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
-from producers.delivery import AckedProducer, Delivery
+from producers.delivery import AckedProducer, Delivery, known_offset
 from producers.gateway.api import Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, Problem
 from producers.gateway.store import GatewayStore, Outcome, payload_digest
 from producers.sdk import EVENT_TYPE_HEADER
@@ -237,7 +237,7 @@ def _publish(gw: Gateway, events: list[Event]) -> Accepted:
             delivered[i] = future.result()
         else:
             failed += 1
-    gw.store.record([Outcome(ids[i], events[i].regency_code, digests[i], d.topic, d.partition, d.offset)
+    gw.store.record([Outcome(ids[i], events[i].regency_code, digests[i], d.topic, d.partition, known_offset(d))
                      for i, d in delivered.items()])
     if failed:
         raise Refusal(503, "unavailable", f"the broker did not acknowledge {failed} of {len(futures)} event(s) in "
@@ -248,12 +248,12 @@ def _publish(gw: Gateway, events: list[Event]) -> Accepted:
         if i in delivered:
             d = delivered[i]
             results.append(EventResult(index=i, event_id=event_id, status="accepted", topic=d.topic,
-                                       partition=d.partition, offset=d.offset))
+                                       partition=d.partition, offset=known_offset(d)))
         else:
             o = known.get(event_id)
             if o is None:  # a repeat inside this request
                 d = delivered[first_in_request[event_id]]
-                o = Outcome(event_id, "", "", d.topic, d.partition, d.offset)
+                o = Outcome(event_id, "", "", d.topic, d.partition, known_offset(d))
             results.append(EventResult(index=i, event_id=event_id, status="duplicate", topic=o.topic,
                                        partition=o.partition, offset=o.offset))
     accepted = sum(r.status == "accepted" for r in results)
