@@ -11,7 +11,7 @@ from pydantic_settings import NoDecode
 class ConsumerTuning(BaseModel):
     """Store sink and alert dispatch tuning, mixed into Settings. Secrets are `SecretStr` and print masked."""
 
-    sink_batch_size: int = Field(default=2000, ge=1, le=100_000, description="records per database transaction")
+    sink_batch_size: int = Field(default=10_000, ge=1, le=100_000, description="records per database transaction")
     sink_poll_timeout_s: float = Field(default=1.0, gt=0, description="how long one consume() waits for records")
 
     sink_session_timeout_ms: int = Field(default=10_000, ge=1_000, le=300_000,

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from confluent_kafka import Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from topics.connection import KafkaConnection
 
@@ -43,6 +44,47 @@ def next_offsets(messages: Iterable[Message]) -> list[TopicPartition]:
 def is_fatal(err: KafkaError) -> bool:
     return bool(err.fatal()) or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED,
                                                KafkaError.GROUP_AUTHORIZATION_FAILED)
+
+
+#: The coordinator is moving (a broker died, a leader is being elected): the same commit succeeds once it is back.
+_COMMIT_RETRIABLE = frozenset({
+    KafkaError._WAIT_COORD, KafkaError.COORDINATOR_NOT_AVAILABLE, KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.REQUEST_TIMED_OUT, KafkaError._TIMED_OUT,
+    KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN,
+})
+
+
+def commit_offsets(consumer: Consumer, offsets: Sequence[TopicPartition], *, asynchronous: bool = False,
+                   within_s: float = 30.0, stop: Stopper | None = None) -> bool:
+    """Commit `offsets` after their records landed; False when the commit could not be made.
+
+    A commit is only a bookmark: what it covers is already stored idempotently, so a commit that cannot be made
+    costs a replay, never a record. While the coordinator moves (a broker killed) the commit is retried for
+    `within_s`; when the group took the partitions away (a rebalance) the new owner replays them. Only an
+    authorization or fatal error is raised, because retrying cannot fix it.
+    """
+    if not offsets:
+        return True
+    deadline = time.monotonic() + within_s
+    delay = 0.2
+    while True:
+        try:
+            consumer.commit(offsets=list(offsets), asynchronous=asynchronous)
+            return True
+        except KafkaException as exc:
+            err: KafkaError = exc.args[0]
+            if is_fatal(err):
+                raise
+            if err.code() not in _COMMIT_RETRIABLE:
+                log.warning("offset commit skipped (%s): the next owner of these partitions replays them", err.str())
+                return False
+            if time.monotonic() + delay > deadline or stop:
+                log.error("offset commit failed for %.0fs (%s): the next commit covers these records, or a restart "
+                          "replays them", within_s, err.str())
+                return False
+            log.warning("offset commit waiting for the group coordinator (%s); retrying in %.1fs", err.str(), delay)
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 class EndOffsets:

@@ -27,7 +27,7 @@ from pydantic import ValidationError
 
 from consumers.alerts.signing import signature_headers
 from consumers.exceptions import NoAssignment, StoreError, WebhookConfigError
-from consumers.kafka import EndOffsets, Stopper, drained, is_fatal, make_consumer, next_offsets
+from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, is_fatal, make_consumer, next_offsets
 from consumers.store.rows import alert_row
 from consumers.store.tables import alert_deliveries, alerts
 from consumers.store.writer import insert_new
@@ -198,7 +198,8 @@ def run(dispatcher: AlertDispatcher, consumer: Consumer, topic: str, *, batch_si
         poll_timeout: float = 1.0, once: bool = False, stop: Stopper | None = None,
         assignment_timeout: float = 60.0, ends: EndOffsets | None = None) -> DispatchStats:
     """Consume `topic` and dispatch until stopped (or drained, with `once`); offsets after every delivery ended."""
-    stop = stop or Stopper()
+    if stop is None:  # a Stopper is falsy until stopped, so `stop or Stopper()` would drop the caller's
+        stop = Stopper()
     if once and ends is None:
         raise ValueError("run(once=True) needs `ends` (an EndOffsets) to know when the topic is drained")
     started = time.monotonic()
@@ -214,7 +215,7 @@ def run(dispatcher: AlertDispatcher, consumer: Consumer, topic: str, *, batch_si
                 batch, poison = decode_alerts(good)
                 dispatcher.stats.poison += len(poison)
                 dispatcher.dispatch(batch)
-                consumer.commit(offsets=next_offsets(good), asynchronous=False)
+                commit_offsets(consumer, next_offsets(good), stop=stop)
                 dispatcher.stats.batches += 1
             elif once:
                 if drained(consumer, ends):

@@ -1,7 +1,8 @@
 """Record -> rows: pure functions from decoded records to the store's rows, and the merge rules of the upserts.
 
-Rows are built from the decoded Avro datum (a dict), not from the pydantic model: the model validates it (see
-`consumers.store.sink`), but dumping every model back to JSON cost more than decoding it.
+Rows are built from the decoded Avro datum (a dict), not from the pydantic model: building and dumping a model
+per record cost more than everything else the sink does (`consumers.store.sink.CodecDecoder` says what is
+checked instead); `check_envelope` is what the store itself needs of every datum.
 
 The same merge rules run in SQL (`consumers.store.writer`) and here (to fold several records of one key inside a
 batch before the statement, which PostgreSQL requires for ON CONFLICT DO UPDATE). Every rule is commutative and
@@ -32,7 +33,8 @@ from schemas.models import Event
 from schemas.records import Aggregate, Alert
 
 Row = dict[str, Any]
-Record = Mapping[str, Any]  # a decoded Avro datum (uuid -> UUID or its canonical text, timestamp-millis -> aware UTC datetime, ...)
+# a decoded Avro datum (uuid -> UUID or its canonical text, timestamp-millis -> aware UTC datetime, ...)
+Record = Mapping[str, Any]
 Datum = tuple[type[Event], Record]  # (the event's model class, its decoded Avro datum)
 SERVICE_REQUEST_TYPES = ("ServiceRequestSubmitted", "ServiceRequestCompleted")
 COMPLAINT_TYPES = ("ComplaintFiled", "ComplaintStatusChanged")

@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
 
 from consumers.exceptions import NoAssignment, StoreError
-from consumers.kafka import EndOffsets, Stopper, drained, is_fatal, make_consumer, next_offsets
+from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, is_fatal, make_consumer, next_offsets
 from consumers.store.rows import CANONICAL_UUID, BatchRows, Coordinates, Datum, datum_of
 from consumers.store.writer import write_batch
 from schemas.catalog import FAMILIES
@@ -48,7 +48,7 @@ POISON = (WireFormatError, UnknownEventType, UnknownServiceCode, EventValidation
           UnicodeDecodeError, ValueError)
 
 WRITER_SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while `run` overlaps decoding and writing
-Decode = Callable[[bytes], Datum]  # Confluent-framed Avro -> (model class, valid datum); raises a POISON error
+Decode = Callable[[bytes], Datum]  # Confluent-framed Avro -> (model class, datum); raises a POISON error
 
 
 def group_id(prefix: str) -> str:
@@ -100,11 +100,14 @@ def _plain_reader(writer: dict[str, Any]) -> tuple[Any, tuple[tuple[str, Callabl
     conversions: list[tuple[str, Callable[[Any], Any]]] = []
     for f in definition.get("fields", []):
         branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
-        for i, branch in enumerate(branches):
-            if isinstance(branch, dict) and branch.get("logicalType") in _LOGICAL and isinstance(branch["type"], str):
-                conversions.append((f["name"], _LOGICAL[branch["logicalType"]]))
-                branches[i] = branch["type"]
-        f["type"] = branches if isinstance(f["type"], list) else branches[0]
+        values = [i for i, b in enumerate(branches) if b != "null"]
+        if len(values) != 1:  # e.g. ["null", "long", {timestamp}]: a long would be taken for a timestamp
+            continue
+        branch = branches[values[0]]
+        if isinstance(branch, dict) and branch.get("logicalType") in _LOGICAL and isinstance(branch["type"], str):
+            conversions.append((f["name"], _LOGICAL[branch["logicalType"]]))
+            branches[values[0]] = branch["type"]
+            f["type"] = branches if isinstance(f["type"], list) else branches[0]
     if "logicalType" in json.dumps(definition):
         return None
     return fastavro.parse_schema(definition, named_schemas={}), tuple(conversions)
@@ -136,11 +139,12 @@ class CodecDecoder:
             raise UnknownEventType(full, self.codec.catalog.event_types())
         schema = self.codec.catalog.get(full)
         model = self.codec.models[schema.name]
-        plain = _plain_reader(writer) if writer == schema.parsed else None
+        same = writer == schema.parsed
+        plain = _plain_reader(writer) if same else None
         if plain is not None:
             entry = (model, plain[0], None, plain[1])
-        else:
-            entry = (model, writer, None if writer == schema.parsed else schema.parsed, ())
+        else:  # another version of the schema: fastavro resolves it to ours, logical types included
+            entry = (model, writer, None if same else schema.parsed, ())
         self._by_id[schema_id] = entry
         return entry
 
@@ -264,11 +268,15 @@ class StoreSink:
                 log.warning("store write failed (%s); retrying in %.1fs", exc.orig if hasattr(exc, "orig") else exc, delay)
                 time.sleep(delay)
 
-    def _committed(self, messages: Sequence[Message], batch: BatchRows) -> None:
-        """The batch's transaction has committed: commit its offsets (synchronously), then count it."""
+    def _committed(self, messages: Sequence[Message], batch: BatchRows, *, asynchronous: bool = False) -> None:
+        """The batch's transaction has committed: commit its offsets, then count it.
+
+        `asynchronous` (the overlapped loop, between batches): the commit request is sent and not waited for; a
+        lost one is superseded by the next batch's, and the loop's last commit is synchronous.
+        """
         offsets = next_offsets(messages)
         if offsets:
-            self.consumer.commit(offsets=offsets, asynchronous=False)
+            commit_offsets(self.consumer, offsets, asynchronous=asynchronous)
         self.stats.batches += 1
         self.stats.records += batch.records
         self.stats.rows += batch.row_count
@@ -283,16 +291,21 @@ class StoreSink:
         self._committed(messages, batch)
         return batch
 
-    def _land(self, flight: _InFlight | None) -> None:
-        """Wait for a batch's transaction; raises its error (offsets uncommitted), else commits its offsets."""
+    def _land(self, flight: _InFlight | None, writer: ThreadPoolExecutor, then: BatchRows | None = None,
+              messages: Sequence[Message] = (), *, last: bool = False) -> _InFlight | None:
+        """Wait for the batch in flight (its error is raised, its offsets stay uncommitted), hand `then` to the
+        writer, and only then commit the landed batch's offsets, so the writer never idles during the commit."""
         if flight is not None:
             flight.future.result()
-            self._committed(flight.messages, flight.batch)
+        following = _InFlight(writer.submit(self._write, then), messages, then) if then is not None else None
+        if flight is not None:
+            self._committed(flight.messages, flight.batch, asynchronous=not last)
+        return following
 
     def run(self, *, once: bool = False, stop: Stopper | None = None, assignment_timeout: float = 60.0,
             max_seconds: float | None = None) -> SinkStats:
         """Consume until stopped (or, with `once`, until every assigned partition is drained)."""
-        stop = stop or Stopper()
+        stop = stop if stop is not None else Stopper()  # not `stop or ..`: an unset Stopper is falsy
         if once and self.ends is None:
             raise ValueError("run(once=True) needs `ends` (an EndOffsets) to know when the topics are drained")
         started = time.monotonic()
@@ -319,11 +332,10 @@ class StoreSink:
                 if good:
                     batch = fold(good, self.kinds, self.decode)  # while the previous batch is being written
                     previous, flight = flight, None
-                    self._land(previous)
-                    flight = _InFlight(writer.submit(self._write, batch), good, batch)
+                    flight = self._land(previous, writer, batch, good)
                 else:
                     previous, flight = flight, None
-                    self._land(previous)
+                    self._land(previous, writer, last=True)
                     if once:
                         if drained(self.consumer, self.ends):
                             break
@@ -333,7 +345,7 @@ class StoreSink:
                 if max_seconds is not None and time.monotonic() - started > max_seconds:
                     break
             previous, flight = flight, None
-            self._land(previous)
+            self._land(previous, writer, last=True)
         finally:
             if flight is not None:  # leaving on an error: let the transaction finish, keep its offsets uncommitted
                 flight.future.exception()

@@ -2,14 +2,14 @@
 
 `write_batch` is the sink's hot path and bypasses SQLAlchemy's per-row parameter handling:
 
-* PostgreSQL: every table's rows are COPYed into a session-local staging table (`LIKE` the target, emptied at
-  commit), then one `INSERT .. SELECT .. ON CONFLICT` per table applies the same merge rules as before. One COPY
-  and one statement per table instead of an executemany of 500-row chunks: ~10x fewer round trips and no
-  per-row statement overhead on either side.
+* PostgreSQL: the rows go by binary COPY into session-local staging tables (one per column layout, so the six
+  event tables share one; emptied at commit), then one `INSERT .. SELECT .. ON CONFLICT` per table, all sent in
+  one round trip, applies the same merge rules as the statements below. About ten round trips a batch instead
+  of an executemany of 500-row chunks, and no per-row statement on either side.
 * SQLite: one driver-level `executemany` per table with the values already converted by the columns' own bind
   processors (so the stored text is byte-for-byte what SQLAlchemy would store).
 
-`insert_new` stays the general SQLAlchemy path for small writers (alert dispatch).
+`insert_new` and the `upsert_*` functions stay the general SQLAlchemy path for small writers (alert dispatch).
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import operator
 from collections.abc import Callable, Iterable, Sequence
-from datetime import UTC, datetime
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -27,7 +26,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from consumers.exceptions import StoreError
 from consumers.store.rows import BatchRows, Row
-from consumers.store.tables import TABLES, EVENT_TABLES, UTCDateTime, aggregates, alerts, complaints, service_requests
+from consumers.store.tables import (EVENT_TABLES, TABLES, UTCDateTime, aggregates, alerts, complaints,
+                                    service_requests)
 
 CHUNK = 500  # rows per executemany call of the general path (`insert_new`)
 PRESERIALISED_JSON = frozenset({"payload"})  # event payloads arrive as JSON text (`rows.event_row`)
@@ -301,4 +301,5 @@ def write_batch(conn: sa.Connection, batch: BatchRows) -> None:
     elif name == "sqlite":
         _write_sqlite(conn, work)
     else:
-        raise StoreError(f"the store supports SQLite and PostgreSQL, not {name!r}; point SIMPUL_STORE_URL at one of them")
+        raise StoreError(f"the store supports SQLite and PostgreSQL, not {name!r}; "
+                         "point SIMPUL_STORE_URL at one of them")
