@@ -215,7 +215,7 @@ class LocalPlatform:
         heap = "-Xmx1g" if len(nodes) == 1 else "-Xmx512m"
         jvm = ["-Xms256m", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
                f"-Dlog4j2.configurationFile={artifacts.DEPLOY_LOCAL / 'log4j2.properties'}"]
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = _cluster_id()
         for node in nodes:
             node.data.mkdir(parents=True, exist_ok=True)
             node.props.write_text(_node_properties(node, nodes, creds))
@@ -378,6 +378,15 @@ def _kafka_properties(port: int, controller_port: int, data: Path) -> str:
     """server.properties of the plain single node whose data lives in `data`."""
     node = KafkaNode(node_id=1, port=port, controller_port=controller_port, home=data.parent)
     return _node_properties(node, [node], None, data_dir=data)
+
+
+def _cluster_id() -> str:
+    """A KRaft cluster id as Kafka's own `Uuid.randomUuid` makes it: base64url of 16 random bytes, never starting
+    with '-', which `kafka-storage format -t` would read as an option (one id in 64 otherwise)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _node_properties(node: KafkaNode, nodes: list[KafkaNode], creds: security.Credentials | None,

@@ -43,3 +43,17 @@ def test_three_nodes_share_static_voters(tmp_path: Path) -> None:
         assert "controller.quorum.bootstrap.servers" not in p
         assert p["offsets.topic.replication.factor"] == "3" and p["transaction.state.log.min.isr"] == "2"
         assert p["default.replication.factor"] == "3" and p["min.insync.replicas"] == "2"
+
+
+def test_cluster_ids_never_start_with_a_dash(monkeypatch) -> None:
+    """`kafka-storage format -t -abc…` reads the id as an option; one random id in 64 starts with '-'."""
+    import uuid as uuid_module
+
+    from simpul.platform import local
+
+    dash_first = uuid_module.UUID(bytes=b"\xfb" + bytes(15))  # base64url "-w…"
+    fresh = iter([dash_first, uuid_module.UUID(int=7)])
+    monkeypatch.setattr(local.uuid, "uuid4", lambda: next(fresh))
+    cluster_id = local._cluster_id()
+    assert not cluster_id.startswith("-")
+    assert cluster_id == "AAAAAAAAAAAAAAAAAAAABw"
