@@ -1,6 +1,6 @@
 """`python -m bench` (`make bench`): Simpul's hot paths against a raw Kafka passthrough on the same platform.
 
-    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,sink] [--json-out F] [--quick]
+    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,sink] [--json-out F] [--json] [--quick]
 
 Cases (one module each under bench/cases/): a raw baseline (confluent-kafka consume -> produce), b SDK ingest,
 c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end latency at half its rate,
@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", type=Path, default=None)
     ap.add_argument("--quick", action="store_true", help="a small smoke run (4000 records, 5 s latency phase)")
     ap.add_argument("--keep", action="store_true", help="keep the work folder (logs of every process)")
+    ap.add_argument("--json", action="store_true", help="print the result document on stdout instead of the table")
     args = ap.parse_args(argv)
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = set(only) - set(CASES)
@@ -203,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.json_out or RESULTS / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2, default=str) + "\n")
-    Console().print(table(metrics, events))
+    if args.json:
+        print(json.dumps(doc, indent=2, default=str))
+    else:
+        Console().print(table(metrics, events))
     for name, ok, measured in checks:
         console.print(f"{'[green]PASS[/]' if ok else '[red]FAIL[/]'} {name}: {measured}")
     console.print(f"load average before/after: {info.get('load_before')} / {info['load_after']}; JSON: {out}")

@@ -26,6 +26,12 @@ class PoisonRecord(ConsumerError):
                          "upstream or came from a foreign writer)")
 
 
+class ConsumerFenced(ConsumerError):
+    """The broker fenced this consumer's static membership (`group.instance.id`): librdkafka cannot use the consumer
+    again. It happens after a coordinator failover, a lone member fencing itself with its own late rejoin; a new
+    consumer with the same id takes the partitions back, and the uncommitted batch is replayed (idempotently)."""
+
+
 class NoAssignment(ConsumerError):
     """The consumer group was given no partition in time (is another sink of the same group running?)."""
 

@@ -6,14 +6,16 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumers.exceptions import ConsumerFenced, StoreError
 from topics.connection import KafkaConnection
 
 log = logging.getLogger("simpul.consumers")
+T = TypeVar("T")
 
 
 def make_consumer(kafka: KafkaConnection, group_id: str, *, client_id: str, **extra: Any) -> Consumer:
@@ -44,6 +46,36 @@ def next_offsets(messages: Iterable[Message]) -> list[TopicPartition]:
 def is_fatal(err: KafkaError) -> bool:
     return bool(err.fatal()) or err.code() in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError.TOPIC_AUTHORIZATION_FAILED,
                                                KafkaError.GROUP_AUTHORIZATION_FAILED)
+
+
+def is_fenced(err: KafkaError) -> bool:
+    """A consumer's fatal error: only static-membership fencing makes one (the consumer must be replaced)."""
+    return err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
+
+
+def raise_on_fatal(m: Message) -> None:
+    """Raise for a record error that retrying cannot fix; a fenced consumer raises `ConsumerFenced`."""
+    err = m.error()
+    if err is None:
+        return
+    if is_fenced(err):
+        raise ConsumerFenced(f"the broker fenced this consumer ({err.str()}); a new consumer rejoins the group")
+    if is_fatal(err):
+        raise StoreError(f"Kafka error on {m.topic()}: {err.str()}")
+
+
+def rejoin_when_fenced(start: Callable[[], T], *, stop: Stopper | None = None, limit: int = 10) -> T:
+    """`start()` (build a consumer and run it) again with a new consumer each time the old one was fenced; after
+    `limit` fencings in a row the error is raised (two processes share one `group.instance.id`: fix the config)."""
+    for attempt in range(1, limit + 1):
+        try:
+            return start()
+        except ConsumerFenced as exc:
+            if attempt == limit or stop:
+                raise
+            log.warning("%s (%d of %d)", exc, attempt, limit)
+            time.sleep(min(float(attempt), 5.0))
+    raise AssertionError("unreachable")
 
 
 #: The coordinator is moving (a broker died, a leader is being elected): the same commit succeeds once it is back.

@@ -26,8 +26,8 @@ from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
 
 from consumers.alerts.signing import signature_headers
-from consumers.exceptions import NoAssignment, StoreError, WebhookConfigError
-from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, is_fatal, make_consumer, next_offsets
+from consumers.exceptions import NoAssignment, WebhookConfigError
+from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, make_consumer, next_offsets, raise_on_fatal
 from consumers.store.rows import alert_row
 from consumers.store.tables import alert_deliveries, alerts
 from consumers.store.writer import insert_new
@@ -208,8 +208,7 @@ def run(dispatcher: AlertDispatcher, consumer: Consumer, topic: str, *, batch_si
         while not stop:
             messages = consumer.consume(num_messages=batch_size, timeout=poll_timeout)
             for m in messages:
-                if m.error() is not None and is_fatal(m.error()):
-                    raise StoreError(f"Kafka error on {m.topic()}: {m.error().str()}")
+                raise_on_fatal(m)
             good = [m for m in messages if m.error() is None]
             if good:
                 batch, poison = decode_alerts(good)

@@ -31,7 +31,7 @@ from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
 
 from consumers.exceptions import NoAssignment, StoreError
-from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, is_fatal, make_consumer, next_offsets
+from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, make_consumer, next_offsets, raise_on_fatal
 from consumers.store.rows import CANONICAL_UUID, BatchRows, Coordinates, Datum, datum_of
 from consumers.store.writer import write_batch
 from schemas.catalog import FAMILIES
@@ -325,8 +325,7 @@ class StoreSink:
                 for m in messages:
                     err = m.error()
                     if err is not None:
-                        if is_fatal(err):
-                            raise StoreError(f"Kafka error on {m.topic()}: {err.str()}")
+                        raise_on_fatal(m)
                         log.warning("Kafka: %s", err.str())
                 good = [m for m in messages if m.error() is None]
                 if good:

@@ -46,7 +46,8 @@ def store(
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
     """Run the store sink: events, aggregates and alerts -> the provincial store, idempotently."""
-    from consumers.kafka import Stopper
+    from consumers.kafka import Stopper, rejoin_when_fenced
+    from consumers.store.sink import SinkStats, StoreSink
     from consumers.store.tables import counts
     from simpul import bootstrap
     from simpul.settings import load_settings
@@ -60,8 +61,17 @@ def store(
                 data = counts(conn)
             emit(data, as_json, lambda: [console.print(f"{k:24} {v}") for k, v in data.items()])
             return
-        sink_ = bootstrap.store_sink(settings, store_url=store_url, batch_size=batch_size, group=group)
-        stats = sink_.run(once=once, stop=Stopper().install())
+        stop = Stopper().install()
+        runs: list[StoreSink] = []
+
+        def start() -> SinkStats:  # a fenced consumer cannot be used again: a new sink carries the counts on
+            sink_ = bootstrap.store_sink(settings, store_url=store_url, batch_size=batch_size, group=group)
+            if runs:
+                sink_.stats = runs[-1].stats
+            runs.append(sink_)
+            return sink_.run(once=once, stop=stop)
+
+        stats = rejoin_when_fenced(start, stop=stop)
         data = stats.as_dict()
         emit(data, as_json, lambda: console.print(
             f"{data['records']} records in {data['batches']} batches, {data['poison']} poison, {data['seconds']}s"))
@@ -82,7 +92,7 @@ def alerts(
     """Deliver each alert once per alert id to every webhook (signed, retried, dead-lettered) and to the store."""
     from consumers.alerts.dispatch import build_consumer, delivery_status, run
     from consumers.config import consumer_conf
-    from consumers.kafka import EndOffsets, Stopper
+    from consumers.kafka import EndOffsets, Stopper, rejoin_when_fenced
     from simpul import bootstrap
     from simpul.settings import load_settings
     from topics.catalog import topic_names
@@ -106,10 +116,11 @@ def alerts(
             emit(data, as_json, lambda: console.print(data))
             return
         topics = topic_names(settings.topic_prefix)
-        consumer = build_consumer(settings.kafka, topics, group, consumer_conf(cs, "alerts"))
-        stats = run(dispatcher, consumer, topics.alerts.name,
-                    poll_timeout=cs.sink_poll_timeout_s, once=once, stop=Stopper().install(),
-                    ends=EndOffsets(settings.kafka))
+        stop, ends = Stopper().install(), EndOffsets(settings.kafka)
+        stats = rejoin_when_fenced(  # a fenced consumer cannot be used again: rejoin with a new one
+            lambda: run(dispatcher, build_consumer(settings.kafka, topics, group, consumer_conf(cs, "alerts")),
+                        topics.alerts.name, poll_timeout=cs.sink_poll_timeout_s, once=once, stop=stop, ends=ends),
+            stop=stop)
         dispatcher.close()
         data = stats.as_dict()
         emit(data, as_json, lambda: console.print(data))
