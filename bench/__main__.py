@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(doc, indent=2, default=str))
     else:
-        Console().print(table(metrics, events))
+        Console(width=None if sys.stdout.isatty() else 160).print(table(metrics, events))  # a log keeps its columns
     for name, ok, measured in checks:
         console.print(f"{'[green]PASS[/]' if ok else '[red]FAIL[/]'} {name}: {measured}")
     console.print(f"load average before/after: {info.get('load_before')} / {info['load_after']}; JSON: {out}")

@@ -54,3 +54,11 @@ def test_percentiles_interpolate() -> None:
     assert percentile([7], 99) == 7
     with pytest.raises(ValueError):
         percentile([], 50)
+
+
+def test_the_raw_baseline_passes_at_least_half_a_million_records() -> None:
+    from bench.cases.raw import MIN_RECORDS, rounds
+
+    assert rounds(100_000) == 5
+    assert rounds(30_000) * 30_000 >= MIN_RECORDS > (rounds(30_000) - 1) * 30_000
+    assert rounds(2_000_000) == 1
