@@ -53,13 +53,17 @@ def is_fenced(err: KafkaError) -> bool:
     return err.code() in (KafkaError._FATAL, KafkaError.FENCED_INSTANCE_ID)
 
 
+def fenced(err: KafkaError) -> ConsumerFenced:
+    return ConsumerFenced(f"the broker fenced this consumer ({err.str()}); a new consumer rejoins the group")
+
+
 def raise_on_fatal(m: Message) -> None:
     """Raise for a record error that retrying cannot fix; a fenced consumer raises `ConsumerFenced`."""
     err = m.error()
     if err is None:
         return
     if is_fenced(err):
-        raise ConsumerFenced(f"the broker fenced this consumer ({err.str()}); a new consumer rejoins the group")
+        raise fenced(err)
     if is_fatal(err):
         raise StoreError(f"Kafka error on {m.topic()}: {err.str()}")
 
@@ -93,7 +97,7 @@ def commit_offsets(consumer: Consumer, offsets: Sequence[TopicPartition], *, asy
     A commit is only a bookmark: what it covers is already stored idempotently, so a commit that cannot be made
     costs a replay, never a record. While the coordinator moves (a broker killed) the commit is retried for
     `within_s`; when the group took the partitions away (a rebalance) the new owner replays them. Only an
-    authorization or fatal error is raised, because retrying cannot fix it.
+    authorization or fatal error is raised, because retrying cannot fix it (fencing as `ConsumerFenced`).
     """
     if not offsets:
         return True
@@ -105,6 +109,8 @@ def commit_offsets(consumer: Consumer, offsets: Sequence[TopicPartition], *, asy
             return True
         except KafkaException as exc:
             err: KafkaError = exc.args[0]
+            if is_fenced(err):  # this consumer can commit nothing more: replace it (`rejoin_when_fenced`)
+                raise fenced(err) from exc
             if is_fatal(err):
                 raise
             if err.code() not in _COMMIT_RETRIABLE:

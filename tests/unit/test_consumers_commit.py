@@ -72,3 +72,12 @@ def test_nothing_to_commit_makes_no_request() -> None:
     consumer = FlakyConsumer()
     assert commit_offsets(consumer, []) is True  # type: ignore[arg-type]
     assert consumer.calls == 0
+
+
+def test_a_fenced_consumer_is_named_so_it_can_be_replaced() -> None:
+    from consumers.exceptions import ConsumerFenced
+
+    consumer = FlakyConsumer(KafkaError.FENCED_INSTANCE_ID)
+    with pytest.raises(ConsumerFenced, match="fenced"):
+        commit_offsets(consumer, OFFSETS)  # type: ignore[arg-type]
+    assert consumer.calls == 1
