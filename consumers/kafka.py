@@ -54,6 +54,7 @@ def is_fenced(err: KafkaError) -> bool:
 
 
 def fenced(err: KafkaError) -> ConsumerFenced:
+    """The one wording for a fenced consumer, from a record error or a refused commit."""
     return ConsumerFenced(f"the broker fenced this consumer ({err.str()}); a new consumer rejoins the group")
 
 
