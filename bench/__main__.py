@@ -84,6 +84,7 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
             entry["ratio"] = Summary.of(ratios(values, raw)).as_dict()
         metrics[name] = entry
     for name, path in {"latency_p50_ms": ("gatekeeper", "p50_ms"), "latency_p99_ms": ("gatekeeper", "p99_ms"),
+                       "latency_p99_to_gatekeeper_ms": ("gatekeeper", "to_gatekeeper_p99_ms"),
                        "latency_rate": ("gatekeeper", "latency_rate")}.items():
         values = series(path)
         if values is not None:
@@ -133,7 +134,7 @@ def table(metrics: dict[str, Any], events: int) -> Table:
         th, ra = metrics[name]["throughput"], metrics[name].get("ratio")
         t.add_row(name, unit, f"{th['min']:,.0f}", f"{th['median']:,.0f}", f"{th['max']:,.0f}", f"{th['spread']:.0%}",
                   f"{ra['min']:.1%} / {ra['median']:.1%} / {ra['max']:.1%}" if ra else "")
-    for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms"):
+    for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_p99_to_gatekeeper_ms"):
         if name in metrics:
             m = metrics[name]
             unit = "records/s" if name == "latency_rate" else "ms"

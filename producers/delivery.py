@@ -23,7 +23,10 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
     "linger.ms": 10,
     "batch.num.messages": 10000,
-    "compression.type": "zstd",
+    # lz4, not zstd: live traffic spread over many partitions makes small batches, and a zstd batch costs a
+    # compression context here and a decompression on the broker each; at half the gatekeeper's rate that alone
+    # took the 2-core bench host from a p99 of ~400 ms to ~1 s (docs/performance.md)
+    "compression.type": "lz4",
     "delivery.timeout.ms": 120_000,  # librdkafka retries until then, then reports the record as failed
     "queue.buffering.max.messages": 500_000,
 }

@@ -38,8 +38,11 @@ log = logging.getLogger("simpul.streams.gatekeeper")
 T = TypeVar("T")
 
 MAX_IN_FLIGHT = 4  # batches written but not yet acknowledged: the broker's round trip overlaps the next batch
+# linger 20 ms: live records spread over ~46 output partitions, so a shorter linger sends a produce request of a
+# record or two per partition every few ms, and the broker's cost per request is what saturated the 2-core host at
+# half load (docs/performance.md); a catch-up fills batches long before the linger ends
 PRODUCER_SETTINGS = {
-    "enable.idempotence": True, "acks": "all", "linger.ms": 5, "compression.type": "zstd",
+    "enable.idempotence": True, "acks": "all", "linger.ms": 20, "compression.type": "lz4",
     "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
 }
 
@@ -103,7 +106,9 @@ class GatekeeperWorker:
             "enable.auto.commit": True, "enable.auto.offset.store": False, "auto.commit.interval.ms": 1000,
             "auto.offset.reset": "earliest", "partition.assignment.strategy": "range",
             "max.poll.interval.ms": 600_000, "session.timeout.ms": 30_000,
-            "fetch.wait.max.ms": 20, "queued.max.messages.kbytes": 262_144,
+            # a fetch waits for 64 KiB or 50 ms: live traffic trickles into 105 partitions, and answering every
+            # fetch at the first byte kept the broker busy with near-empty fetches
+            "fetch.wait.max.ms": 50, "fetch.min.bytes": 65_536, "queued.max.messages.kbytes": 262_144,
         }))
 
     # ---- the loop -------------------------------------------------------------------------------------------
