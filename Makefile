@@ -31,6 +31,7 @@ test-long: setup
 	SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_chaos_brokers.py -s
 
 bench: setup
+	$(BIN)/simpul platform up --with-postgres
 	$(BIN)/python -m bench
 
 clean-state:

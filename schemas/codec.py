@@ -203,7 +203,7 @@ class AvroCodec:
 
     def decode_record(self, data: bytes) -> tuple[str, dict[str, Any]]:
         """(event type, Avro datum resolved to our reader schema) of Confluent-framed bytes."""
-        schema_id, body = unframe(data)
+        schema_id, _ = unframe(data[:HEADER_SIZE])  # checks the header without copying the body
         full, writer = self.writer_schema(schema_id)
         if full not in self.catalog:
             raise UnknownEventType(full, self.catalog.event_types())
@@ -211,7 +211,9 @@ class AvroCodec:
         # our own schema as writer: read without resolution (same result, about twice as fast)
         resolve_to = None if self.is_own_schema(schema_id, reader.name) else reader.parsed
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer, resolve_to)
+            body = io.BytesIO(data)
+            body.seek(HEADER_SIZE)
+            record = fastavro.schemaless_reader(body, writer, resolve_to)
         except Exception as exc:  # truncated or corrupt body, or writer/reader not resolvable
             raise WireFormatError(f"cannot read a {reader.name} body with writer schema id {schema_id}: {exc}") from exc
         return reader.name, record  # type: ignore[return-value]

@@ -105,6 +105,10 @@ class Event(BaseModel):
         except ValidationError as exc:
             raise _translate(type(self).__name__, exc) from exc
 
+    # the override only translates errors: without this mark pydantic would route `model_validate` through it,
+    # validating every event twice (the gatekeeper's hot path)
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         """Validate a mapping; raises `EventValidationError` naming every bad field path."""
@@ -133,7 +137,7 @@ class Event(BaseModel):
     @classmethod
     def from_avro(cls, record: Mapping[str, Any]) -> Event:
         """The model of an Avro datum read with this event's schema."""
-        return cls.model_validate(dict(record))
+        return cls.model_validate(record if type(record) is dict else dict(record))
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> Event:

@@ -185,3 +185,22 @@ def test_models_are_frozen() -> None:
     e = example("AirQualityReading")
     with pytest.raises(Exception):
         e.pm25 = 1.0  # type: ignore[misc]
+
+
+def test_model_validate_validates_once_and_constructor_still_translates_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`from_avro` (the gatekeeper's hot path) must not run the whole validation twice through `Event.__init__`."""
+    import schemas.models as models
+
+    event_type = "ComplaintFiled"
+    model = MODELS[event_type]
+    assert model.__pydantic_custom_init__ is False
+    good, bad = _data(event_type), _data(event_type, regency_code="9999")
+    calls: list[str] = []
+    real = models._CROSS_CHECKS.get(event_type, lambda _e: [])
+    monkeypatch.setitem(models._CROSS_CHECKS, event_type, lambda e: calls.append("x") or real(e))
+    model.from_avro(good)
+    assert calls == ["x"]
+    with pytest.raises(EventValidationError, match="regency_code"):
+        model(**bad)
+    with pytest.raises(EventValidationError, match="regency_code"):
+        model.from_avro(bad)
