@@ -31,16 +31,34 @@ def new_prefix(tag: str) -> str:
     return f"bench{tag}{uuid.uuid4().hex[:6]}"
 
 
+_DEFERRED: list[tuple[Settings, str]] = []
+
+
+def delete_later(settings: Settings, prefix: str) -> None:
+    """Delete the prefix's topics at the end of the run (`delete_deferred`), not now: the broker removes a deleted
+    topic's files a minute later (file.delete.delay.ms), which would land in a later case's measurement and
+    stall it for seconds."""
+    _DEFERRED.append((settings, prefix))
+
+
+def delete_deferred() -> None:
+    """Delete every prefix handed to `delete_later`, once all measurements are done."""
+    while _DEFERRED:
+        settings, prefix = _DEFERRED.pop()
+        delete_topics(settings, prefix)
+
+
 @contextmanager
 def fresh_prefix(settings: Settings, tag: str, *, provision: bool = True) -> Iterator[Settings]:
-    """Settings on a new topic prefix whose catalog topics exist; every topic of the prefix is deleted after."""
+    """Settings on a new topic prefix whose catalog topics exist; every topic of the prefix is deleted at the end of
+    the run."""
     s = settings.model_copy(update={"topic_prefix": new_prefix(tag)})
     try:
         if provision:
             bootstrap.provision(s)
         yield s
     finally:
-        delete_topics(s, s.topic_prefix)
+        delete_later(s, s.topic_prefix)
 
 
 def delete_topics(settings: Settings, prefix: str) -> None:

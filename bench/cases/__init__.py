@@ -28,6 +28,7 @@ class Context:
     log: Callable[[str], None]
     quick: bool = False
     gatekeeper_rates: list[float] = field(default_factory=list)  # for the latency phase's half load
+    latency_rate: float | None = None  # a fixed rate for the latency phase instead of half the measured one
 
 
 def producer(settings: Settings, **conf: Any) -> Producer:

@@ -48,7 +48,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         try:
             rate = _throughput(s, child, canonical, partitions, n)
             ctx.gatekeeper_rates.append(rate)
-            lat = _latency(ctx, s, child, canonical, partitions, latency_batch, rate / 2)
+            lat = _latency(ctx, s, child, canonical, partitions, latency_batch, ctx.latency_rate or rate / 2)
             hwm = child.vm_hwm_mb()
         finally:
             child.stop()

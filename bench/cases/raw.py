@@ -40,4 +40,4 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         return {"rate": out["rate"], "seconds": out["seconds"], "records": float(out["records"]),
                 "peak_rss_mb": child.peak_rss_mb or 0.0}
     finally:
-        env.delete_topics(ctx.settings, prefix)
+        env.delete_later(ctx.settings, prefix)
