@@ -29,6 +29,7 @@ class Context:
     quick: bool = False
     gatekeeper_rates: list[float] = field(default_factory=list)  # for the latency phase's half load
     latency_rate: float | None = None  # a fixed rate for the latency phase instead of half the measured one
+    gatekeeper_workers: int = 1  # gatekeeper processes in one group (the bounds are for one)
 
 
 def producer(settings: Settings, **conf: Any) -> Producer:

@@ -43,19 +43,23 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         preload(s, [(f"{s.topic_prefix}.ingress.{reg}", k, v, t) for reg, k, v, t in ctx.records.ingress])
         latency_batch = _latency_records(ctx, s)
         state = ctx.workdir / f"gatekeeper-{rep}"
-        child = env.spawn(f"gatekeeper-{rep}", ["-m", "simpul", "streams", "run", "gatekeeper", "--loglevel", "warning"],
-                          env.child_env(s, SIMPUL_STATE_DIR=str(state)), ctx.workdir)
+        children = [env.spawn(f"gatekeeper-{rep}-{i}", ["-m", "simpul", "streams", "run", "gatekeeper", "--instance",
+                                                          str(i), "--loglevel", "warning"],
+                              env.child_env(s, SIMPUL_STATE_DIR=str(state)), ctx.workdir)
+                    for i in range(ctx.gatekeeper_workers)]
         try:
-            rate = _throughput(s, child, canonical, partitions, n)
+            rate = _throughput(s, children, canonical, partitions, n)
             ctx.gatekeeper_rates.append(rate)
-            lat = _latency(ctx, s, child, canonical, partitions, latency_batch, ctx.latency_rate or rate / 2)
-            hwm = child.vm_hwm_mb()
+            lat = _latency(ctx, s, children, canonical, partitions, latency_batch, ctx.latency_rate or rate / 2)
+            hwm = [c.vm_hwm_mb() for c in children]
         finally:
-            child.stop()
-        return {"rate": rate, **lat, "peak_rss_mb": child.peak_rss_mb or hwm or 0.0}
+            for c in children:
+                c.stop()
+        peak = max((c.peak_rss_mb or h or 0.0) for c, h in zip(children, hwm, strict=True))
+        return {"rate": rate, **lat, "workers": float(len(children)), "peak_rss_mb": peak}
 
 
-def _throughput(s, child: env.Child, canonical: list[str], partitions: int, n: int) -> float:  # type: ignore[no-untyped-def]
+def _throughput(s, children: list[env.Child], canonical: list[str], partitions: int, n: int) -> float:  # type: ignore[no-untyped-def]
     first: tuple[float, int] | None = None
     deadline = time.monotonic() + 1800
     while True:
@@ -65,8 +69,9 @@ def _throughput(s, child: env.Child, canonical: list[str], partitions: int, n: i
             first = (now, count)
         if count >= n:
             break
-        if not child.alive():
-            raise RuntimeError(f"the gatekeeper exited ({child.returncode}):\n{child.output()[-3000:]}")
+        for child in children:
+            if not child.alive():
+                raise RuntimeError(f"a gatekeeper exited ({child.returncode}):\n{child.output()[-3000:]}")
         if now > deadline:
             raise TimeoutError(f"gatekeeper: {count} of {n} records out after 30 min")
         time.sleep(0.1)
@@ -86,7 +91,7 @@ def _latency_records(ctx: Context, s) -> list[tuple[str, bytes, bytes, str, str]
     return out
 
 
-def _latency(ctx: Context, s, child: env.Child, canonical: list[str], partitions: int, batch, rate: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _latency(ctx: Context, s, children: list[env.Child], canonical: list[str], partitions: int, batch, rate: float) -> dict[str, float]:  # type: ignore[no-untyped-def]
     seconds = 5.0 if ctx.quick else LATENCY_SECONDS
     count = min(len(batch), max(1, int(rate * seconds)))
     batch = batch[:count]
@@ -141,8 +146,9 @@ def _latency(ctx: Context, s, child: env.Child, canonical: list[str], partitions
     done.set()
     reader.join(60)
     consumer.close()
-    if not child.alive():
-        raise RuntimeError(f"the gatekeeper exited during the latency run:\n{child.output()[-3000:]}")
+    for child in children:
+        if not child.alive():
+            raise RuntimeError(f"a gatekeeper exited during the latency run:\n{child.output()[-3000:]}")
     if len(latencies) < 0.99 * count:
         raise RuntimeError(f"latency: only {len(latencies)} of {count} canonical records seen")
     ms = [x * 1000 for x in latencies]
