@@ -2,9 +2,10 @@
 
 librdkafka (under the SDK, the gateway and the gatekeeper) sends one ProduceRequest per partition
 (confluentinc/librdkafka#1700), so records spread over the 105 ingress partitions at a few thousand a second go
-out one or two per request, and the broker pays its per-request cost for each. This produces at a fixed rate to the
+out one or two per request. This produces at a fixed rate to the
 ingress topics of a fresh prefix with the SDK's producer settings and reports the requests sent (librdkafka's own
-statistics) and the broker's CPU during the sends (from /proc; local platform only).
+statistics) and the broker's CPU during the sends (from /proc; local platform only), so that a linger or a broker
+setting can be judged by what it saves the broker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
@@ -26,7 +28,7 @@ from streams.app import topic_set
 
 
 def _broker_cpu_seconds(pid: int) -> float:
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115 - one read
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 

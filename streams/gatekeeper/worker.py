@@ -38,9 +38,9 @@ log = logging.getLogger("simpul.streams.gatekeeper")
 T = TypeVar("T")
 
 MAX_IN_FLIGHT = 4  # batches written but not yet acknowledged: the broker's round trip overlaps the next batch
-# linger 20 ms: live records spread over ~46 output partitions, so a shorter linger sends a produce request of a
-# record or two per partition every few ms, and the broker's cost per request is what saturated the 2-core host at
-# half load (docs/performance.md); a catch-up fills batches long before the linger ends
+# linger 20 ms: live records spread over ~46 output partitions, a record or two per partition per request; at a
+# fixed 3,000 records/s it gave the lowest p99 of 5, 20, 50 and 100 ms on the 2-core bench host
+# (docs/performance.md); a catch-up fills batches long before the linger ends
 PRODUCER_SETTINGS = {
     "enable.idempotence": True, "acks": "all", "linger.ms": 20, "compression.type": "lz4",
     "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
