@@ -54,6 +54,7 @@ def build(settings: Settings, events: int, seed: int = SEED, *, log=print) -> Re
     started = time.monotonic()
     recs = planned(events, seed)
     codec = AvroCodec.from_url(settings.registry)
+    codec.register_all()  # idempotent; a fresh platform (`make bench` on a new clone) has an empty registry
     hmac_key = settings.nik_hmac_key.get_secret_value().encode()
     ingress, canonical = [], []
     for r in recs:

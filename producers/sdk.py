@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from typing import Any
 
 from producers.delivery import AckedProducer, Delivery
-from producers.exceptions import InvalidEvent
+from producers.exceptions import InvalidEvent, ProducerClosed
 from schemas.codec import AvroCodec
 from schemas.exceptions import EventValidationError, FieldProblem, UnknownEventType
 from schemas.models import Event, model_for
@@ -38,14 +38,18 @@ class RegencyProducer:
     """Publishes one regency's events; thread-safe; use as a context manager or call `close()`."""
 
     def __init__(self, regency_code: str, kafka: KafkaConnection, codec: AvroCodec, *, topic_prefix: str = "jateng",
-                 producer_conf: Mapping[str, Any] | None = None) -> None:
+                 producer_conf: Mapping[str, Any] | None = None, client: AckedProducer | None = None) -> None:
+        """`client`: a Kafka client shared with other RegencyProducers of this process (one sender publishing
+        for several regencies under one identity); it stays open on `close()`, its owner closes it."""
         if regency_code not in regency_codes():
             raise InvalidEvent("RegencyProducer", [FieldProblem(
                 "regency_code", f"{regency_code!r} is not one of the 35 Central Java regency codes")])
         self.regency_code = regency_code
         self.topic = ingress_topic(topic_prefix, regency_code)
         self.codec = codec
-        self._producer = AckedProducer(kafka, client_id=f"simpul-sdk-{regency_code}", conf=producer_conf)
+        self._owned = client is None
+        self._closed = False
+        self._producer = client or AckedProducer(kafka, client_id=f"simpul-sdk-{regency_code}", conf=producer_conf)
 
     @classmethod
     def connect(cls, regency_code: str, *, bootstrap: str, registry_url: str, topic_prefix: str = "jateng",
@@ -87,6 +91,8 @@ class RegencyProducer:
         return self._send(event_id, key, value, None)
 
     def _send(self, event_id: str, key: bytes | None, value: bytes, event_type: str | None) -> Future[Delivery]:
+        if self._closed:
+            raise ProducerClosed(f"the producer of regency {self.regency_code} is closed; create a new one")
         headers = [(EVENT_TYPE_HEADER, event_type.encode())] if event_type else None
         return self._producer.send(self.topic, key, value, event_id=event_id, headers=headers)
 
@@ -96,8 +102,13 @@ class RegencyProducer:
         return self._producer.flush(timeout)
 
     def close(self, timeout: float = 60.0) -> None:
-        """Flush, then fail whatever the broker never acknowledged, so no accepted event vanishes unreported."""
-        self._producer.close(timeout)
+        """Flush, then fail whatever the broker never acknowledged, so no accepted event vanishes unreported
+        (a shared client is only flushed: its owner closes it)."""
+        self._closed = True
+        if self._owned:
+            self._producer.close(timeout)
+        else:
+            self._producer.flush(timeout)
 
     def __enter__(self) -> RegencyProducer:
         return self

@@ -17,7 +17,8 @@ from confluent_kafka import Consumer, KafkaError, TopicPartition
 from confluent_kafka.admin import AdminClient
 from typer.testing import CliRunner
 
-from producers.exceptions import DeliveryFailed, InvalidEvent
+from producers.delivery import AckedProducer
+from producers.exceptions import DeliveryFailed, InvalidEvent, ProducerClosed
 from producers.sdk import RegencyProducer
 from producers.simulator import Manifest
 from schemas.codec import AvroCodec
@@ -129,9 +130,13 @@ def test_simulator_refuses_to_send_without_topics(settings: Settings, unique: st
     assert "simpul topics apply" in result.output
 
 
-def test_sdk_publishes_10000_events_and_none_is_lost(settings: Settings, topics: TopicSet, codec: AvroCodec) -> None:
+@pytest.mark.parametrize("shared", [False, True], ids=["client-per-regency", "shared-client"])
+def test_sdk_publishes_10000_events_and_none_is_lost(settings: Settings, topics: TopicSet, codec: AvroCodec,
+                                                     shared: bool) -> None:
     regencies = ("3374", "3372")
-    producers = {code: RegencyProducer(code, settings.kafka, codec, topic_prefix=topics.prefix) for code in regencies}
+    client = AckedProducer(settings.kafka, client_id="test-shared") if shared else None
+    producers = {code: RegencyProducer(code, settings.kafka, codec, topic_prefix=topics.prefix, client=client)
+                 for code in regencies}
     futures = []
     ids = set()
     try:
@@ -148,10 +153,15 @@ def test_sdk_publishes_10000_events_and_none_is_lost(settings: Settings, topics:
     done, not_done = wait(futures, timeout=60)
     assert not not_done
     assert all(f.exception() is None for f in done)
+    with pytest.raises(ProducerClosed, match="3374"):
+        producers["3374"].publish(example("HealthFacilityVisit", event_id=uuid.uuid4()))
     records = consume_all(settings, [topics.ingress(code).name for code in regencies])
     arrived = [codec.decode(value) for values in records.values() for _, value in values]
     assert len(arrived) == 10_000
     assert {str(e.event_id) for e in arrived} == ids
+    if client is not None:  # a regency's close flushes the shared client and leaves it to its owner
+        assert client.send(topics.ingress("3374").name, b"k", b"v").result(30).offset is not None
+        client.close(30)
 
 
 def test_sdk_refuses_an_invalid_event_before_sending(settings: Settings, topics: TopicSet, codec: AvroCodec) -> None:
