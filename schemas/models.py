@@ -71,6 +71,8 @@ def _check_nik(value: str) -> str:
 
 
 def _to_utc_millis(value: datetime) -> datetime:
+    if value.tzinfo is UTC and not value.microsecond % 1000:  # as fastavro reads timestamp-millis: nothing to do
+        return value
     value = value.astimezone(UTC)
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 

@@ -47,7 +47,11 @@ class DedupTable:
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = Rdict(str(path), Options(raw_mode=True))
+        options = Options(raw_mode=True)
+        # nearly every lookup is a miss (a new event id): the point-lookup profile's filters answer a miss in
+        # ~0.5 µs instead of ~3.4 µs on a table of 600,000 ids, 7% of the gatekeeper's time (docs/performance.md)
+        options.optimize_for_point_lookup(64)
+        self._db = Rdict(str(path), options)
         self._staged: dict[bytes, bytes] = {}
 
     def get(self, event_id: str, default: object = None) -> list | None:  # type: ignore[type-arg]

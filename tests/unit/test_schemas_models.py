@@ -140,6 +140,8 @@ def test_occurred_at_must_be_aware_and_becomes_utc_millis() -> None:
     e = example("AirQualityReading", occurred_at=datetime(2025, 1, 1, 8, 0, 0, 123456, tzinfo=wib))
     assert e.occurred_at == datetime(2025, 1, 1, 1, 0, 0, 123000, tzinfo=UTC)
     assert e.occurred_at.tzinfo == UTC
+    in_utc = example("AirQualityReading", occurred_at=datetime(2025, 1, 1, 1, 0, 0, 123456, tzinfo=UTC))
+    assert in_utc.occurred_at.microsecond == 123000  # already UTC, still cut to milliseconds
     assert example("AirQualityReading", occurred_at="2025-01-01T01:00:00Z").occurred_at.hour == 1
 
 
