@@ -57,7 +57,7 @@ def raw(args: argparse.Namespace) -> dict[str, float]:
 
 
 def sdk(args: argparse.Namespace) -> dict[str, float]:
-    """SDK ingest: `send_sdk` of the planned events (one RegencyProducer per regency), every ack awaited."""
+    """SDK ingest: `send_sdk` of the planned events (one RegencyProducer per regency, one shared Kafka client), every ack awaited."""
     from bench.records import Records
     from producers.simulator.send import send_sdk
     from schemas.codec import AvroCodec

@@ -690,6 +690,11 @@ with RegencyProducer.connect("3374", bootstrap="{LOCAL_BOOTSTRAP}",
     print(delivery)""")
     lines += [
         "",
+        "A process that publishes for several regencies under one identity (a provincial importer, the "
+        "simulator) gives its `RegencyProducer`s one shared client, `client=AckedProducer(kafka, "
+        "client_id=...)` from producers/delivery.py, and closes that client last: one set of connections and threads instead of one per "
+        "regency (three times the throughput of 35 separate clients on the bench host).",
+        "",
         "With confluent-kafka's own `AvroSerializer`/`AvroDeserializer` (version 2.14 or newer), pass "
         "`subject.name.strategy` explicitly in both configurations (`record_subject_name_strategy` to produce); "
         "without it the client asks the registry's association endpoint, which Apicurio does not implement, "

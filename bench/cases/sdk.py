@@ -1,4 +1,4 @@
-"""(b) SDK ingest: the planned events through `send_sdk` (35 RegencyProducers), in a process of its own."""
+"""(b) SDK ingest: the planned events through `send_sdk` (35 RegencyProducers on one shared Kafka client), in a process of its own."""
 
 from __future__ import annotations
 
