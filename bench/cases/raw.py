@@ -16,9 +16,9 @@ PARTITIONS = 6
 MIN_RECORDS = 500_000
 
 
-def rounds(n: int) -> int:
-    """How many copies of the N records make at least MIN_RECORDS."""
-    return max(1, -(-MIN_RECORDS // max(n, 1)))
+def rounds(n: int, at_least: int = MIN_RECORDS) -> int:
+    """How many copies of the N records make at least `at_least` (MIN_RECORDS for the passthrough)."""
+    return max(1, -(-at_least // max(n, 1)))
 
 
 def run(ctx: Context, rep: int) -> dict[str, float]:

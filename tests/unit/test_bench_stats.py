@@ -62,3 +62,30 @@ def test_the_raw_baseline_passes_at_least_half_a_million_records() -> None:
     assert rounds(100_000) == 5
     assert rounds(30_000) * 30_000 >= MIN_RECORDS > (rounds(30_000) - 1) * 30_000
     assert rounds(2_000_000) == 1
+
+
+def test_sink_copies_get_fresh_event_ids_and_keep_every_other_field() -> None:
+    import io
+    import uuid
+
+    import fastavro
+
+    from bench.cases.sink import with_fresh_id
+    from schemas.catalog import default_catalog
+    from schemas.codec import frame
+    from schemas.examples import example
+
+    for event_type in ("HealthFacilityVisit", "ServiceRequestSubmitted", "AirQualityReading"):
+        event = example(event_type)
+        schema = default_catalog().get(event_type).parsed
+        body = io.BytesIO()
+        fastavro.schemaless_writer(body, schema, event.to_avro())
+        value = frame(7, body.getvalue())
+        copy = with_fresh_id(value)
+        assert copy[:5] == value[:5] and len(copy) == len(value)
+        read = fastavro.schemaless_reader(io.BytesIO(copy[5:]), schema)
+        assert read["event_id"] != event.event_id and isinstance(read["event_id"], uuid.UUID)
+        assert {k: v for k, v in read.items() if k != "event_id"} == {
+            k: v for k, v in event.to_avro().items() if k != "event_id"}
+    with pytest.raises(ValueError, match="event_id"):
+        with_fresh_id(frame(7, b"\x02ab"))
