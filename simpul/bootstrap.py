@@ -14,7 +14,7 @@ def codec(settings: Settings) -> AvroCodec:
 def gateway(settings: Settings):  # noqa: ANN201 - FastAPI app; imported lazily to keep the CLI fast
     """The HTTP ingress gateway app, wired to the broker, the registry and its own database."""
     from producers.delivery import AckedProducer
-    from producers.gateway.app import Gateway, create_app
+    from producers.gateway.app import PRODUCER_CONF, Gateway, create_app
     from producers.gateway.store import GatewayStore
     from topics.catalog import topic_names
 
@@ -22,7 +22,7 @@ def gateway(settings: Settings):  # noqa: ANN201 - FastAPI app; imported lazily 
     parts = Gateway(
         store=GatewayStore(settings.gateway_db),
         codec=codec(settings),
-        producer=AckedProducer(settings.kafka, client_id="simpul-gateway"),
+        producer=AckedProducer(settings.kafka, client_id="simpul-gateway", conf=PRODUCER_CONF),
         topics=topic_names(settings.topic_prefix),
         max_batch=settings.gateway_max_batch,
     )
