@@ -86,7 +86,9 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
         metrics[name] = entry
     for name, path in {"latency_p50_ms": ("gatekeeper", "p50_ms"), "latency_p99_ms": ("gatekeeper", "p99_ms"),
                        "latency_p99_to_gatekeeper_ms": ("gatekeeper", "to_gatekeeper_p99_ms"),
-                       "latency_rate": ("gatekeeper", "latency_rate")}.items():
+                       "latency_rate": ("gatekeeper", "latency_rate"),
+                       "latency_broker_cores": ("gatekeeper", "latency_broker_cores"),
+                       "latency_gatekeeper_cores": ("gatekeeper", "latency_gatekeeper_cores")}.items():
         values = series(path)
         if values is not None:
             metrics[name] = Summary.of(values).as_dict()
@@ -135,11 +137,15 @@ def table(metrics: dict[str, Any], events: int) -> Table:
         th, ra = metrics[name]["throughput"], metrics[name].get("ratio")
         t.add_row(name, unit, f"{th['min']:,.0f}", f"{th['median']:,.0f}", f"{th['max']:,.0f}", f"{th['spread']:.0%}",
                   f"{ra['min']:.1%} / {ra['median']:.1%} / {ra['max']:.1%}" if ra else "")
-    for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_p99_to_gatekeeper_ms"):
+    for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_p99_to_gatekeeper_ms",
+                 "latency_broker_cores", "latency_gatekeeper_cores"):
         if name in metrics:
             m = metrics[name]
-            unit = "records/s" if name == "latency_rate" else "ms"
-            t.add_row(name, unit, f"{m['min']:,.0f}", f"{m['median']:,.0f}", f"{m['max']:,.0f}", f"{m['spread']:.0%}", "")
+            unit, fmt = {"latency_rate": ("records/s", ",.0f")}.get(name, ("ms", ",.0f"))
+            if name.endswith("_cores"):
+                unit, fmt = "cores", ".2f"
+            t.add_row(name, unit, f"{m['min']:{fmt}}", f"{m['median']:{fmt}}", f"{m['max']:{fmt}}",
+                      f"{m['spread']:.0%}", "")
     for proc, mb in metrics.get("peak_rss_mb", {}).items():
         t.add_row(f"peak RSS: {proc}", "MiB", "", f"{mb:,.0f}", "", "", "")
     return t

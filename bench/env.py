@@ -167,6 +167,20 @@ def spawn(name: str, args: Sequence[str], env: dict[str, str], logdir: Path) -> 
     return Child(name, proc, log)
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far (from /proc; Linux only)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def broker_pid(settings: Settings) -> int | None:
+    """The local platform's (first) Kafka node's process id, or None when the settings point elsewhere."""
+    from simpul.platform.processes import recall
+
+    started = recall(settings.state_dir, "kafka")
+    return started.pid if started is not None and Path(f"/proc/{started.pid}").exists() else None
+
+
 def end_offsets(settings: Settings, topics: Sequence[str], partitions: int) -> int:
     """The sum of the end offsets of `topics` (each with `partitions` partitions)."""
     ends = _ends_client(settings)

@@ -15,7 +15,6 @@ import json
 import os
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
@@ -25,11 +24,6 @@ from bench import env
 from producers.delivery import PRODUCER_DEFAULTS
 from simpul.platform.processes import recall
 from streams.app import topic_set
-
-
-def _broker_cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
@@ -46,7 +40,7 @@ def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
                                                   "statistics.interval.ms": 500,
                                                   "stats_cb": lambda raw: stats.append(json.loads(raw))}))
         time.sleep(2.0)  # let the new partitions settle before measuring
-        cpu0, t0, sent = _broker_cpu_seconds(started.pid), time.monotonic(), 0
+        cpu0, t0, sent = env.cpu_seconds(started.pid), time.monotonic(), 0
         while (now := time.monotonic()) - t0 < seconds:
             if sent % 10 == 0 and (delay := t0 + sent / rate - now) > 0:
                 time.sleep(delay)
@@ -54,7 +48,7 @@ def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
             producer.poll(0)
             sent += 1
         producer.flush(60)
-        elapsed, cpu1 = time.monotonic() - t0, _broker_cpu_seconds(started.pid)
+        elapsed, cpu1 = time.monotonic() - t0, env.cpu_seconds(started.pid)
         time.sleep(0.6)  # one more statistics interval: the counts include the last requests
         producer.poll(0)
     env.delete_deferred()

@@ -133,6 +133,9 @@ def _latency(ctx: Context, s, children: list[env.Child], canonical: list[str], p
     ready.wait(30)
     time.sleep(1.0)
     p = producer(s)
+    meters = {"latency_broker_cores": env.broker_pid(ctx.settings),
+              "latency_gatekeeper_cores": children[0].pid if len(children) == 1 else None}
+    cpu0 = {k: env.cpu_seconds(pid) for k, pid in meters.items() if pid is not None}
     start = time.monotonic()
     for i, (topic, key, value, event_type, event_id) in enumerate(batch):
         if i % 10 == 0:  # paced in groups of 10 (1-5 ms apart): fewer wake-ups on a machine the worker shares
@@ -143,6 +146,8 @@ def _latency(ctx: Context, s, children: list[env.Child], canonical: list[str], p
         p.produce(topic, value=value, key=key, headers=[(EVENT_TYPE_HEADER, event_type.encode())])
         p.poll(0)
     p.flush(60)
+    # CPU of the broker and the worker while the load ran: where the host's two cores went
+    cores = {k: (env.cpu_seconds(meters[k]) - v) / (time.monotonic() - start) for k, v in cpu0.items()}  # type: ignore[arg-type]
     done.set()
     reader.join(60)
     consumer.close()
@@ -155,4 +160,4 @@ def _latency(ctx: Context, s, children: list[env.Child], canonical: list[str], p
     gk = [x * 1000 for x in to_gatekeeper]
     return {"latency_rate": rate, "latency_records": float(count), "p50_ms": percentile(ms, 50),
             "p99_ms": percentile(ms, 99), "max_ms": max(ms),
-            "to_gatekeeper_p50_ms": percentile(gk, 50), "to_gatekeeper_p99_ms": percentile(gk, 99)}
+            "to_gatekeeper_p50_ms": percentile(gk, 50), "to_gatekeeper_p99_ms": percentile(gk, 99), **cores}
