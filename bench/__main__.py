@@ -1,12 +1,13 @@
 """`python -m bench` (`make bench`): Simpul's hot paths against a raw Kafka passthrough on the same platform.
 
-    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,sink] [--json-out F] [--json] [--quick]
+    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,sink,aggregates] [--json-out F] [--json] [--quick]
                     [--latency-rate R]
 
 Cases (one module each under bench/cases/): a raw baseline (confluent-kafka consume -> produce), b SDK ingest,
 c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end latency at half its rate,
-e store sink rows/s on SQLite and PostgreSQL; peak memory of every process under test. Repetitions are interleaved
-(a b c d e, a b c d e, ...) and every throughput is divided by the raw baseline of its own repetition.
+e store sink rows/s on SQLite and PostgreSQL, g the aggregates processor's catch-up rate; peak memory of every
+process under test. Repetitions are interleaved (a b c d e g, a b c d e g, ...) and every throughput is divided by
+the raw baseline of its own repetition.
 Prints a table, writes JSON (default bench/results/<timestamp>.json), exits 1 naming every acceptance bound that
 fails. Runs on the platform the settings point at (default the local one), on fresh topic prefixes that are
 deleted afterwards. The method is in docs/performance.md.
@@ -34,7 +35,7 @@ from bench import env
 from bench.records import build
 from bench.stats import AGREEMENT, Summary, ratios
 
-CASES = ("raw", "sdk", "gateway", "gatekeeper", "sink")
+CASES = ("raw", "sdk", "gateway", "gatekeeper", "sink", "aggregates")
 RESULTS = Path(__file__).resolve().parent / "results"
 BOUNDS = {"gatekeeper_ratio_min": 0.30, "latency_p99_ms_max": 500.0, "sink_pg_rows_per_s_min": 20_000.0,
           "agreement": AGREEMENT}
@@ -75,7 +76,7 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     raw = series(("raw", "rate"))
     throughput = {"raw": ("raw", "rate"), "sdk": ("sdk", "rate"), "gateway": ("gateway", "rate"),
                   "gatekeeper": ("gatekeeper", "rate"), "sink_sqlite": ("sink", "sqlite", "rate"),
-                  "sink_postgresql": ("sink", "postgresql", "rate")}
+                  "sink_postgresql": ("sink", "postgresql", "rate"), "aggregates": ("aggregates", "rate")}
     for name, path in throughput.items():
         values = series(path)
         if values is None:
@@ -95,7 +96,7 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     memory: dict[str, float] = {}
     for name, path in {"raw passthrough": ("raw",), "sdk producer": ("sdk",), "gateway": ("gateway",),
                        "gatekeeper": ("gatekeeper",), "sink (sqlite)": ("sink", "sqlite"),
-                       "sink (postgresql)": ("sink", "postgresql")}.items():
+                       "sink (postgresql)": ("sink", "postgresql"), "aggregates": ("aggregates",)}.items():
         values = series((*path, "peak_rss_mb"))
         if values is not None:
             memory[name] = max(values)
@@ -130,7 +131,7 @@ def table(metrics: dict[str, Any], events: int) -> Table:
     for col in ("case", "unit", "min", "median", "max", "spread", "ratio to raw (min/med/max)"):
         t.add_column(col, justify="right" if col not in ("case", "unit") else "left")
     units = {"raw": "records/s", "sdk": "events/s", "gateway": "events/s", "gatekeeper": "records/s",
-             "sink_sqlite": "rows/s", "sink_postgresql": "rows/s"}
+             "sink_sqlite": "rows/s", "sink_postgresql": "rows/s", "aggregates": "records/s"}
     for name, unit in units.items():
         if name not in metrics:
             continue
@@ -174,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (4000 if args.quick else 30_000)
 
     from bench import cases
-    from bench.cases import gatekeeper, gateway, raw, sdk, sink
+    from bench.cases import aggregates, gatekeeper, gateway, raw, sdk, sink
 
-    modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "sink": sink}
+    modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "sink": sink,
+               "aggregates": aggregates}
     settings = env.base_settings()
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,9 +28,11 @@ class Observation:
     ratios: dict[str, bool] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["occurred_at"] = self.occurred_at.isoformat()
-        return data
+        # by hand, not dataclasses.asdict: its deep copy was a tenth of the aggregates worker's time
+        return {"metric": self.metric, "regency_code": self.regency_code, "dimension": self.dimension,
+                "dimension_value": self.dimension_value, "occurred_at": self.occurred_at.isoformat(),
+                "event_id": self.event_id, "counts": dict(self.counts), "values": dict(self.values),
+                "ratios": dict(self.ratios)}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Observation:

@@ -70,3 +70,16 @@ def test_window_keys_and_record() -> None:
                        events=1, updated_at=datetime.now(UTC))
     assert record.window_key == keys[0][0]
     assert Aggregate.model_validate_json(record.to_bytes()) == record
+
+
+def test_observations_cross_the_repartition_topic_whole() -> None:
+    import dataclasses
+    import json
+
+    from streams.aggregates.logic import Observation
+
+    for event_type in ("ServiceRequestCompleted", "StapleFoodPriceObserved", "ComplaintFiled"):
+        for obs in observe(example(event_type)):
+            data = json.loads(json.dumps(obs.to_json()))  # what the repartition topic carries
+            assert set(data) == {f.name for f in dataclasses.fields(Observation)}
+            assert Observation.from_json(data) == obs
