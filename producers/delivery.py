@@ -57,7 +57,8 @@ class AckedProducer:
     """Thread-safe; a background thread serves delivery callbacks so callers only wait on futures."""
 
     def __init__(self, kafka: KafkaConnection, *, client_id: str, conf: Mapping[str, Any] | None = None) -> None:
-        self._producer = Producer(kafka.librdkafka(**{**PRODUCER_DEFAULTS, **(conf or {}), "client.id": client_id}))
+        self._producer: Producer | None = Producer(
+            kafka.librdkafka(**{**PRODUCER_DEFAULTS, **(conf or {}), "client.id": client_id}))
         self._pending: set[Future[Delivery]] = set()
         self._lock = threading.Lock()
         self._closed = False
@@ -88,15 +89,22 @@ class AckedProducer:
             except Exception as exc:  # noqa: BLE001 - handed to the caller through the future
                 future.set_exception(exc)
 
+        producer = self._producer
+        if producer is None:  # closed meanwhile, by another thread
+            with self._lock:
+                self._pending.discard(future)
+            raise ProducerClosed("this producer is closed; create a new one")
         while True:
             try:
-                self._producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
+                producer.produce(topic, value=value, key=key, headers=headers, on_delivery=on_delivery)
                 return future
             except BufferError:  # local queue full: let deliveries drain, then retry
-                self._producer.poll(0.1)
+                producer.poll(0.1)
 
     def broker_answers(self, timeout: float = 3.0) -> bool:
         """True when the cluster returns metadata (for readiness checks)."""
+        if self._producer is None:
+            return False
         try:
             return len(self._producer.list_topics(timeout=timeout).brokers) > 0
         except Exception:  # noqa: BLE001 - any failure means "not ready"
@@ -104,7 +112,7 @@ class AckedProducer:
 
     def flush(self, timeout: float = 60.0) -> int:
         """Wait for every queued record to be acknowledged or failed; returns how many are still outstanding."""
-        return self._producer.flush(timeout)
+        return self._producer.flush(timeout) if self._producer is not None else 0
 
     def close(self, timeout: float = 60.0) -> None:
         """Flush, then fail whatever the broker never acknowledged, so no accepted record vanishes unreported."""
@@ -113,6 +121,9 @@ class AckedProducer:
         remaining = self.flush(timeout)
         self._closed = True
         self._poller.join(timeout=2)
+        # librdkafka's threads and connections end with the client object: without this a closed producer
+        # still held by someone kept reconnecting (and logging) after its broker was gone
+        self._producer = None
         if remaining:
             with self._lock:
                 stuck = list(self._pending)
@@ -124,7 +135,9 @@ class AckedProducer:
                         "event_id"))
 
     def _poll_loop(self) -> None:
+        producer = self._producer  # its own reference: close() drops the attribute
+        assert producer is not None
         while not self._closed:
-            served = self._producer.poll(0.05)
+            served = producer.poll(0.05)
             if not served and not self._pending:
                 time.sleep(0.02)

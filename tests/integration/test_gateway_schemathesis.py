@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import schemathesis
+from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings as hypothesis_settings
 from schemathesis.checks import positive_data_acceptance
 
@@ -22,9 +23,11 @@ def gateway_schema(settings: Settings, tmp_path_factory: pytest.TempPathFactory)
         "gateway_db_url": f"sqlite:///{tmp_path_factory.mktemp('st') / 'gw.sqlite'}"})
     bootstrap.provision(s)
     key = GatewayStore(s.gateway_db).create_key("3374", label="schemathesis").secret
-    schema = schemathesis.openapi.from_asgi("/openapi.json", bootstrap.gateway(s))
+    app = bootstrap.gateway(s)
+    schema = schemathesis.openapi.from_asgi("/openapi.json", app)
     schema.config.headers = {"X-API-Key": key}  # type: ignore[attr-defined]
-    return schema
+    with TestClient(app):  # runs the app's lifespan, whose end closes its Kafka producer after the module
+        yield schema
 
 
 def test_gateway_conforms_to_its_openapi(gateway_schema) -> None:  # noqa: ANN001

@@ -190,3 +190,24 @@ def test_unreachable_broker_fails_the_future_with_delivery_failed(codec: AvroCod
     finally:
         producer.close(5)
     assert time.monotonic() - started < 30
+
+
+def test_a_closed_producer_lets_its_kafka_client_go(settings: Settings) -> None:
+    """close() ends librdkafka's threads and connections even while the object is still referenced (a fixture,
+    an app): before, a closed producer kept reconnecting and logging once its broker was gone."""
+    from pathlib import Path
+
+    def threads() -> int:
+        return len(list(Path("/proc/self/task").iterdir()))
+
+    before = threads()
+    producer = AckedProducer(settings.kafka, client_id="test-close")
+    assert producer.broker_answers() and threads() > before
+    producer.close(10)
+    deadline = time.monotonic() + 10
+    while threads() > before and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert threads() <= before
+    assert not producer.broker_answers() and producer.flush(1) == 0
+    with pytest.raises(ProducerClosed):
+        producer.send("anywhere", b"k", b"v")
