@@ -89,7 +89,8 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
                        "latency_p99_to_gatekeeper_ms": ("gatekeeper", "to_gatekeeper_p99_ms"),
                        "latency_rate": ("gatekeeper", "latency_rate"),
                        "latency_broker_cores": ("gatekeeper", "latency_broker_cores"),
-                       "latency_gatekeeper_cores": ("gatekeeper", "latency_gatekeeper_cores")}.items():
+                       "latency_gatekeeper_cores": ("gatekeeper", "latency_gatekeeper_cores"),
+                       "latency_load_cores": ("gatekeeper", "latency_load_cores")}.items():
         values = series(path)
         if values is not None:
             metrics[name] = Summary.of(values).as_dict()
@@ -139,7 +140,7 @@ def table(metrics: dict[str, Any], events: int) -> Table:
         t.add_row(name, unit, f"{th['min']:,.0f}", f"{th['median']:,.0f}", f"{th['max']:,.0f}", f"{th['spread']:.0%}",
                   f"{ra['min']:.1%} / {ra['median']:.1%} / {ra['max']:.1%}" if ra else "")
     for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_p99_to_gatekeeper_ms",
-                 "latency_broker_cores", "latency_gatekeeper_cores"):
+                 "latency_broker_cores", "latency_gatekeeper_cores", "latency_load_cores"):
         if name in metrics:
             m = metrics[name]
             unit, fmt = {"latency_rate": ("records/s", ",.0f")}.get(name, ("ms", ",.0f"))

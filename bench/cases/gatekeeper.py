@@ -16,6 +16,7 @@ gatekeeper's `produce()` of the canonical record (its CreateTime): what is left 
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 import uuid
@@ -134,17 +135,19 @@ def _latency(ctx: Context, s, children: list[env.Child], canonical: list[str], p
     time.sleep(1.0)
     p = producer(s)
     meters = {"latency_broker_cores": env.broker_pid(ctx.settings),
-              "latency_gatekeeper_cores": children[0].pid if len(children) == 1 else None}
+              "latency_gatekeeper_cores": children[0].pid if len(children) == 1 else None,
+              "latency_load_cores": os.getpid()}  # this process: the load generator and the reader
     cpu0 = {k: env.cpu_seconds(pid) for k, pid in meters.items() if pid is not None}
     start = time.monotonic()
+    group = max(10, int(rate / 200))  # paced in groups sent every ~5 ms: few wake-ups on a machine the worker shares
     for i, (topic, key, value, event_type, event_id) in enumerate(batch):
-        if i % 10 == 0:  # paced in groups of 10 (1-5 ms apart): fewer wake-ups on a machine the worker shares
+        if i % group == 0:
             delay = start + i / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+            p.poll(0)
         sent[event_id] = time.time()
         p.produce(topic, value=value, key=key, headers=[(EVENT_TYPE_HEADER, event_type.encode())])
-        p.poll(0)
     p.flush(60)
     # CPU of the broker and the worker while the load ran: where the host's two cores went
     cores = {k: (env.cpu_seconds(meters[k]) - v) / (time.monotonic() - start) for k, v in cpu0.items()}  # type: ignore[arg-type]
