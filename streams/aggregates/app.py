@@ -55,7 +55,7 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, codec:
     @app.agent(canonical, name="observe")
     async def observe_events(stream):  # type: ignore[no-untyped-def]
         # in batches: one repartition message per window key per batch instead of one per observation (Faust's
-        # per-message cost dominated: 880 records/s one by one, see docs/performance.md); the batch's events are
+        # per-message cost dominated: 764-882 records/s one by one, see docs/performance.md); the batch's events are
         # acknowledged only after it is handled, so at least once holds
         async for events in stream.take_events(BATCH, within=BATCH_WITHIN_S):
             grouped: dict[str, dict] = {}
