@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -179,6 +179,32 @@ def broker_pid(settings: Settings) -> int | None:
 
     started = recall(settings.state_dir, "kafka")
     return started.pid if started is not None and Path(f"/proc/{started.pid}").exists() else None
+
+
+def catch_up_rate(progress: Callable[[], int], n: int, children: Sequence[Child], what: str, *,
+                  finished: Callable[[], bool] = lambda: True, timeout: float = 1800, interval: float = 0.1) -> float:
+    """Records/s of a worker catching up on `n` pre-loaded records: `progress()` (records done so far) sampled
+    every `interval`, from the first sample that shows progress (start-up and group join excluded) until it
+    reaches `n` and `finished()` holds."""
+    first: tuple[float, int] | None = None
+    deadline = time.monotonic() + timeout
+    while True:
+        done = progress()
+        now = time.monotonic()
+        if done > 0 and first is None:
+            first = (now, done)
+        if done >= n and finished():
+            break
+        for child in children:
+            if not child.alive():
+                raise RuntimeError(f"the {what} exited ({child.returncode}):\n{child.output()[-3000:]}")
+        if now > deadline:
+            raise TimeoutError(f"{what}: {done} of {n} records done after {timeout / 60:.0f} min")
+        time.sleep(interval)
+    t0, c0 = first  # type: ignore[misc]
+    if now - t0 <= 0:
+        raise RuntimeError(f"the {what} finished between two samples: raise --events")
+    return (n - c0) / (now - t0)
 
 
 def end_offsets(settings: Settings, topics: Sequence[str], partitions: int) -> int:

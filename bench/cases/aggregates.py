@@ -9,8 +9,6 @@ second), so start-up, table recovery and the group join are excluded.
 
 from __future__ import annotations
 
-import time
-
 from confluent_kafka import Consumer, TopicPartition
 
 from bench import env
@@ -49,23 +47,9 @@ def _committed(watcher: Consumer, tps: list[TopicPartition]) -> int:
 
 def _rate(child: env.Child, watcher: Consumer, canonical: list[TopicPartition], repartition: list[TopicPartition],
           n: int) -> float:
-    first: tuple[float, int] | None = None
-    deadline = time.monotonic() + 3600
-    while True:
-        done = _committed(watcher, canonical)
-        now = time.monotonic()
-        if done > 0 and first is None:
-            first = (now, done)
-        if done >= n:
-            ends = sum(watcher.get_watermark_offsets(tp, timeout=30)[1] for tp in repartition)
-            if _committed(watcher, repartition) >= ends:
-                break
-        if not child.alive():
-            raise RuntimeError(f"the aggregates worker exited ({child.returncode}):\n{child.output()[-3000:]}")
-        if now > deadline:
-            raise TimeoutError(f"aggregates: {done} of {n} canonical records committed after an hour")
-        time.sleep(0.25)
-    t0, c0 = first  # type: ignore[misc]
-    if now - t0 <= 0:
-        raise RuntimeError("the aggregates worker finished between two samples: raise --events")
-    return (n - c0) / (now - t0)
+    def repartitioned_all() -> bool:
+        ends = sum(watcher.get_watermark_offsets(tp, timeout=30)[1] for tp in repartition)
+        return _committed(watcher, repartition) >= ends
+
+    return env.catch_up_rate(lambda: _committed(watcher, canonical), n, [child], "aggregates worker",
+                             finished=repartitioned_all, timeout=3600, interval=0.25)

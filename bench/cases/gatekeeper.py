@@ -61,25 +61,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
 
 
 def _throughput(s, children: list[env.Child], canonical: list[str], partitions: int, n: int) -> float:  # type: ignore[no-untyped-def]
-    first: tuple[float, int] | None = None
-    deadline = time.monotonic() + 1800
-    while True:
-        count = env.end_offsets(s, canonical, partitions)
-        now = time.monotonic()
-        if count > 0 and first is None:
-            first = (now, count)
-        if count >= n:
-            break
-        for child in children:
-            if not child.alive():
-                raise RuntimeError(f"a gatekeeper exited ({child.returncode}):\n{child.output()[-3000:]}")
-        if now > deadline:
-            raise TimeoutError(f"gatekeeper: {count} of {n} records out after 30 min")
-        time.sleep(0.1)
-    t0, c0 = first  # type: ignore[misc]
-    if now - t0 <= 0:
-        raise RuntimeError("the gatekeeper finished between two samples: raise --events")
-    return (n - c0) / (now - t0)
+    return env.catch_up_rate(lambda: env.end_offsets(s, canonical, partitions), n, children, "gatekeeper")
 
 
 def _latency_records(ctx: Context, s) -> list[tuple[str, bytes, bytes, str, str]]:  # type: ignore[no-untyped-def]
