@@ -143,9 +143,8 @@ def table(metrics: dict[str, Any], events: int) -> Table:
                  "latency_broker_cores", "latency_gatekeeper_cores", "latency_load_cores"):
         if name in metrics:
             m = metrics[name]
-            unit, fmt = {"latency_rate": ("records/s", ",.0f")}.get(name, ("ms", ",.0f"))
-            if name.endswith("_cores"):
-                unit, fmt = "cores", ".2f"
+            unit, fmt = ("cores", ".2f") if name.endswith("_cores") else (
+                "records/s" if name == "latency_rate" else "ms", ",.0f")
             t.add_row(name, unit, f"{m['min']:{fmt}}", f"{m['median']:{fmt}}", f"{m['max']:{fmt}}",
                       f"{m['spread']:.0%}", "")
     for proc, mb in metrics.get("peak_rss_mb", {}).items():

@@ -22,16 +22,15 @@ from rich.console import Console
 
 from bench import env
 from producers.delivery import PRODUCER_DEFAULTS
-from simpul.platform.processes import recall
 from streams.app import topic_set
 
 
 def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
     """Produce `rate` records/s for `seconds` to every ingress partition; requests and broker CPU of the sends."""
     settings = env.base_settings()
-    started = recall(settings.state_dir, "kafka")
-    if started is None:
-        raise SystemExit("no local broker recorded under the state folder: run `simpul platform up` first")
+    broker = env.broker_pid(settings)
+    if broker is None:
+        raise SystemExit("no local broker running under the state folder: run `simpul platform up` first")
     stats: list[dict[str, Any]] = []
     value = os.urandom(250)  # about one event's Avro body
     with env.fresh_prefix(settings, "req") as s:
@@ -40,7 +39,7 @@ def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
                                                   "statistics.interval.ms": 500,
                                                   "stats_cb": lambda raw: stats.append(json.loads(raw))}))
         time.sleep(2.0)  # let the new partitions settle before measuring
-        cpu0, t0, sent = env.cpu_seconds(started.pid), time.monotonic(), 0
+        cpu0, t0, sent = env.cpu_seconds(broker), time.monotonic(), 0
         while (now := time.monotonic()) - t0 < seconds:
             if sent % 10 == 0 and (delay := t0 + sent / rate - now) > 0:
                 time.sleep(delay)
@@ -48,7 +47,7 @@ def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
             producer.poll(0)
             sent += 1
         producer.flush(60)
-        elapsed, cpu1 = time.monotonic() - t0, env.cpu_seconds(started.pid)
+        elapsed, cpu1 = time.monotonic() - t0, env.cpu_seconds(broker)
         time.sleep(0.6)  # one more statistics interval: the counts include the last requests
         producer.poll(0)
     env.delete_deferred()

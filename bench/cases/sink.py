@@ -18,6 +18,7 @@ from datetime import datetime
 from bench import env
 from bench.cases import Context, last_json, preload
 from bench.cases.raw import rounds
+from schemas.codec import HEADER_SIZE
 
 MIN_RECORDS = 300_000
 UUID_STRING = 0x48  # Avro's zigzag length of a 36-character string: event_id, every schema's first field
@@ -25,9 +26,10 @@ UUID_STRING = 0x48  # Avro's zigzag length of a 36-character string: event_id, e
 
 def with_fresh_id(value: bytes) -> bytes:
     """A framed Avro event with a new event_id written over the old one (same length, same encoding)."""
-    if value[5] != UUID_STRING:
+    start = HEADER_SIZE + 1  # after the Confluent header and the string's length byte
+    if value[HEADER_SIZE] != UUID_STRING:
         raise ValueError("the event does not start with a 36-character event_id; see schemas/avro/Envelope.avsc")
-    return value[:6] + str(uuid.uuid4()).encode() + value[42:]
+    return value[:start] + str(uuid.uuid4()).encode() + value[start + 36:]
 
 BATCH_LINE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}) INFO simpul\.consumers\.store: batch (\d+): "
                         r"(\d+) records, (\d+) rows$", re.M)
