@@ -55,7 +55,7 @@ def build(settings: Settings, events: int, seed: int = SEED, *, log=print) -> Re
     recs = planned(events, seed)
     codec = AvroCodec.from_url(settings.registry)
     codec.register_all()  # idempotent; a fresh platform (`make bench` on a new clone) has an empty registry
-    hmac_key = settings.nik_hmac_key.get_secret_value().encode()
+    hmac_key = settings.secret("nik_hmac_key").encode()
     ingress, canonical = [], []
     for r in recs:
         value = codec.encode(r.event)

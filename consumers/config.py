@@ -21,7 +21,8 @@ class ConsumerTuning(BaseModel):
 
     alert_webhooks: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(), description="webhook URLs (comma-separated in the environment)")
-    alert_webhook_secret: SecretStr = SecretStr("simpul-local-webhook-secret-change-me")
+    alert_webhook_secret: SecretStr | None = Field(default=None, description="signs webhooks; generated per "
+                                                   "installation into the secrets folder")
     alert_retry_base_s: float = Field(default=0.2, ge=0, description="first retry delay; doubles each attempt")
     alert_retry_max_s: float = Field(default=30.0, ge=0, description="cap of one retry delay")
     alert_max_attempts: int = Field(default=5, ge=1, le=100, description="attempts before the delivery is dead")

@@ -107,6 +107,6 @@ def alert_dispatcher(settings: Settings, *, store_url: str | None = None,
     cs = settings
     return AlertDispatcher(
         store_engine(settings, store_url), list(webhooks) if webhooks else list(cs.alert_webhooks),
-        cs.alert_webhook_secret.get_secret_value(), max_attempts=cs.alert_max_attempts,
+        settings.secret("alert_webhook_secret"), max_attempts=cs.alert_max_attempts,
         retry_base_s=cs.alert_retry_base_s, retry_max_s=cs.alert_retry_max_s, timeout_s=cs.alert_timeout_s,
         workers=cs.alert_workers)

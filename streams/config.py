@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Protocol
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import NoDecode
 
 from topics.catalog import parse_duration_ms
@@ -68,5 +68,6 @@ class StreamsSettings(Protocol):
     @property
     def registry(self) -> str: ...
     topic_prefix: str
-    nik_hmac_key: SecretStr
     state_dir: Path
+
+    def secret(self, name: str) -> str: ...

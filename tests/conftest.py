@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
+from simpul import secret_files
 from simpul.platform import platform_for, probes
 from simpul.platform.external import ExternalPlatform
 from simpul.platform.endpoints import PlatformStatus
@@ -44,7 +45,9 @@ def _answers_at_configured_addresses(settings: Settings) -> bool:
 
 @pytest.fixture(scope="session")
 def settings(platform: PlatformStatus) -> Settings:
-    """Settings whose addresses are the platform's, as an operator would configure an existing cluster."""
+    """Settings whose addresses are the platform's, as an operator would configure an existing cluster; the
+    installation's secrets come from the state folder, generated on first use as `simpul platform up` does."""
+    secret_files.ensure(load_settings().secrets_folder)
     return load_settings(
         kafka_bootstrap=platform.kafka_bootstrap,
         registry_url=platform.registry_url,

@@ -20,6 +20,7 @@ SUBCOMMANDS = {
     "dlq": "simpul.cli.dlq",
     "sink": "simpul.cli.sink",
     "deploy": "simpul.cli.deploy",
+    "secrets": "simpul.cli.secrets",
 }
 
 for _name, _module in SUBCOMMANDS.items():
@@ -52,4 +53,11 @@ _mount_commands()
 
 
 def main() -> None:
-    app()
+    """Run the CLI; an error of our own (a bad setting, say) ends as one line on stderr and exit code 1."""
+    from simpul.cli.output import fail_on
+
+    try:
+        with fail_on():
+            app()
+    except typer.Exit as exc:
+        raise SystemExit(exc.exit_code) from None

@@ -11,6 +11,7 @@ from simpul.platform import platform_for
 from simpul.platform.endpoints import PlatformStatus
 from simpul.platform.exceptions import PlatformError
 from simpul.platform.local import LocalPlatform
+from simpul import secret_files
 from simpul.settings import load_settings
 
 app = typer.Typer(help="Start, inspect and stop the platform (Kafka, schema registry, PostgreSQL).",
@@ -42,9 +43,14 @@ def up(with_postgres: bool = typer.Option(False, "--with-postgres", help="also s
                                         "on SIMPUL_KAFKA_PORT+2(i-1)"),
        kafka_only: bool = typer.Option(False, "--kafka-only", help="start Kafka alone (no schema registry)"),
        json_out: bool = typer.Option(False, "--json", help="print the status as JSON")) -> None:
-    """Start the platform, or report it if it already runs; waits until every service answers."""
+    """Start the platform, or report it if it already runs; waits until every service answers.
+
+    On first start it also generates this installation's secrets into the secrets folder (`simpul secrets show`).
+    """
     settings = load_settings()
     with fail_on():
+        if made := secret_files.ensure(settings.secrets_folder):
+            console.print(f"generated this installation's secrets ({', '.join(made)}) in {settings.secrets_folder}")
         if brokers not in (None, 1, 3):
             raise PlatformError(f"--brokers {brokers}: the local platform runs 1 or 3 KRaft nodes")
         platform = platform_for(settings)

@@ -13,6 +13,7 @@ import typer
 
 from simpul.cli.output import console, emit, fail_on
 from simpul.cli.platform import _table
+from simpul import secret_files
 from simpul.platform import platform_for, security
 from simpul.platform.endpoints import PlatformStatus
 from simpul.platform.exceptions import PlatformError
@@ -39,8 +40,9 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     from simpul import bootstrap
     from simpul.supervisor import Supervisor
 
-    settings = load_settings()
     with fail_on():
+        secret_files.ensure(load_settings().secrets_folder)
+        settings = load_settings()
         platform = platform_for(settings)
         before = {s.name for s in platform.status().services if s.running}
         with console.status("starting the platform") as spinner:

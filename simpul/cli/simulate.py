@@ -88,7 +88,7 @@ def simulate_command(
     try:
         keys = _keys(keys_file) if via == "http" and not dry_run else {}
         the_plan = plan(events, seed, mix, via=via,  # type: ignore[arg-type]
-                        nik_hmac_key=settings.nik_hmac_key.get_secret_value())
+                        nik_hmac_key=settings.secret("nik_hmac_key"))
         manifest.parent.mkdir(parents=True, exist_ok=True)
         manifest.write_text(the_plan.manifest.to_json(), encoding="utf-8")
         console.print(f"manifest: {manifest} ({the_plan.manifest.total_sent} records, seed {seed})",

@@ -91,7 +91,7 @@ class GatekeeperWorker:
                      len(recovered.event_sources))
         self.recovered = recovered
         self.codec = codec or AvroCodec.from_url(settings.registry)
-        self.hmac_key = settings.nik_hmac_key.get_secret_value().encode("utf-8")
+        self.hmac_key = settings.secret("nik_hmac_key").encode("utf-8")
         self.table = DedupTable(data_dir("gatekeeper", settings, config) / "dedup")
         self.memory = DedupMemory(self.table, config.dedup_horizon_ms, recovered.event_sources)  # type: ignore[arg-type]
         self.counters = Counters()

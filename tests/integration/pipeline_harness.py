@@ -258,7 +258,7 @@ class Pipeline:
         s = self.settings
         return {**os.environ, "SIMPUL_TOPIC_PREFIX": self.prefix, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap,
                 "SIMPUL_REGISTRY_URL": s.registry, "SIMPUL_STATE_DIR": str(self.state),
-                "SIMPUL_NIK_HMAC_KEY": s.nik_hmac_key.get_secret_value(), "PYTHONPATH": str(ROOT),
+                "SIMPUL_NIK_HMAC_KEY": s.secret("nik_hmac_key"), "PYTHONPATH": str(ROOT),
                 "SIMPUL_AGG_FLUSH_SECONDS": "0.5",
                 # static membership: a restarted sink takes the killed one's partitions back at once
                 "SIMPUL_SINK_INSTANCE_ID": f"harness-{self.prefix}",
@@ -442,7 +442,7 @@ def chaos_run(p: Pipeline, *, events: int, seed: int, kills: Sequence[tuple[str,
     from schemas.catalog import FAMILIES
 
     t0 = time.monotonic()
-    pl = plan(events, seed, nik_hmac_key=p.settings.nik_hmac_key.get_secret_value())
+    pl = plan(events, seed, nik_hmac_key=p.settings.secret("nik_hmac_key"))
     manifest = pl.manifest
     planned_s = time.monotonic() - t0
     log(f"chaos: planned {events} records in {planned_s:.1f}s; valid={sum(manifest.events.values())} "

@@ -58,7 +58,7 @@ class Env:
         s = self.settings
         return {**os.environ, "SIMPUL_TOPIC_PREFIX": self.prefix, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap,
                 "SIMPUL_REGISTRY_URL": s.registry, "SIMPUL_STATE_DIR": str(self.state),
-                "SIMPUL_NIK_HMAC_KEY": s.nik_hmac_key.get_secret_value(), "PYTHONPATH": str(ROOT),
+                "SIMPUL_NIK_HMAC_KEY": s.secret("nik_hmac_key"), "PYTHONPATH": str(ROOT),
                 "SIMPUL_AGG_FLUSH_SECONDS": "0.5"}
 
     def start(self, processor: str) -> subprocess.Popen[bytes]:
@@ -218,7 +218,7 @@ def output_topics(env: Env) -> list[str]:
 
 def test_faulty_simulation_routes_rejects_alerts_and_aggregates_exactly(env: Env) -> None:
     started = time.monotonic()
-    p = plan(EVENTS, SEED, nik_hmac_key=env.settings.nik_hmac_key.get_secret_value())
+    p = plan(EVENTS, SEED, nik_hmac_key=env.settings.secret("nik_hmac_key"))
     manifest = p.manifest
     assert all(manifest.alerts[r.value] > 0 for r in AlertRule) and all(
         manifest.dlq[r] > 0 for r in ("undecodable", "invalid_event", "regency_mismatch")) and manifest.duplicates_sent
@@ -271,7 +271,7 @@ def test_faulty_simulation_routes_rejects_alerts_and_aggregates_exactly(env: Env
 
 def test_clean_simulation_raises_no_alert(env: Env) -> None:
     started = time.monotonic()
-    p = plan(EVENTS, SEED + 1, FaultMix.clean(), nik_hmac_key=env.settings.nik_hmac_key.get_secret_value())
+    p = plan(EVENTS, SEED + 1, FaultMix.clean(), nik_hmac_key=env.settings.secret("nik_hmac_key"))
     assert sum(p.manifest.alerts.values()) == 0
     env.start("gatekeeper")
     env.start("alerts")
@@ -290,7 +290,7 @@ def test_clean_simulation_raises_no_alert(env: Env) -> None:
 
 def test_gatekeeper_sigkill_and_restart_keeps_exact_counts(env: Env) -> None:
     started = time.monotonic()
-    p = plan(EVENTS, SEED + 2, nik_hmac_key=env.settings.nik_hmac_key.get_secret_value())
+    p = plan(EVENTS, SEED + 2, nik_hmac_key=env.settings.secret("nik_hmac_key"))
     records = list(p.records)
     half = len(records) // 2
     first = env.start("gatekeeper")
