@@ -13,6 +13,7 @@ from __future__ import annotations
 import collections
 import os
 import signal
+import secrets
 import subprocess
 import sys
 import threading
@@ -37,7 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 STREAM_PROCESSORS = ("gatekeeper", "aggregates", "alerts")
 SINKS = ("sink-store", "sink-alerts")
-WEBHOOK_SECRET = "chaos-webhook-secret"
+WEBHOOK_SECRET = secrets.token_urlsafe(32)  # per run, as an installation would have
 
 
 # ---- reading the broker ------------------------------------------------------------------------------------------

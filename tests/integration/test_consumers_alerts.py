@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import subprocess
 import sys
 import threading
@@ -22,7 +23,7 @@ from simpul.settings import Settings
 from schemas.records import Alert, alert_id
 from topics.catalog import topic_names
 
-SECRET = "test-webhook-secret"
+SECRET = secrets.token_urlsafe(32)
 ATTEMPTS = 4
 
 
