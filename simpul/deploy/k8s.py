@@ -29,8 +29,10 @@ NAMESPACE = "simpul"
 KAFKA_VERSION = "4.1.0"
 STRIMZI_API = "kafka.strimzi.io/v1beta2"
 BOOTSTRAP = f"{CLUSTER_NAME}-kafka-bootstrap:9092"
-CONFIG_SECRET = "simpul-config"  # operator-made: registry-url, store-url, gateway-db-url, nik-hmac-key, webhook-secret
+CONFIG_SECRET = "simpul-config"  # operator-made: registry-url, store-url, gateway-db-url
+INSTALLATION_SECRET = "simpul-secrets"  # operator-made from `simpul secrets show` files: simpul_nik_hmac_key, ...
 STATE_DIR = "/var/lib/simpul"
+SECRETS_DIR = "/var/run/simpul/secrets"
 
 
 class Component(BaseModel):
@@ -45,16 +47,16 @@ class Component(BaseModel):
     port: int | None = None
     env: tuple[tuple[str, str], ...] = ()
     secret_env: tuple[tuple[str, str], ...] = ()  # (variable, key in CONFIG_SECRET)
+    secrets: tuple[str, ...] = ()  # installation secrets (simpul.secret_files) this process reads, and no others
 
 
 COMPONENTS: tuple[Component, ...] = (
     Component(name="gateway", principal="gateway", replicas=2, port=8000,
               command=("simpul", "gateway", "--host", "0.0.0.0", "--port", "8000"),
-              secret_env=(("SIMPUL_GATEWAY_DB_URL", "gateway-db-url"),)),
+              secret_env=(("SIMPUL_GATEWAY_DB_URL", "gateway-db-url"),), secrets=("gateway_digest_key",)),
     Component(name="gatekeeper", principal="gatekeeper", replicas=3,
               command=("simpul", "streams", "run", "gatekeeper"),
-              env=(("SIMPUL_STREAMS_REPLICATION", "3"),),
-              secret_env=(("SIMPUL_NIK_HMAC_KEY", "nik-hmac-key"),)),
+              env=(("SIMPUL_STREAMS_REPLICATION", "3"),), secrets=("nik_hmac_key", "dlq_key")),
     Component(name="aggregates", principal="aggregates", replicas=3,
               command=("simpul", "streams", "run", "aggregates"),
               env=(("SIMPUL_STREAMS_REPLICATION", "3"),)),
@@ -66,10 +68,11 @@ COMPONENTS: tuple[Component, ...] = (
               secret_env=(("SIMPUL_STORE_URL", "store-url"),)),
     Component(name="sink-alerts", principal="sink-alerts", replicas=1,
               command=("simpul", "sink", "alerts"),
-              secret_env=(("SIMPUL_STORE_URL", "store-url"), ("SIMPUL_ALERT_WEBHOOK_SECRET", "webhook-secret"))),
+              secret_env=(("SIMPUL_STORE_URL", "store-url"),), secrets=("alert_webhook_secret",)),
     Component(name="monitor", principal="monitor", replicas=1, port=8090,
               command=("simpul", "monitor", "--host", "0.0.0.0", "--port", "8090"),
-              secret_env=(("SIMPUL_STORE_URL", "store-url"),)),
+              secret_env=(("SIMPUL_STORE_URL", "store-url"),),
+              secrets=("session_key", "metrics_token", "dlq_key")),
 )
 
 
@@ -173,24 +176,33 @@ def deployments(prefix: str, image: str) -> list[dict[str, Any]]:
             {"name": "SIMPUL_REGISTRY_URL", "valueFrom": {"secretKeyRef": {"name": CONFIG_SECRET, "key": "registry-url"}}},
             *({"name": k, "value": v} for k, v in c.env),
             *({"name": k, "valueFrom": {"secretKeyRef": {"name": CONFIG_SECRET, "key": key}}} for k, key in c.secret_env),
+            *([{"name": "SIMPUL_SECRETS_DIR", "value": SECRETS_DIR}] if c.secrets else []),
         ]
+        mounts = [{"name": "state", "mountPath": STATE_DIR}]
+        volumes: list[dict[str, Any]] = [{"name": "state", "emptyDir": {}}]
+        if c.secrets:  # a folder with only this process's secrets, files 0400, the layout Settings reads
+            mounts.append({"name": "secrets", "mountPath": SECRETS_DIR, "readOnly": True})
+            volumes.append({"name": "secrets", "secret": {
+                "secretName": INSTALLATION_SECRET, "defaultMode": 0o400,
+                "items": [{"key": f"simpul_{n}", "path": f"simpul_{n}"} for n in c.secrets]}})
         container: dict[str, Any] = {
             "name": c.name, "image": image, "command": list(c.command), "env": env,
-            "volumeMounts": [{"name": "state", "mountPath": STATE_DIR}],
+            "volumeMounts": mounts,
             "resources": {"requests": {"cpu": "250m", "memory": "512Mi"}, "limits": {"memory": "1Gi"}},
+            "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]}},
         }
         if c.port is not None:
             container["ports"] = [{"name": "http", "containerPort": c.port}]
-            container["readinessProbe"] = {"httpGet": {"path": "/readyz" if c.name == "gateway" else "/metrics",
+            container["readinessProbe"] = {"httpGet": {"path": "/readyz" if c.name == "gateway" else "/healthz",
                                                        "port": "http"}, "periodSeconds": 10}
         out.append({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": f"simpul-{c.name}", "namespace": NAMESPACE, "labels": labels},
             "spec": {"replicas": c.replicas, "selector": {"matchLabels": labels},
                      "template": {"metadata": {"labels": labels},
-                                  "spec": {"containers": [container],
-                                           # Faust's RocksDB tables and SQLite scratch: rebuilt from changelogs
-                                           "volumes": [{"name": "state", "emptyDir": {}}]}}},
+                                  # state: Faust's RocksDB tables and SQLite scratch, rebuilt from changelogs
+                                  "spec": {"containers": [container], "volumes": volumes}}},
         })
         if c.port is not None:
             out.append({

@@ -142,3 +142,31 @@ def test_prefix_option_renames_everything() -> None:
     assert names and all(n.startswith("jtgtest.") for n in names)
     acls = [a for u in files["users.yaml"] for a in u["spec"].get("authorization", {}).get("acls", [])]
     assert all(a["resource"].get("name", "jtgtest").startswith(("jtgtest", "simpul-")) for a in acls)
+
+
+def test_each_process_mounts_only_the_installation_secrets_it_reads(rendered) -> None:  # noqa: ANN001
+    from simpul import secret_files
+
+    wanted = {"simpul-gateway": {"gateway_digest_key"}, "simpul-gatekeeper": {"nik_hmac_key", "dlq_key"},
+              "simpul-aggregates": set(), "simpul-alerts": set(), "simpul-sink-store": set(),
+              "simpul-sink-alerts": {"alert_webhook_secret"},
+              "simpul-monitor": {"session_key", "metrics_token", "dlq_key"}}
+    for d in kinds(rendered, "Deployment"):
+        spec = d["spec"]["template"]["spec"]
+        (container,) = spec["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        assert not any(spec_.env in env for spec_ in secret_files.SPECS), "a secret as a plain variable"
+        literal = [n for n, e in env.items() if "value" in e and n != "SIMPUL_SECRETS_DIR"
+                   and any(w in n for w in ("SECRET", "PASSWORD", "KEY", "TOKEN"))]
+        assert not literal, f"{d['metadata']['name']}: {literal} given as literal values"
+        volumes = {v["name"]: v for v in spec["volumes"]}
+        names = wanted[d["metadata"]["name"]]
+        if not names:
+            assert "secrets" not in volumes and "SIMPUL_SECRETS_DIR" not in env
+            continue
+        secret = volumes["secrets"]["secret"]
+        assert secret["secretName"] == k8s.INSTALLATION_SECRET and secret["defaultMode"] == 0o400
+        assert {i["key"] for i in secret["items"]} == {secret_files.BY_NAME[n].filename for n in names}
+        mount = next(m for m in container["volumeMounts"] if m["name"] == "secrets")
+        assert mount["readOnly"] and env["SIMPUL_SECRETS_DIR"]["value"] == mount["mountPath"]
+        assert container["securityContext"]["runAsNonRoot"] is True
