@@ -16,7 +16,7 @@ from producers.simulator import FaultMix, PlannedRecord, plan
 from schemas.codec import AvroCodec
 from schemas.outcomes import Header
 from simpul.settings import Settings
-from streams.gatekeeper.logic import tokenise_event
+from schemas.nik import tokenise_event
 
 CACHE = Path(__file__).resolve().parent / "results" / ".cache"
 SEED = 20250303
@@ -40,19 +40,20 @@ class Records:
         return pickle.loads(path.read_bytes())  # noqa: S301 - our own file
 
 
-def planned(events: int, seed: int = SEED) -> list[PlannedRecord]:
+def planned(events: int, seed: int, nik_hmac_key: str) -> list[PlannedRecord]:
+    """A clean plan (no double payments, so its records do not depend on the NIK key), cached by size and seed."""
     CACHE.mkdir(parents=True, exist_ok=True)
     path = CACHE / f"plan-{events}-{seed}.pkl"
     if path.exists():
         return pickle.loads(path.read_bytes())  # noqa: S301 - our own cache
-    records = list(plan(events, seed, FaultMix.clean()).records)
+    records = list(plan(events, seed, FaultMix.clean(), nik_hmac_key=nik_hmac_key).records)
     path.write_bytes(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
     return records
 
 
 def build(settings: Settings, events: int, seed: int = SEED, *, log=print) -> Records:  # type: ignore[no-untyped-def]
     started = time.monotonic()
-    recs = planned(events, seed)
+    recs = planned(events, seed, settings.secret("nik_hmac_key"))
     codec = AvroCodec.from_url(settings.registry)
     codec.register_all()  # idempotent; a fresh platform (`make bench` on a new clone) has an empty registry
     hmac_key = settings.secret("nik_hmac_key").encode()

@@ -30,7 +30,8 @@ from schemas.exceptions import (
     UnknownServiceCode,
     WireFormatError,
 )
-from schemas.models import MODELS, Event, is_nik_token, is_raw_nik, model_for, parse_event
+from schemas.models import MODELS, Event, model_for, parse_event
+from schemas.nik import NikContext, is_nik_token, is_raw_nik, mask_nik, tokenise_nik
 from schemas.reference import regency_codes, standard_for
 
 __all__ = [
@@ -38,5 +39,6 @@ __all__ = [
     "EventValidationError", "FieldProblem", "IncompatibleSchema", "ReferenceDataError", "RegistryError",
     "SchemaError", "SchemaNotRegistered", "UnknownEventType", "UnknownServiceCode", "WireFormatError",
     "default_catalog", "event_types", "event_types_by_family", "family_of", "is_nik_token", "is_raw_nik",
-    "model_for", "nik_fields", "parse_event", "regency_codes", "schema_of", "standard_for", "subject_of",
+    "mask_nik", "model_for", "nik_fields", "NikContext", "parse_event", "regency_codes", "schema_of", "standard_for",
+    "subject_of", "tokenise_nik",
 ]

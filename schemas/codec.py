@@ -30,6 +30,7 @@ from schemas.exceptions import (
     WireFormatError,
 )
 from schemas.models import MODELS, Event, build_models
+from schemas.nik import NikContext
 
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
@@ -218,7 +219,10 @@ class AvroCodec:
             raise WireFormatError(f"cannot read a {reader.name} body with writer schema id {schema_id}: {exc}") from exc
         return reader.name, record  # type: ignore[return-value]
 
-    def decode(self, data: bytes) -> Event:
-        """The event model of Confluent-framed bytes; `EventValidationError` if the datum breaks a model rule."""
+    def decode(self, data: bytes, context: NikContext = NikContext.INGRESS) -> Event:
+        """The event model of Confluent-framed bytes; `EventValidationError` if the datum breaks a model rule.
+
+        `context` says which side of the gatekeeper the bytes come from: ingress (raw NIKs, the default) or
+        canonical (tokens only)."""
         event_type, record = self.decode_record(data)
-        return self.models[event_type].from_avro(record)
+        return self.models[event_type].from_avro(record, context)

@@ -87,5 +87,10 @@ class IncompatibleSchema(RegistryError):
     """A schema change breaks the subject's compatibility rule."""
 
 
+class SealError(SchemaError):
+    """A sealed DLQ record cannot be opened: not an envelope, sealed with a key this installation no longer has,
+    or altered (its bytes, or the source it claims, are not what the gatekeeper sealed)."""
+
+
 class WireFormatError(SchemaError):
     """Bytes that are not a Confluent-framed Avro record we can read (poison message: send it to the DLQ)."""

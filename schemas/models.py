@@ -5,37 +5,39 @@ boolean -> bool, enum -> Literal of its symbols, timestamp-millis -> aware datet
 date -> date, ["null", T] -> T | None, array/map/record -> list/dict/nested model. `simpul.*` field attributes add
 checks: `simpul.reference` (regencies, services, commodities), `simpul.pii: nik`, `simpul.minimum/maximum`,
 `simpul.minLength`, `simpul.pattern`.
+
+A NIK field is validated in one of two contexts (`schemas.nik.NikContext`): ingress (a raw NIK or null, the
+default) or canonical (a gatekeeper token or null), named through pydantic's validation context:
+`from_avro(datum, NikContext.CANONICAL)`, `parse_event(..., context=...)`. Error messages name the field and
+never repeat a NIK: pydantic's own error (which holds the input) is not chained to the `EventValidationError`.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Union
 from uuid import UUID
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, create_model, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    create_model,
+    model_validator,
+)
 
 from schemas import reference
 from schemas.catalog import Catalog, EventSchema, default_catalog
 from schemas.exceptions import CatalogError, EventValidationError, FieldProblem
+from schemas.nik import NikContext, check_nik, context_of, is_nik_token, is_raw_nik, redact_niks, validation_context
 
-NIK_PATTERN = re.compile(r"^[0-9]{16}$")
-NIK_TOKEN_PREFIX = "nik:"
-NIK_TOKEN_PATTERN = re.compile(r"^nik:[A-Za-z0-9_-]{16,128}$")
 INT_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
-
-
-def is_raw_nik(value: str) -> bool:
-    """True for a clear 16-digit NIK (allowed on ingress topics only)."""
-    return bool(NIK_PATTERN.match(value))
-
-
-def is_nik_token(value: str) -> bool:
-    """True for a gatekeeper token: `nik:` followed by 16-128 URL-safe characters (e.g. base64url of an HMAC)."""
-    return bool(NIK_TOKEN_PATTERN.match(value))
 
 
 # ---- field checks driven by `simpul.*` attributes -------------------------------------------------------------
@@ -64,10 +66,8 @@ def _check_commodity(value: str) -> str:
     return value
 
 
-def _check_nik(value: str) -> str:
-    if not (is_raw_nik(value) or is_nik_token(value)):
-        raise ValueError("must be a 16-digit NIK, or a gatekeeper token 'nik:<16-128 URL-safe characters>'")
-    return value
+def _check_nik(value: str, info: ValidationInfo) -> str:
+    return check_nik(value, context_of(info.context))
 
 
 def _to_utc_millis(value: datetime) -> datetime:
@@ -77,6 +77,7 @@ def _to_utc_millis(value: datetime) -> datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
+_CONTEXTS = {context: validation_context(context) for context in NikContext}
 _REFERENCE_CHECKS: dict[str, Callable[[str], str]] = {
     "regencies": _check_regency,
     "services": _check_service,
@@ -102,10 +103,13 @@ class Event(BaseModel):
         case_id: str
 
     def __init__(self, **data: Any) -> None:
+        """An ingress event from keyword arguments (a canonical one: `model_validate(data, context=...)`)."""
         try:
             super().__init__(**data)
+            return
         except ValidationError as exc:
-            raise _translate(type(self).__name__, exc) from exc
+            error = _translate(type(self).__name__, exc)
+        raise error  # outside the handler: pydantic's error, which holds the input values, is not chained
 
     # the override only translates errors: without this mark pydantic would route `model_validate` through it,
     # validating every event twice (the gatekeeper's hot path)
@@ -113,19 +117,21 @@ class Event(BaseModel):
 
     @classmethod
     def model_validate(cls, obj: Any, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Validate a mapping; raises `EventValidationError` naming every bad field path."""
+        """Validate a mapping; raises `EventValidationError` naming every bad field path (never a value)."""
         try:
             return super().model_validate(obj, **kwargs)
         except ValidationError as exc:
-            raise _translate(cls.__name__, exc) from exc
+            error = _translate(cls.__name__, exc)
+        raise error
 
     @classmethod
     def model_validate_json(cls, json_data: str | bytes | bytearray, **kwargs: Any) -> Any:  # type: ignore[override]
-        """Validate JSON text; raises `EventValidationError` naming every bad field path."""
+        """Validate JSON text; raises `EventValidationError` naming every bad field path (never a value)."""
         try:
             return super().model_validate_json(json_data, **kwargs)
         except ValidationError as exc:
-            raise _translate(cls.__name__, exc) from exc
+            error = _translate(cls.__name__, exc)
+        raise error
 
     @property
     def ordering_key(self) -> str:
@@ -137,9 +143,9 @@ class Event(BaseModel):
         return self.model_dump(mode="python")
 
     @classmethod
-    def from_avro(cls, record: Mapping[str, Any]) -> Event:
-        """The model of an Avro datum read with this event's schema."""
-        return cls.model_validate(record if type(record) is dict else dict(record))
+    def from_avro(cls, record: Mapping[str, Any], context: NikContext = NikContext.INGRESS) -> Event:
+        """The model of an Avro datum read with this event's schema, its NIK fields checked for `context`."""
+        return cls.model_validate(record if type(record) is dict else dict(record), context=_CONTEXTS[context])
 
     @model_validator(mode="after")
     def _cross_field_checks(self) -> Event:
@@ -158,7 +164,7 @@ def _translate(event_type: str, exc: ValidationError) -> EventValidationError:
             problems.extend(inner.problems)
             continue
         path = ".".join(str(p) for p in err["loc"]) or "<event>"
-        msg = err["msg"].removeprefix("Value error, ")
+        msg = redact_niks(err["msg"].removeprefix("Value error, "))
         if err["type"] == "missing":
             msg = "required field is missing"
         elif err["type"] == "extra_forbidden":
@@ -322,7 +328,7 @@ def build_models(catalog: Catalog, module: str = __name__) -> dict[str, type[Eve
 
 MODELS: dict[str, type[Event]] = build_models(default_catalog())
 globals().update(MODELS)  # `from schemas.models import ServiceRequestSubmitted` works
-__all__ = ["Event", "MODELS", "model_for", "parse_event", "is_raw_nik", "is_nik_token", "NIK_TOKEN_PREFIX", *MODELS]
+__all__ = ["Event", "MODELS", "NikContext", "model_for", "parse_event", "is_raw_nik", "is_nik_token", *MODELS]
 
 
 def model_for(event_type: str) -> type[Event]:
@@ -330,6 +336,6 @@ def model_for(event_type: str) -> type[Event]:
     return MODELS[default_catalog().get(event_type).name]
 
 
-def parse_event(event_type: str, data: Mapping[str, Any]) -> Event:
+def parse_event(event_type: str, data: Mapping[str, Any], context: NikContext = NikContext.INGRESS) -> Event:
     """Validate a mapping as `event_type`; raises `EventValidationError` (field paths) or `UnknownEventType`."""
-    return model_for(event_type).model_validate(data)
+    return model_for(event_type).model_validate(data, context=_CONTEXTS[context])

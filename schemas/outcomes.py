@@ -59,3 +59,9 @@ class Header:
     SOURCE_OFFSET = "simpul.source_offset"
     REJECTED_AT = "simpul.rejected_at"
     REPLAYED_FROM = "simpul.replayed_from"
+
+
+def source_of(topic: str, partition: int, offset: int) -> str:
+    """`<topic>:<partition>:<offset>`: where the gatekeeper read a record (the `simpul.source` header of a canonical
+    record, and what a sealed DLQ record is bound to)."""
+    return f"{topic}:{partition}:{offset}"

@@ -54,13 +54,22 @@ def dashboard(settings: Settings, *, interval_s: float = 3.0, silent_after_s: in
     """The ops dashboard app: live cluster snapshot, the store's per-regency figures, DLQ browser and replay."""
     from monitor.dashboard.app import create_app
     from monitor.dashboard.state import DashboardState
-    from monitor.dlq import DlqBrowser
     from topics.catalog import topic_names
 
     state = DashboardState(settings.kafka, settings.registry, settings.topic_prefix, interval_s=interval_s,
                            silent_after_s=silent_after_s, store_stats=_store_stats(settings))
-    dlq = DlqBrowser(settings.kafka, codec(settings), topic_names(settings.topic_prefix).dlq.name)
+    dlq = dlq_browser(settings)
     return create_app(state, dlq)
+
+
+def dlq_browser(settings: Settings):  # noqa: ANN201
+    """The DLQ browser (dashboard, `simpul dlq`): opens sealed records with the current and retired DLQ keys."""
+    from monitor.dlq import DlqBrowser
+    from schemas.dlq_seal import DlqSeal
+    from topics.catalog import topic_names
+
+    seal = DlqSeal(settings.secret("dlq_key"), settings.retired_dlq_keys())
+    return DlqBrowser(settings.kafka, codec(settings), topic_names(settings.topic_prefix), seal)
 
 
 def _store_stats(settings: Settings):  # noqa: ANN202

@@ -51,7 +51,6 @@ DLQ_HEADERS: tuple[tuple[str, str], ...] = (
     ("simpul.source_partition", "Its partition (decimal text)."),
     ("simpul.source_offset", "Its offset (decimal text)."),
     ("simpul.rejected_at", "When the gatekeeper rejected it (ISO 8601, UTC)."),
-    ("simpul.original_value", "`null` when the rejected record had no value (the DLQ value is then empty)."),
 )
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -198,8 +197,10 @@ def _event_message(schema: EventSchema) -> dict[str, Any]:
     )
     if nik:
         description += (
-            f" NIK field(s) {', '.join(f'`{n}`' for n in nik)} hold a clear 16-digit NIK on ingress and a keyed "
-            "token (`nik:` + 43 URL-safe characters) on every canonical topic."
+            f" NIK field(s) {', '.join(f'`{n}`' for n in nik)} hold a clear 16-digit NIK on ingress (or null where "
+            "the schema allows it), nothing else: a token-shaped value is rejected to the DLQ as `invalid_event`, "
+            "since only the gatekeeper mints tokens; on every canonical topic they hold its keyed token (`nik:` + 43 "
+            "URL-safe characters)."
         )
     message: dict[str, Any] = {
         "name": schema.name,
@@ -246,15 +247,17 @@ def _dlq_message() -> dict[str, Any]:
     return {
         "name": "RejectedRecord",
         "title": "Rejected ingress record",
-        "summary": "A record the gatekeeper could not accept, byte for byte as it arrived.",
-        "description": "Key and value are the original bytes exactly; the original headers are kept and the "
-                       f"simpul.* headers added. Reasons: {reason_text}",
+        "summary": "A record the gatekeeper could not accept, its original sealed.",
+        "description": "The original key, value and headers, exactly as they arrived (they may hold NIKs), are "
+                       "sealed in the value with AES-256-GCM under the installation's DLQ key and bound to the "
+                       "source topic:partition:offset; only the province's DLQ tools open them, showing NIK fields "
+                       f"masked. The simpul.* headers beside it are readable. Reasons: {reason_text}",
         "contentType": BYTES_CONTENT_TYPE,
         "headers": {"type": "object", "required": [n for n, _ in DLQ_HEADERS], "properties": properties},
         "payload": {"type": "string", "format": "binary",
-                    "description": "The original value (usually Confluent-framed Avro, or whatever was sent)."},
-        "bindings": {"kafka": {"key": {"type": "string", "format": "binary",
-                                       "description": "The original key bytes."},
+                    "description": "The sealed envelope: version byte 0xD1, 8-byte key id, 12-byte nonce, "
+                                   "AES-256-GCM ciphertext and tag."},
+        "bindings": {"kafka": {"key": {"type": "null", "description": "No key: the original key is sealed."},
                                "bindingVersion": KAFKA_BINDING_VERSION}},
         "examples": [{
             "name": "regency-mismatch",

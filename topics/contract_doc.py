@@ -139,8 +139,10 @@ _REFERENCES = {
 def _field_doc(field: dict[str, Any], named: dict[str, dict[str, Any]]) -> str:
     parts: list[str] = []
     if field.get("simpul.pii") == "nik":
-        parts.append("**Personal data (NIK): a clear 16-digit NIK on ingress; the gatekeeper replaces it with a "
-                     "keyed token `nik:<43 characters>` before any canonical topic.**")
+        nullable = isinstance(field["type"], list) and "null" in field["type"]
+        parts.append(f"**Personal data (NIK): a clear 16-digit NIK{' or null' if nullable else ''} on ingress, "
+                     "nothing else (a token-shaped value is rejected as `invalid_event`); the gatekeeper replaces it "
+                     "with a keyed token `nik:<43 characters>` before any canonical topic.**")
     parts.append(str(field.get("doc", "")).strip())
     for enum in _enums_of(field["type"], named):
         symbols = ", ".join(f"`{s}`" for s in enum["symbols"])
@@ -338,7 +340,7 @@ def _flow(prefix: str) -> list[str]:
         "## What happens to your event",
         "",
         "The gatekeeper reads every ingress topic and checks each record in this order; the first failing check "
-        f"sends the record, byte for byte, to `{prefix}.dlq` with a reason code:",
+        f"sends the record, sealed, to `{prefix}.dlq` with a reason code:",
         "",
     ]
     lines += _table(["reason code", "meaning"], [[f"`{r.value}`", reasons.get(r.value, "")] for r in RejectReason])
@@ -348,8 +350,10 @@ def _flow(prefix: str) -> list[str]:
         f"`{prefix}.events.<family>` with the headers `{HEADER_EVENT_ID}`, `{HEADER_EVENT_TYPE}` and "
         f"`{HEADER_SOURCE}` (`<ingress topic>:<partition>:<offset>`).",
         "",
-        "A DLQ record keeps the original key, value and headers (a sender's own headers in the reserved `simpul.` "
-        "namespace are kept renamed `original.simpul.…`) and adds:",
+        "A DLQ record keeps the original key, value and headers exactly, sealed in its value (AES-256-GCM under "
+        "the installation's DLQ key, since they may hold NIKs): only the province's DLQ tools open them, and they "
+        "show NIK fields masked (the first 4 digits, the regency code, kept). Beside it, readable, the gatekeeper "
+        "adds:",
         "",
     ]
     lines += _table(["header", "meaning"], [[f"`{n}`", t] for n, t in DLQ_HEADERS])

@@ -38,6 +38,7 @@ from schemas.catalog import FAMILIES
 from schemas.codec import AvroCodec, unframe
 from schemas.exceptions import EventValidationError, UnknownEventType, UnknownServiceCode, WireFormatError
 from schemas.models import Event
+from schemas.nik import NikContext
 from schemas.records import Aggregate, Alert
 from topics.catalog import TopicSet
 from topics.connection import KafkaConnection
@@ -161,7 +162,7 @@ class CodecDecoder:
             raise WireFormatError(f"cannot read a {model.event_type} body with writer schema id {schema_id}: "
                                   f"{exc}") from exc
         if self.validate:
-            model.from_avro(record)  # type: ignore[arg-type]
+            model.from_avro(record, NikContext.CANONICAL)  # type: ignore[arg-type]
         return model, record  # type: ignore[return-value]
 
 

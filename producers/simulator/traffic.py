@@ -12,8 +12,6 @@ the planned record names (`alert`, `alert_subject`, `dlq_reason`).
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 import io
 import json
 import math
@@ -34,6 +32,7 @@ from producers.simulator.manifest import Manifest, Via
 from producers.simulator.regions import COASTAL, HIGHLANDS, POPULATION_K, regions
 from schemas.catalog import FAMILIES, event_types
 from schemas.models import Event, model_for
+from schemas.nik import tokenise_nik
 from schemas.outcomes import AlertRule, GatewayRejection, RejectReason
 from schemas.reference import commodities, complaint_categories, regencies, standard_for
 
@@ -41,8 +40,6 @@ BASE_TIME = datetime(2025, 3, 3, 0, 0, tzinfo=UTC)
 """Monday 3 March 2025, 07:00 WIB: the start of the simulated week (never the wall clock)."""
 WINDOW = timedelta(days=7)
 """Clean traffic occurs within [base_time, base_time + WINDOW)."""
-LOCAL_NIK_KEY = "simpul-local-development-key-change-me"
-"""The local platform's NIK HMAC key (Settings.nik_hmac_key's default); the CLI passes the configured one."""
 
 BURST_SIZE = 25
 SPIKE_MIN_COUNT = 10  # streams/rules.yaml default: the burst's 10th complaint is where the alert is raised
@@ -137,10 +134,8 @@ class Plan:
 
 
 def nik_token(key: str | bytes, nik: str) -> str:
-    """The gatekeeper's NIK token (spec step 6): `nik:` + base64url(HMAC-SHA256(key, nik)) without padding."""
-    secret = key.encode() if isinstance(key, str) else key
-    digest = hmac.new(secret, nik.encode(), hashlib.sha256).digest()
-    return "nik:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+    """The token the gatekeeper mints for `nik` under the installation's NIK key (`schemas.nik.tokenise_nik`)."""
+    return tokenise_nik(key.encode() if isinstance(key, str) else key, nik)
 
 
 # ---- drafts: mutable while the plan is assembled ----------------------------------------------------------------
@@ -579,8 +574,11 @@ def _garbage(gen: _Traffic, event: Event) -> bytes:
 
 
 def plan(events: int, seed: int, faults: FaultMix | None = None, base_time: datetime = BASE_TIME, *,
-         via: Via = "sdk", nik_hmac_key: str = LOCAL_NIK_KEY) -> Plan:
-    """Plan exactly `events` records (faults and duplicates included) for `seed`; pure and reproducible."""
+         via: Via = "sdk", nik_hmac_key: str) -> Plan:
+    """Plan exactly `events` records (faults and duplicates included) for `seed`; pure and reproducible.
+
+    `nik_hmac_key` is the installation's NIK key (`Settings.secret("nik_hmac_key")`): the plan names the tokens
+    the gatekeeper will mint (alert subjects of double payments); there is no default key."""
     if events < 0:
         raise PlanError("--events must be >= 0")
     faults = faults if faults is not None else FaultMix()

@@ -14,18 +14,15 @@ app = typer.Typer(help="Inspect the dead-letter queue and replay its records to 
 
 
 def _browser():  # noqa: ANN202
-    from monitor.dlq import DlqBrowser
     from simpul import bootstrap
     from simpul.settings import load_settings
-    from topics.catalog import topic_names
 
-    settings = load_settings()
-    return DlqBrowser(settings.kafka, bootstrap.codec(settings), topic_names(settings.topic_prefix).dlq.name)
+    return bootstrap.dlq_browser(load_settings())
 
 
 @app.command("list")
 def list_records(limit: int = typer.Option(50, "--limit"), json_out: bool = typer.Option(False, "--json")) -> None:
-    """The newest rejected records with their reason, source and decoded payload where it decodes."""
+    """The newest rejected records with their reason, source and decoded payload where it decodes (NIKs masked)."""
     with fail_on():
         records = _browser().latest(limit)
 
@@ -46,7 +43,9 @@ def replay(record: str = typer.Argument(..., help="PARTITION:OFFSET of the DLQ r
            fixed: Path | None = typer.Option(None, "--fixed", exists=True, dir_okay=False,
                                              help="a JSON file with the corrected event (with event_type)"),
            json_out: bool = typer.Option(False, "--json")) -> None:
-    """Send one DLQ record back to its ingress topic, as it was or fixed; the gatekeeper screens it again."""
+    """Send one DLQ record back to its ingress topic, as it was or fixed; the gatekeeper screens it again.
+
+    In the fixed event, a NIK field left masked as `simpul dlq list` shows it (or left out) keeps the original NIK."""
     partition, _, offset = record.partition(":")
     if not (partition.isdigit() and offset.isdigit()):
         console.print("error: give the record as PARTITION:OFFSET, e.g. 2:1045")

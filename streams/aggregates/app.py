@@ -15,6 +15,7 @@ import faust
 
 from schemas.codec import AvroCodec
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
+from schemas.nik import NikContext
 from streams.aggregates import accumulators
 from streams.aggregates.logic import METRICS, Observation, keys_for, observe
 from streams.app import JSON_SCHEMA, app_id, ensure_internal_topics, make_app, retrying, topic_set
@@ -31,7 +32,7 @@ BATCH_WITHIN_S = 0.2  # a batch that does not fill is handled after this long
 def _decode(codec: AvroCodec, value: bytes):  # type: ignore[no-untyped-def]
     """Decode; a poison record comes back as the exception (skipped by the caller), anything else is raised."""
     try:
-        return codec.decode(value)
+        return codec.decode(value, NikContext.CANONICAL)
     except (WireFormatError, UnknownEventType, EventValidationError) as exc:
         return exc
 

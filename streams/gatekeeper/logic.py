@@ -1,24 +1,26 @@
 """The gatekeeper's decisions as pure functions: one ingress record in, one outcome out.
 
-`screen` decides, the Faust agent only feeds it and carries the outcome out. The checks follow the pipeline spec,
+`screen` decides, the worker only feeds it and carries the outcome out. The checks follow the pipeline spec,
 in order: undecodable, unknown_event_type, invalid_event, regency_mismatch, duplicate, then route.
+
+NIKs: an ingress NIK field holds a raw NIK or null (`schemas.nik`, ingress context; anything else is an
+invalid_event naming the field), the gatekeeper replaces each by its token on the way to the canonical topic, and
+a rejected record goes to the DLQ sealed (`schemas.dlq_seal`): its key, value and headers are what the sender
+wrote, NIKs included, so none of them is written in the clear, and reason messages have long digit runs masked.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from schemas.catalog import nik_fields
 from schemas.codec import AvroCodec
+from schemas.dlq_seal import DlqSeal, Original
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
-from schemas.models import NIK_TOKEN_PREFIX, Event, is_nik_token
-from schemas.outcomes import Header, RejectReason
+from schemas.nik import NikContext, redact_niks, tokenised_fields
+from schemas.outcomes import Header, RejectReason, source_of
 
 EVENT_ID_HEADER = Header.EVENT_ID
 EVENT_TYPE_HEADER = Header.EVENT_TYPE
@@ -31,27 +33,6 @@ SOURCE_OFFSET_HEADER = Header.SOURCE_OFFSET
 REJECTED_AT_HEADER = Header.REJECTED_AT
 
 Headers = Sequence[tuple[str, bytes | None]]
-
-
-def tokenise_nik(key: bytes, nik: str) -> str:
-    """`nik:` + base64url(HMAC-SHA256(key, nik)) without padding: 47 characters, stable for one key."""
-    digest = hmac.new(key, nik.encode("utf-8"), hashlib.sha256).digest()
-    return NIK_TOKEN_PREFIX + base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
-
-
-def tokenise_event(event: Event, key: bytes) -> Event:
-    """The event with every NIK field replaced by its token (tokens already present are left as they are)."""
-    updates = {}
-    for name in nik_fields(type(event).event_type):
-        value = getattr(event, name)
-        if value is not None and not is_nik_token(value):
-            updates[name] = tokenise_nik(key, value)
-    return event.model_copy(update=updates) if updates else event
-
-
-def source_of(topic: str, partition: int, offset: int) -> str:
-    """`<topic>:<partition>:<offset>`: where a record was read (the `simpul.source` header)."""
-    return f"{topic}:{partition}:{offset}"
 
 
 @dataclass(frozen=True)
@@ -86,13 +67,14 @@ class Routed:
 
 @dataclass(frozen=True)
 class Rejected:
-    """A record the bus cannot accept: the original key/value to the DLQ with the reason headers."""
+    """A record the bus cannot accept: to the DLQ, its original key, value and headers sealed in `value`, with
+    our reason headers beside it (`key` is None: the original key is in the envelope)."""
 
     topic: str
     reason: RejectReason
     message: str
     key: bytes | None
-    value: bytes | None
+    value: bytes
     headers: list[tuple[str, bytes]]
     source: str
 
@@ -136,22 +118,14 @@ class Counters:
             self.already_done += 1
 
 
-RESERVED_PREFIX = "simpul."
-UNTRUSTED_PREFIX = "original."
-NULL_VALUE_HEADER = "simpul.original_value"
-
-
-def _plain_headers(headers: Headers | None) -> list[tuple[str, bytes]]:
-    """The input's headers, kept; any in our reserved `simpul.` namespace came from the sender, not from us, so
-    they are kept renamed (`original.simpul.…`) and can never pass for the gatekeeper's own."""
-    return [(UNTRUSTED_PREFIX + k if k.startswith(RESERVED_PREFIX) else k, v if v is not None else b"")
-            for k, v in (headers or ())]
-
-
 def reject(routing: Routing, reason: RejectReason, message: str, topic: str, partition: int, offset: int,
-           key: bytes | None, value: bytes | None, headers: Headers | None, now: datetime) -> Rejected:
-    """The DLQ record of a rejected input: original bytes and headers, plus where it came from and why."""
-    extra = [
+           key: bytes | None, value: bytes | None, headers: Headers | None, now: datetime, seal: DlqSeal) -> Rejected:
+    """The DLQ record of a rejected input: the original key, value and headers sealed (bound to where they were
+    read), and readable headers of our own saying where it came from and why. The sender's headers are inside
+    the envelope only, so none of them can pass for ours."""
+    source = source_of(topic, partition, offset)
+    message = redact_niks(message)
+    ours = [
         (REASON_HEADER, reason.value.encode()),
         (REASON_MESSAGE_HEADER, message.encode("utf-8")),
         (SOURCE_TOPIC_HEADER, topic.encode()),
@@ -159,11 +133,9 @@ def reject(routing: Routing, reason: RejectReason, message: str, topic: str, par
         (SOURCE_OFFSET_HEADER, str(offset).encode()),
         (REJECTED_AT_HEADER, now.astimezone(UTC).isoformat().encode()),
     ]
-    if value is None:  # Kafka cannot carry a record with neither key nor value: say "null" in a header instead
-        extra.append((NULL_VALUE_HEADER, b"null"))
-    return Rejected(topic=routing.dlq, reason=reason, message=message, key=key,
-                    value=value if value is not None else b"", headers=_plain_headers(headers) + extra,
-                    source=source_of(topic, partition, offset))
+    envelope = seal.seal(Original(key, value, tuple(headers or ())), source)
+    return Rejected(topic=routing.dlq, reason=reason, message=message, key=None, value=envelope, headers=ours,
+                    source=source)
 
 
 def screen(
@@ -177,6 +149,7 @@ def screen(
     codec: AvroCodec,
     routing: Routing,
     hmac_key: bytes,
+    seal: DlqSeal,
     first_seen: Callable[[str], str | None],
     already_done: Callable[[str], bool] = lambda _source: False,
     now: datetime | None = None,
@@ -186,6 +159,7 @@ def screen(
     `first_seen(event_id)` answers the source (`topic:partition:offset`) of the first record that carried this
     event id within the horizon, or None. `already_done(source)` says whether this record's output is already
     on the canonical topics or the DLQ (records replayed after a crash). Registry outages propagate (transient).
+    `hmac_key` mints the NIK tokens; `seal` seals rejected records (only they pay for it).
     """
     now = now or datetime.now(UTC)
     source = source_of(topic, partition, offset)
@@ -193,7 +167,7 @@ def screen(
         return AlreadyDone(source)
 
     def no(reason: RejectReason, message: str) -> Rejected:
-        return reject(routing, reason, message, topic, partition, offset, key, value, headers, now)
+        return reject(routing, reason, message, topic, partition, offset, key, value, headers, now, seal)
 
     regency = routing.ingress.get(topic)
     if regency is None:
@@ -207,7 +181,7 @@ def screen(
     except WireFormatError as exc:
         return no(RejectReason.UNDECODABLE, str(exc))
     try:
-        event = codec.models[event_type].from_avro(record)
+        event = codec.models[event_type].from_avro(record, NikContext.INGRESS)
     except EventValidationError as exc:
         return no(RejectReason.INVALID_EVENT, str(exc))
     if event.regency_code != regency:
@@ -237,15 +211,12 @@ def screen(
 def canonical_value(codec: AvroCodec, event_type: str, record: Mapping[str, Any], value: bytes, hmac_key: bytes) -> bytes:
     """The canonical bytes of a valid event: its Avro datum with every NIK tokenised, framed with our schema.
 
-    When the sender wrote with our own schema and no NIK needs a token, these are the input bytes themselves:
-    Avro's encoding is deterministic, so re-encoding the unchanged datum would give the same bytes (a unit test
-    holds both paths equal). Otherwise the decoded datum is re-encoded, without a model round trip.
+    The datum passed the ingress context, so every non-null NIK field holds a raw NIK and gets its token. When
+    the sender wrote with our own schema and no NIK needs a token, these are the input bytes themselves: Avro's
+    encoding is deterministic, so re-encoding the unchanged datum would give the same bytes (a unit test holds
+    both paths equal). Otherwise the decoded datum is re-encoded, without a model round trip.
     """
-    updates = {}
-    for name in nik_fields(event_type):
-        nik = record.get(name)
-        if nik is not None and not is_nik_token(nik):
-            updates[name] = tokenise_nik(hmac_key, nik)
+    updates = tokenised_fields(event_type, record, hmac_key)
     schema_id = int.from_bytes(value[1:5], "big")
     if not updates and codec.is_own_schema(schema_id, event_type):
         return value

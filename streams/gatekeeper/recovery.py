@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from schemas.outcomes import source_of
 from streams.exceptions import RecoveryError
 from streams.gatekeeper.logic import (
     EVENT_ID_HEADER,
@@ -23,7 +24,6 @@ from streams.gatekeeper.logic import (
     SOURCE_OFFSET_HEADER,
     SOURCE_PARTITION_HEADER,
     SOURCE_TOPIC_HEADER,
-    source_of,
 )
 from topics.connection import KafkaConnection
 
@@ -42,7 +42,7 @@ class Recovered:
         h = {k: (v or b"").decode("utf-8", "replace") for k, v in (headers or ())}
         self.records_read += 1
         if SOURCE_TOPIC_HEADER in h and SOURCE_PARTITION_HEADER in h and SOURCE_OFFSET_HEADER in h:
-            # a DLQ record: only its own coordinates count (a sender's headers are kept renamed, never read)
+            # a DLQ record: only its own coordinates count (a sender's headers are sealed inside its value)
             try:
                 self.done_sources.add(source_of(h[SOURCE_TOPIC_HEADER], int(h[SOURCE_PARTITION_HEADER]),
                                                 int(h[SOURCE_OFFSET_HEADER])))

@@ -27,6 +27,8 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from schemas.codec import AvroCodec
+from schemas.dlq_seal import DlqSeal
+from schemas.nik import redact_niks
 from streams.app import app_id, data_dir, ensure_internal_topics, topic_set
 from streams.config import StreamsConfig, StreamsSettings
 from streams.exceptions import TransientFailure
@@ -92,6 +94,7 @@ class GatekeeperWorker:
         self.recovered = recovered
         self.codec = codec or AvroCodec.from_url(settings.registry)
         self.hmac_key = settings.secret("nik_hmac_key").encode("utf-8")
+        self.seal = DlqSeal(settings.secret("dlq_key"))
         self.table = DedupTable(data_dir("gatekeeper", settings, config) / "dedup")
         self.memory = DedupMemory(self.table, config.dedup_horizon_ms, recovered.event_sources)  # type: ignore[arg-type]
         self.counters = Counters()
@@ -138,8 +141,8 @@ class GatekeeperWorker:
         def first_seen(event_id: str) -> str | None:
             return self.memory.first_seen(event_id, now_ms)
 
-        options = {"codec": self.codec, "routing": self.routing, "hmac_key": self.hmac_key, "first_seen": first_seen,
-                   "already_done": self._already_done, "now": now}
+        options = {"codec": self.codec, "routing": self.routing, "hmac_key": self.hmac_key, "seal": self.seal,
+                   "first_seen": first_seen, "already_done": self._already_done, "now": now}
 
         for m in msgs:
             err = m.error()
@@ -223,10 +226,11 @@ class GatekeeperWorker:
                 return call(*args, **kwargs)
             except Exception as exc:
                 where = ":".join(str(a) for a in args[:3])
+                why = redact_niks(str(exc))  # whatever failed, a NIK it may quote stays out of the log
                 if time.monotonic() - started > 300.0 or self._stopping:
                     raise TransientFailure(f"screening {where} kept failing for {time.monotonic() - started:.0f}s: "
-                                           f"{exc}; check the registry and the broker, then restart") from exc
-                log.warning("screening %s failed (%s); retrying in %.1fs", where, exc, delay)
+                                           f"{why}; check the registry and the broker, then restart") from None
+                log.warning("screening %s failed (%s); retrying in %.1fs", where, why, delay)
                 time.sleep(delay)
                 delay = min(delay * 2, 10.0)
 

@@ -260,6 +260,7 @@ class Pipeline:
         return {**os.environ, "SIMPUL_TOPIC_PREFIX": self.prefix, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap,
                 "SIMPUL_REGISTRY_URL": s.registry, "SIMPUL_STATE_DIR": str(self.state),
                 "SIMPUL_NIK_HMAC_KEY": s.secret("nik_hmac_key"), "PYTHONPATH": str(ROOT),
+                "SIMPUL_DLQ_KEY": s.secret("dlq_key"),
                 "SIMPUL_AGG_FLUSH_SECONDS": "0.5",
                 # static membership: a restarted sink takes the killed one's partitions back at once
                 "SIMPUL_SINK_INSTANCE_ID": f"harness-{self.prefix}",

@@ -24,7 +24,8 @@ from consumers.report import transparency
 from consumers.store.db import connect
 from consumers.store.tables import TABLES, aggregates, counts
 from producers.simulator import plan
-from producers.simulator.traffic import LOCAL_NIK_KEY, Expect, nik_token
+from producers.simulator.traffic import Expect, nik_token
+from schemas.nik import NikContext, validation_context
 from schemas.catalog import FAMILIES, nik_fields
 from simpul import bootstrap
 from simpul.settings import Settings
@@ -32,6 +33,7 @@ from schemas.records import Aggregate, Alert, alert_id
 from topics.catalog import topic_names
 
 SEED = 20250303
+NIK_KEY = "store-test-nik-key"  # the store only sees tokens; any key gives them
 
 
 # ---- fixtures: a store per test on each database ----------------------------------------------------------------
@@ -61,14 +63,14 @@ def run_sink(s: Settings, store_url: str, *args: str, timeout: float = 180) -> d
 @cache
 def simulation(events: int):
     """(plan, canonical events in plan order, the duplicates to re-send)."""
-    p = plan(events, SEED)
+    p = plan(events, SEED, nik_hmac_key=NIK_KEY)
     canonical, dupes = [], []
     for r in p.records:
         if r.expect not in (Expect.EVENT, Expect.DUPLICATE):
             continue
         ev = r.event
-        tokens = {f: nik_token(LOCAL_NIK_KEY, getattr(ev, f)) for f in nik_fields(r.event_type) if getattr(ev, f)}
-        ev = type(ev).model_validate({**ev.model_dump(), **tokens})
+        tokens = {f: nik_token(NIK_KEY, getattr(ev, f)) for f in nik_fields(r.event_type) if getattr(ev, f)}
+        ev = type(ev).model_validate({**ev.model_dump(), **tokens}, context=validation_context(NikContext.CANONICAL))
         (canonical if r.expect is Expect.EVENT else dupes).append(ev)
     return p, canonical, dupes
 

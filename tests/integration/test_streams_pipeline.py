@@ -27,6 +27,7 @@ from producers.simulator.traffic import Expect
 from schemas.catalog import nik_fields
 from schemas.codec import AvroCodec
 from schemas.models import is_nik_token, is_raw_nik
+from schemas.nik import NikContext
 from schemas.outcomes import AlertRule, RejectReason
 from simpul.settings import Settings
 from streams.app import topic_set
@@ -59,6 +60,7 @@ class Env:
         return {**os.environ, "SIMPUL_TOPIC_PREFIX": self.prefix, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap,
                 "SIMPUL_REGISTRY_URL": s.registry, "SIMPUL_STATE_DIR": str(self.state),
                 "SIMPUL_NIK_HMAC_KEY": s.secret("nik_hmac_key"), "PYTHONPATH": str(ROOT),
+                "SIMPUL_DLQ_KEY": s.secret("dlq_key"),
                 "SIMPUL_AGG_FLUSH_SECONDS": "0.5"}
 
     def start(self, processor: str) -> subprocess.Popen[bytes]:
@@ -191,7 +193,7 @@ def check_gatekeeper_output(env: Env, records, manifest) -> None:  # type: ignor
     assert {f: per_family.get(f, 0) for f in manifest.events} == manifest.events
     raw_niks = {getattr(r.event, f) for r in records for f in nik_fields(r.event_type)} - {None}
     for m in canonical:
-        event = env.codec.decode(m.value())
+        event = env.codec.decode(m.value(), NikContext.CANONICAL)
         assert str(event.event_id) == headers(m)["simpul.event_id"]
         assert m.key() == event.ordering_key.encode()
         for f in nik_fields(type(event).event_type):

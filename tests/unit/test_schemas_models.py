@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import traceback
 import uuid
 from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any, get_args
@@ -15,7 +16,8 @@ from schemas import reference
 from schemas.catalog import event_types, schema_of
 from schemas.examples import example, examples
 from schemas.exceptions import EventValidationError, UnknownEventType
-from schemas.models import MODELS, Event, is_nik_token, model_for, parse_event
+from schemas.models import MODELS, Event, model_for, parse_event
+from schemas.nik import NikContext, is_nik_token, tokenise_nik, validation_context
 
 ALL = event_types()
 
@@ -152,16 +154,60 @@ def test_event_id_is_a_uuid() -> None:
         example("AirQualityReading", event_id="not-a-uuid")
 
 
-def test_nik_field_takes_a_nik_or_a_gatekeeper_token() -> None:
-    token = "nik:" + "A" * 43
-    assert is_nik_token(token)
-    e = example("SocialAidDisbursed", recipient_nik=token)
-    assert e.recipient_nik == token
-    tokenised = example("SocialAidDisbursed").model_copy(update={"recipient_nik": token})
-    assert tokenised.recipient_nik == token
-    for bad in ("337401550290000", "33740155029000011", "abcd", "nik:short"):
-        with pytest.raises(EventValidationError, match="recipient_nik"):
+TOKEN = tokenise_nik(b"k", "3374015502900004")
+NOT_RAW = ("nik:3374015502900004", TOKEN, "nik:" + "A" * 43, "337401550290000", "33740155029000011", "abcd",
+           "nik:short", " 3374015502900004", "3374015502900004\n", "")
+
+
+def test_an_ingress_nik_field_takes_a_raw_nik_or_null_only() -> None:
+    assert example("SocialAidDisbursed", recipient_nik="3374015502900004").recipient_nik == "3374015502900004"
+    assert example("ServiceRequestSubmitted", applicant_nik=None).applicant_nik is None
+    for bad in NOT_RAW:  # a token included: only the gatekeeper mints them
+        with pytest.raises(EventValidationError, match="recipient_nik: must be a 16-digit NIK") as info:
             example("SocialAidDisbursed", recipient_nik=bad)
+        assert info.value.fields == ["recipient_nik"]
+        for context in (None, validation_context(NikContext.INGRESS)):
+            with pytest.raises(EventValidationError, match="recipient_nik"):
+                model_for("SocialAidDisbursed").model_validate(_data("SocialAidDisbursed", recipient_nik=bad),
+                                                               context=context)
+
+
+def test_a_canonical_nik_field_takes_a_gatekeeper_token_or_null_only() -> None:
+    model = model_for("SocialAidDisbursed")
+    assert is_nik_token(TOKEN)
+    datum = {**example("SocialAidDisbursed").to_avro(), "recipient_nik": TOKEN}
+    assert model.from_avro(datum, NikContext.CANONICAL).recipient_nik == TOKEN
+    assert parse_event("ServiceRequestSubmitted", _data("ServiceRequestSubmitted", applicant_nik=None),
+                       NikContext.CANONICAL).applicant_nik is None
+    for bad in ("3374015502900004", "nik:3374015502900004", "nik:short", "nik:" + "A" * 44, "abcd"):
+        with pytest.raises(EventValidationError, match="recipient_nik: must be a gatekeeper token") as info:
+            model.from_avro({**datum, "recipient_nik": bad}, NikContext.CANONICAL)
+        assert bad not in str(info.value)
+
+
+@pytest.mark.parametrize("bad", ["nik:3374015502900004", "3374015502900004x", "33740155029000041"])
+def test_a_nik_error_never_repeats_the_value(bad: str) -> None:
+    """Neither our message nor anything chained to it (which a logged traceback would print) holds the value."""
+    for call in (lambda: example("SocialAidDisbursed", recipient_nik=bad),
+                 lambda: model_for("SocialAidDisbursed")(**_data("SocialAidDisbursed", recipient_nik=bad)),
+                 lambda: model_for("SocialAidDisbursed").model_validate_json(
+                     json.dumps(_data("SocialAidDisbursed", recipient_nik=bad), default=str)),
+                 lambda: model_for("SocialAidDisbursed").from_avro(
+                     {**example("SocialAidDisbursed").to_avro(), "recipient_nik": bad})):
+        with pytest.raises(EventValidationError) as info:
+            call()
+        assert "recipient_nik" in str(info.value)
+        assert "3374015502900004" not in str(info.value)
+        assert info.value.__cause__ is None and info.value.__context__ is None
+        assert "3374015502900004" not in "".join(traceback.format_exception(info.value))
+
+
+def test_a_nik_in_a_field_where_none_belongs_is_masked_in_the_message() -> None:
+    with pytest.raises(EventValidationError) as info:
+        example("ServiceRequestSubmitted", regency_code="3374015502900004", service_code="33740155029000041")
+    text = str(info.value)
+    assert "regency_code" in text and "service_code" in text
+    assert "3374015502900004" not in text and "3374************" in text
 
 
 # ---- cross-field rules name the field ------------------------------------------------------------------------

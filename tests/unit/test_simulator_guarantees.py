@@ -14,11 +14,13 @@ from typing import Any
 import pytest
 
 from producers.simulator import FaultMix, plan
-from producers.simulator.traffic import LOCAL_NIK_KEY, Expect, Plan, nik_token
+from producers.simulator.traffic import Expect, Plan, nik_token
 from schemas.catalog import nik_fields
 from schemas.models import Event
 from schemas.outcomes import AlertRule
 from schemas.reference import commodities, complaint_categories, standard_for
+
+KEY = "simulator-test-nik-key"  # an installation's NIK key; the plan names tokens with it
 
 Subjects = dict[str, set[tuple[str, ...]]]
 
@@ -40,7 +42,7 @@ def hour_of(at: datetime) -> datetime:
     return at.replace(minute=0, second=0, microsecond=0)
 
 
-def evaluate(events: Iterable[Event], key: str = LOCAL_NIK_KEY) -> Subjects:
+def evaluate(events: Iterable[Event], key: str = KEY) -> Subjects:
     """The spec's alert rules, literally, over events in arrival order; returns the raised subjects per rule."""
     out: Subjects = {rule.value: set() for rule in AlertRule}
     filed: dict[tuple[str, str], datetime] = {}
@@ -103,7 +105,7 @@ def expected(p: Plan) -> Subjects:
 @pytest.fixture(scope="module", params=[(3000, 1), (2000, 99)])
 def clean_plan(request: Any) -> Plan:
     n, seed = request.param
-    return plan(n, seed, FaultMix.clean())
+    return plan(n, seed, FaultMix.clean(), nik_hmac_key=KEY)
 
 
 def test_clean_traffic_raises_no_alert_and_fills_no_dlq(clean_plan: Plan) -> None:
@@ -173,7 +175,7 @@ def test_every_nik_belongs_to_its_regency(clean_plan: Plan) -> None:
 
 @pytest.mark.parametrize(("n", "seed"), [(1000, 1), (2000, 42), (5000, 7)])
 def test_each_injected_anomaly_raises_exactly_its_expected_alert(n: int, seed: int) -> None:
-    p = plan(n, seed)
+    p = plan(n, seed, nik_hmac_key=KEY)
     raised = evaluate(valid_events(p))
     assert raised == expected(p)
     for rule in AlertRule:
@@ -187,7 +189,7 @@ _FAULT_OF = {AlertRule.SLA_BREACH: "sla_breach", AlertRule.FEE_ABOVE_TARIFF: "fe
 
 
 def test_anomalies_have_the_shape_the_spec_describes() -> None:
-    p = plan(4000, 5)
+    p = plan(4000, 5, nik_hmac_key=KEY)
     events = valid_events(p)
     by_fault: dict[str, list[Any]] = defaultdict(list)
     for r in p.records:
@@ -225,7 +227,7 @@ def test_anomalies_have_the_shape_the_spec_describes() -> None:
 
 
 def test_multi_event_cases_keep_their_order() -> None:
-    p = plan(3000, 12)
+    p = plan(3000, 12, nik_hmac_key=KEY)
     last: dict[bytes, datetime] = {}
     for r in p.records:
         if r.expect is not Expect.EVENT or type(r.event).event_type not in (
@@ -246,7 +248,7 @@ def test_a_heavy_mix_still_gives_one_alert_per_anomaly() -> None:
     """Many bursts share a regency x category (spaced > 24 h apart); many jumps, exceedances and overdue cases."""
     mix = FaultMix(complaint_burst=0.8, price_jump=0.5, air_quality=1, double_aid=0.5, complaint_overdue=1,
                    sla_breach=1, fee_above_tariff=1)
-    p = plan(10_000, 3, mix)
+    p = plan(10_000, 3, mix, nik_hmac_key=KEY)
     pairs = Counter((s[0], s[1]) for s in p.manifest.expected_alert_subjects["complaint_spike"])
     assert max(pairs.values()) > 1
     assert evaluate(valid_events(p)) == expected(p)

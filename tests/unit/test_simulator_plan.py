@@ -18,33 +18,36 @@ from producers.simulator.traffic import Expect, PlanError, nik_token
 from schemas.catalog import FAMILIES, event_types
 from schemas.exceptions import EventValidationError
 from schemas.models import model_for
+from schemas.nik import tokenise_nik
 from schemas.outcomes import AlertRule, GatewayRejection, RejectReason
 from schemas.reference import regency_codes
 from simpul.cli.simulate import app
 
+KEY = "simulator-test-nik-key"  # an installation's NIK key; the plan names tokens with it
+
 
 @pytest.fixture(scope="module")
 def default_plan():  # type: ignore[no-untyped-def]
-    return plan(2000, 42)
+    return plan(2000, 42, nik_hmac_key=KEY)
 
 
 def test_same_seed_gives_identical_plan_and_byte_identical_manifest() -> None:
-    a, b = plan(1500, 7), plan(1500, 7)
+    a, b = plan(1500, 7, nik_hmac_key=KEY), plan(1500, 7, nik_hmac_key=KEY)
     assert a.manifest.to_json() == b.manifest.to_json()
     assert a.to_json() == b.to_json()
 
 
 def test_different_seed_gives_different_traffic() -> None:
-    a, b = plan(1500, 7), plan(1500, 8)
+    a, b = plan(1500, 7, nik_hmac_key=KEY), plan(1500, 8, nik_hmac_key=KEY)
     assert a.to_json() != b.to_json()
     assert a.manifest.to_json() != b.manifest.to_json()
 
 
 def test_exactly_n_records_are_planned() -> None:
     for n in (0, 1, 37, 999, 1000, 2500):
-        assert len(plan(n, 3, FaultMix.clean()).records) == n
+        assert len(plan(n, 3, FaultMix.clean(), nik_hmac_key=KEY).records) == n
     for n in (1000, 2500):
-        p = plan(n, 3)
+        p = plan(n, 3, nik_hmac_key=KEY)
         assert len(p.records) == n == p.manifest.total_sent
 
 
@@ -53,14 +56,14 @@ def test_every_event_type_and_regency_appears_for_2000(default_plan) -> None:  #
     assert {r.event_type for r in valid} == set(event_types())
     assert {r.event.regency_code for r in valid} == set(regency_codes())
     assert {r.ingress for r in default_plan.records} == set(regency_codes())
-    clean = plan(2000, 42, FaultMix.clean())
+    clean = plan(2000, 42, FaultMix.clean(), nik_hmac_key=KEY)
     assert {r.event_type for r in clean.records} == set(event_types())
     assert {r.event.regency_code for r in clean.records} == set(regency_codes())
 
 
 def test_default_mix_injects_every_fault_from_1000_events() -> None:
     for seed in (1, 2, 3):
-        p = plan(1000, seed)
+        p = plan(1000, seed, nik_hmac_key=KEY)
         assert all(count >= 1 for count in p.manifest.injected.values()), p.manifest.injected
         assert {r.fault for r in p.records if r.fault} == set(FAULTS)
         assert all(p.manifest.alerts[rule] >= 1 for rule in AlertRule)
@@ -106,7 +109,7 @@ def test_manifest_counts_equal_a_recount_of_the_records(default_plan) -> None:  
 
 
 def test_http_manifest_moves_rejections_from_dlq_to_gateway() -> None:
-    sdk, http = plan(1000, 5, via="sdk"), plan(1000, 5, via="http")
+    sdk, http = plan(1000, 5, via="sdk", nik_hmac_key=KEY), plan(1000, 5, via="http", nik_hmac_key=KEY)
     assert sdk.to_json() == http.to_json()  # the same traffic; only the expected outcome differs
     assert all(v == 0 for v in http.manifest.dlq.values())
     assert http.manifest.gateway_rejected == {
@@ -117,7 +120,7 @@ def test_http_manifest_moves_rejections_from_dlq_to_gateway() -> None:
 
 
 def test_manifest_json_is_stable_and_round_trips() -> None:
-    m = plan(1000, 9).manifest
+    m = plan(1000, 9, nik_hmac_key=KEY).manifest
     text = m.to_json()
     data = json.loads(text)
     assert list(data) == sorted(data)
@@ -128,7 +131,7 @@ def test_manifest_json_is_stable_and_round_trips() -> None:
 
 
 def test_garbage_is_undecodable_and_invalid_payloads_decode() -> None:
-    p = plan(1000, 11)
+    p = plan(1000, 11, nik_hmac_key=KEY)
     garbage = [r for r in p.records if r.raw is not None]
     assert garbage and all(r.dlq_reason is RejectReason.UNDECODABLE for r in garbage)
     for r in [r for r in p.records if r.override and r.raw is None]:
@@ -154,7 +157,7 @@ def test_fault_mix_validation_and_rounding() -> None:
 
 def test_a_mix_too_large_for_n_is_refused() -> None:
     with pytest.raises(PlanError, match="--events"):
-        plan(100, 1, FaultMix(complaint_burst=10))
+        plan(100, 1, FaultMix(complaint_burst=10), nik_hmac_key=KEY)
 
 
 def test_aid_subjects_use_the_gatekeeper_token() -> None:
@@ -165,6 +168,19 @@ def test_aid_subjects_use_the_gatekeeper_token() -> None:
         assert r.alert_subject is not None
         assert r.alert_subject[0] == nik_token("k", r.event.recipient_nik)  # type: ignore[attr-defined]
         assert len(r.alert_subject[0]) == 4 + 43
+        assert r.alert_subject[0] == tokenise_nik(b"k", r.event.recipient_nik)  # type: ignore[attr-defined]
+
+
+def test_the_nik_key_is_required_and_has_no_public_default() -> None:
+    import producers.simulator.traffic as traffic
+
+    assert not any("NIK_KEY" in name for name in vars(traffic))
+    with pytest.raises(TypeError, match="nik_hmac_key"):
+        plan(10, 1)  # type: ignore[call-arg]
+    token_of = {r.alert_subject[0] for r in plan(1000, 4, nik_hmac_key="k1").records if r.alert_subject and
+                r.alert is AlertRule.AID_DOUBLE_PAYMENT}
+    assert token_of and token_of.isdisjoint(
+        r.alert_subject[0] for r in plan(1000, 4, nik_hmac_key="k2").records if r.alert_subject)
 
 
 def test_cli_dry_run_twice_writes_byte_identical_manifests(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -20,6 +20,8 @@ from schemas.reference import regency_codes
 
 KEYS = {code: f"key-{code}" for code in regency_codes()}
 
+KEY = "simulator-test-nik-key"  # an installation's NIK key; the plan names tokens with it
+
 
 def fake_gateway(seen: list[dict[str, Any]]) -> httpx.MockTransport:
     """Answers like the gateway's contract: 403 foreign regency, 422 invalid, else 202 with per-event results."""
@@ -45,7 +47,7 @@ def fake_gateway(seen: list[dict[str, Any]]) -> httpx.MockTransport:
 
 
 def test_http_sender_batches_per_regency_and_matches_the_manifest() -> None:
-    p = plan(3000, 2, via="http")
+    p = plan(3000, 2, via="http", nik_hmac_key=KEY)
     seen: list[dict[str, Any]] = []
     with httpx.Client(transport=fake_gateway(seen)) as client:
         report = send_http(p.records, base_url="http://gw", api_keys=KEYS, client=client, show_progress=False)
@@ -65,7 +67,7 @@ def test_http_sender_batches_per_regency_and_matches_the_manifest() -> None:
 
 
 def test_http_sender_reports_answers_that_differ_from_the_plan() -> None:
-    p = plan(1000, 3, via="http")
+    p = plan(1000, 3, via="http", nik_hmac_key=KEY)
 
     def accept_all(request: httpx.Request) -> httpx.Response:
         n = len(json.loads(request.content)["events"])
@@ -77,7 +79,7 @@ def test_http_sender_reports_answers_that_differ_from_the_plan() -> None:
 
 
 def test_http_sender_raises_when_the_gateway_is_down_after_trying_everything() -> None:
-    p = plan(200, 3, FaultMix.clean(), via="http")
+    p = plan(200, 3, FaultMix.clean(), via="http", nik_hmac_key=KEY)
     with httpx.Client(transport=httpx.MockTransport(lambda r: httpx.Response(503, json={"error": "unavailable"}))
                       ) as client, pytest.raises(SendFailed, match="200 of 200") as info:
         send_http(p.records, base_url="http://gw", api_keys=KEYS, client=client, show_progress=False)
@@ -85,7 +87,7 @@ def test_http_sender_raises_when_the_gateway_is_down_after_trying_everything() -
 
 
 def test_http_sender_needs_a_key_for_every_regency() -> None:
-    p = plan(200, 3, FaultMix.clean(), via="http")
+    p = plan(200, 3, FaultMix.clean(), via="http", nik_hmac_key=KEY)
     with pytest.raises(SendFailed, match="no API key"):
         send_http(p.records, base_url="http://gw", api_keys={}, show_progress=False)
 
@@ -119,7 +121,7 @@ class _Codec:
 
 
 def test_invalid_payloads_are_framed_avro_that_the_model_refuses() -> None:
-    p = plan(2000, 6)
+    p = plan(2000, 6, nik_hmac_key=KEY)
     invalid = [r for r in p.records if r.override and r.raw is None]
     assert invalid
     for r in invalid:

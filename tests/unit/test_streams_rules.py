@@ -12,7 +12,7 @@ from schemas.examples import example
 from schemas.outcomes import AlertRule
 from streams.alerts.rules import Deduplicator, RulesConfig, add_working_days, evaluate, load_rules, partition_key
 from streams.exceptions import RulesConfigError
-from streams.gatekeeper.logic import tokenise_nik
+from schemas.nik import tokenise_event
 from schemas.records import alert_id
 
 RULES = load_rules()
@@ -147,8 +147,8 @@ def test_price_jump() -> None:
 
 
 def aid(regency: str, nik: str, n: int):  # type: ignore[no-untyped-def]
-    return example("SocialAidDisbursed", event_id=eid("aid", regency, nik, n), regency_code=regency,
-                   recipient_nik=tokenise_nik(b"k", nik), case_id=f"PKH-{regency}-{n}")
+    return tokenise_event(example("SocialAidDisbursed", event_id=eid("aid", regency, nik, n), regency_code=regency,
+                                  recipient_nik=nik, case_id=f"PKH-{regency}-{n}"), b"k")
 
 
 def test_aid_double_payment() -> None:
