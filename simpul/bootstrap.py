@@ -51,15 +51,34 @@ def provision(settings: Settings) -> dict[str, int]:
 
 
 def dashboard(settings: Settings, *, interval_s: float = 3.0, silent_after_s: int = 3600):  # noqa: ANN201
-    """The ops dashboard app: live cluster snapshot, the store's per-regency figures, DLQ browser and replay."""
+    """The ops dashboard app: live cluster snapshot, the store's per-regency figures, DLQ browser and replay, behind
+    ops accounts (their database, sessions signed with the session key) and the audit trail; /metrics behind the
+    metrics token. Raises SecretError, naming the variable, when either secret is missing."""
+    from datetime import timedelta
+
+    from monitor.accounts import Accounts
+    from monitor.audit import AuditLog
+    from monitor.dashboard.access import OpsAccess
     from monitor.dashboard.app import create_app
     from monitor.dashboard.state import DashboardState
+    from monitor.login_limit import LoginLimiter
+    from monitor.opsdb import connect
+    from monitor.sessions import Sessions, SessionSigner
     from topics.catalog import topic_names
 
+    signer = SessionSigner(settings.secret("session_key"), timedelta(hours=settings.dashboard_session_hours))
+    metrics_token = settings.secret("metrics_token")
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(settings.dashboard_db)
+    audit = AuditLog(engine, settings.kafka, topic_names(settings.topic_prefix).find("audit").name)
+    access = OpsAccess(accounts=Accounts(engine), sessions=Sessions(engine, signer), audit=audit,
+                       limiter=LoginLimiter(settings.dashboard_login_max_failures, settings.dashboard_login_window_s),
+                       metrics_token=metrics_token, allowed_hosts=tuple(settings.dashboard_hosts))
     state = DashboardState(settings.kafka, settings.registry, settings.topic_prefix, interval_s=interval_s,
-                           silent_after_s=silent_after_s, store_stats=_store_stats(settings))
+                           silent_after_s=silent_after_s, store_stats=_store_stats(settings),
+                           chores=(audit.publish_pending,))
     dlq = dlq_browser(settings)
-    return create_app(state, dlq)
+    return create_app(state, dlq, access)
 
 
 def dlq_browser(settings: Settings):  # noqa: ANN201

@@ -13,7 +13,8 @@ Group and internal-topic names are the ones the code uses:
   repartitions, the `-__assignor-__leader` topic) all start with `<prefix>-<processor>-`.
 - store sink group `<prefix>-sink-store` (consumers.store.sink.group_id), alert dispatch `<prefix>-sink-alerts`.
 - gatekeeper start-up recovery reads with throw-away groups `simpul-gatekeeper-recovery-<random>`.
-- monitor: `simpul-monitor-reader`, `simpul-dlq-browser`; it describes the groups `<prefix>-…`.
+- monitor: `simpul-monitor-reader`, `simpul-dlq-browser`; it describes the groups `<prefix>-…` and is the only
+  writer of the audit topic `<prefix>.audit.ops`.
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def acl_model(prefix: str, topics: TopicSet | None = None) -> AclModel:
     topics = topics or topic_names(prefix)
     p = topics.prefix
     ingress, events, agg = f"{p}.ingress.", f"{p}.events.", f"{p}.agg."
-    alerts, dlq = topics.alerts.name, topics.dlq.name
+    alerts, dlq, audit = topics.alerts.name, topics.dlq.name, topics.find("audit").name
     _check_prefix_roles(topics, {"ingress": ingress, "events": events, "agg": agg})
     principals: list[Principal] = []
     for spec in topics.role("ingress"):
@@ -191,10 +192,11 @@ def acl_model(prefix: str, topics: TopicSet | None = None) -> AclModel:
             grants=_sorted([*_topic("prefixed", ingress, "Write", "Describe"), *_idempotent()])),
         Principal(name="monitor", description=(
             "reads every topic of the prefix (lag, freshness, DLQ browser), describes the pipeline's groups; "
-            "the DLQ replay writes a record back to its ingress topic"),
+            "the DLQ replay writes a record back to its ingress topic; writes the ops audit trail"),
             grants=_sorted([
                 *_topic("prefixed", f"{p}.", "Read", "Describe"),
                 *_topic("prefixed", ingress, "Write"),
+                *_topic("literal", audit, "Write"),
                 *_group("prefixed", f"{p}-", "Describe"),
                 *_group("literal", "simpul-monitor-reader", "Read", "Describe"),
                 *_group("literal", "simpul-dlq-browser", "Read", "Describe"),

@@ -125,11 +125,12 @@ def avro_json_value(value: Any) -> Any:
 
 
 def derived_record_models() -> dict[str, type[BaseModel]]:
-    """The pydantic models of the JSON records the stream processors write (`Alert`, `Aggregate`), from the
-    contract (schemas/records.py), so the document cannot drift from them."""
+    """The pydantic models of the JSON records written on the bus (`Alert`, `Aggregate`, the ops `AuditEntry`), from
+    the contract (schemas/records.py, schemas/audit.py), so the document cannot drift from them."""
+    from schemas.audit import AuditEntry
     from schemas.records import Aggregate, Alert
 
-    return {"Alert": Alert, "Aggregate": Aggregate}
+    return {"Alert": Alert, "Aggregate": Aggregate, "AuditEntry": AuditEntry}
 
 
 def record_json_schema(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
@@ -323,6 +324,25 @@ def _aggregate_message(model: type[BaseModel], shared: dict[str, Any], key: str)
     }
 
 
+def _audit_message(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
+    example = model.model_validate({
+        "entry_id": str(uuid5(NAMESPACE_URL, "simpul:example:audit")), "at": "2025-03-03T03:01:12.500Z",
+        "actor": "siti", "role": "operator", "action": "dlq.edit", "target": "jateng.dlq:1:4711",
+        "before_digest": "9f2c" * 16, "after_digest": "41be" * 16, "result": "ok",
+        "detail": "to jateng.ingress.3374:0:812"})
+    return {
+        "name": "AuditEntry",
+        "title": "Ops audit entry",
+        "summary": "An operator action: a DLQ replay or edit, a dashboard account created or disabled.",
+        "description": f"{inspect.getdoc(model)} JSON (UTF-8), written by the monitor with acks=all, at least once.",
+        "contentType": JSON_CONTENT_TYPE,
+        "payload": record_json_schema(model, shared),
+        "bindings": {"kafka": {"key": {"type": "string", "format": "uuid", "description": "entry_id"},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+        "examples": [{"name": "dlq-edit", "payload": example.model_dump(mode="json")}],
+    }
+
+
 def _info(prefix: str) -> dict[str, Any]:
     return {
         "title": "Simpul",
@@ -382,6 +402,7 @@ def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
     messages["Aggregate"] = _aggregate_message(models["Aggregate"], shared, templates["agg"].key)
     messages["Alert"] = _alert_message(models["Alert"], shared)
     messages["RejectedRecord"] = _dlq_message()
+    messages["AuditEntry"] = _audit_message(models["AuditEntry"], shared)
 
     def refs(names: list[str]) -> dict[str, Any]:
         return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
@@ -422,6 +443,8 @@ def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
             names_here = ["Aggregate"]
         elif topic.role == "alerts":
             names_here = ["Alert"]
+        elif topic.role == "audit":
+            names_here = ["AuditEntry"]
         else:
             names_here = ["RejectedRecord"]
         channels[cid] = {

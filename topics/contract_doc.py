@@ -391,6 +391,8 @@ def _topics(topics: TopicSet) -> list[str]:
             carries = "Aggregate (JSON)"
         elif topic.role == "alerts":
             carries = "Alert (JSON)"
+        elif topic.role == "audit":
+            carries = "AuditEntry (JSON): ops actions"
         else:
             carries = "rejected records (original bytes)"
         rows.append([f"`{topic.name}`", f"{topic.role}: province reads", topic.partitions,

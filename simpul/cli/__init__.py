@@ -21,6 +21,7 @@ SUBCOMMANDS = {
     "sink": "simpul.cli.sink",
     "deploy": "simpul.cli.deploy",
     "secrets": "simpul.cli.secrets",
+    "users": "simpul.cli.users",
 }
 
 for _name, _module in SUBCOMMANDS.items():

@@ -29,7 +29,7 @@ NAMESPACE = "simpul"
 KAFKA_VERSION = "4.1.0"
 STRIMZI_API = "kafka.strimzi.io/v1beta2"
 BOOTSTRAP = f"{CLUSTER_NAME}-kafka-bootstrap:9092"
-CONFIG_SECRET = "simpul-config"  # operator-made: registry-url, store-url, gateway-db-url
+CONFIG_SECRET = "simpul-config"  # operator-made: registry-url, store-url, gateway-db-url, dashboard-db-url
 INSTALLATION_SECRET = "simpul-secrets"  # operator-made from `simpul secrets show` files: simpul_nik_hmac_key, ...
 STATE_DIR = "/var/lib/simpul"
 SECRETS_DIR = "/var/run/simpul/secrets"
@@ -71,7 +71,8 @@ COMPONENTS: tuple[Component, ...] = (
               secret_env=(("SIMPUL_STORE_URL", "store-url"),), secrets=("alert_webhook_secret",)),
     Component(name="monitor", principal="monitor", replicas=1, port=8090,
               command=("simpul", "monitor", "--host", "0.0.0.0", "--port", "8090"),
-              secret_env=(("SIMPUL_STORE_URL", "store-url"),),
+              env=(("SIMPUL_DASHBOARD_ALLOWED_HOSTS", "localhost,simpul-monitor,simpul-monitor.simpul.svc"),),
+              secret_env=(("SIMPUL_STORE_URL", "store-url"), ("SIMPUL_DASHBOARD_DB_URL", "dashboard-db-url")),
               secrets=("session_key", "metrics_token", "dlq_key")),
 )
 
@@ -196,6 +197,8 @@ def deployments(prefix: str, image: str) -> list[dict[str, Any]]:
             container["ports"] = [{"name": "http", "containerPort": c.port}]
             container["readinessProbe"] = {"httpGet": {"path": "/readyz" if c.name == "gateway" else "/healthz",
                                                        "port": "http"}, "periodSeconds": 10}
+            if c.name == "monitor":  # the dashboard answers only its allowed hosts; the kubelet sends the pod IP
+                container["readinessProbe"]["httpGet"]["httpHeaders"] = [{"name": "Host", "value": "localhost"}]
         out.append({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": f"simpul-{c.name}", "namespace": NAMESPACE, "labels": labels},

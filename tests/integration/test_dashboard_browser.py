@@ -14,6 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from dashboard_login import new_account
 from private_platform import stop_processes
 
 from simpul import bootstrap
@@ -33,14 +34,17 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def running_pipeline(settings: Settings, tmp_path: Path) -> Iterator[str]:
-    """Gatekeeper, simulator at a steady rate and the dashboard, as `make run` starts them."""
+def running_pipeline(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """Gatekeeper, simulator at a steady rate and the dashboard, as `make run` starts them; an operator account
+    made as `simpul users create` makes it. (url, user, password)"""
     prefix = f"ui{uuid.uuid4().hex[:8]}"
-    s = settings.model_copy(update={"topic_prefix": prefix})
+    s = settings.model_copy(update={"topic_prefix": prefix, "state_dir": tmp_path / "state"})
     bootstrap.provision(s)
+    user, password = new_account(s, "operator")
     port = _free_port()
     env = {**os.environ, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap, "SIMPUL_REGISTRY_URL": s.registry,
            "SIMPUL_TOPIC_PREFIX": prefix, "SIMPUL_STATE_DIR": str(tmp_path / "state"),
+           "SIMPUL_SECRETS_DIR": str(settings.secrets_folder.resolve()),
            "SIMPUL_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}"}
     commands = {
         "gatekeeper": ["streams", "run", "gatekeeper"],
@@ -60,7 +64,7 @@ def running_pipeline(settings: Settings, tmp_path: Path) -> Iterator[str]:
                     break
             except httpx.HTTPError:
                 time.sleep(0.5)
-        yield url
+        yield url, user, password
     finally:
         stop_processes(procs)
 
@@ -70,8 +74,20 @@ def _count(page, selector: str) -> int:  # noqa: ANN001
     return int(text) if text.isdigit() else -1
 
 
-def test_dashboard_loads_and_updates_live(running_pipeline: str) -> None:
-    from playwright.sync_api import sync_playwright
+def _count_above(page, selector: str, floor: int, timeout_s: float) -> int:  # noqa: ANN001
+    """Poll from Python: the page's Content-Security-Policy forbids the eval that `page.wait_for_function` needs."""
+    end = time.monotonic() + timeout_s
+    while time.monotonic() < end:
+        if (value := _count(page, selector)) > floor:
+            return value
+        page.wait_for_timeout(500)
+    raise AssertionError(f"{selector} stayed at {_count(page, selector)} (not above {floor}) for {timeout_s:.0f} s")
+
+
+def test_dashboard_loads_and_updates_live(running_pipeline: tuple[str, str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    url, user, password = running_pipeline
 
     if not Path(CHROMIUM).exists():
         pytest.fail("Debian's chromium is not installed (apt-get install chromium; .ci/run installs it)")
@@ -83,19 +99,31 @@ def test_dashboard_loads_and_updates_live(running_pipeline: str) -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
-            page.goto(running_pipeline)
-            page.wait_for_function("document.querySelectorAll('#regencies tbody tr').length === 35", timeout=60_000)
-            assert page.locator("#regencies tbody tr").count() == 35
+            page.goto(url)
+            assert page.url == url + "login"  # no session yet: the login page
+            page.fill("#username", user)
+            page.fill("#password", password + "-wrong")
+            page.click("button[type=submit]")
+            assert "wrong user name or password" in page.locator(".error").inner_text()
+            errors.clear()  # the browser logs the 401 of the refused login as a console error
+            page.fill("#username", user)
+            page.fill("#password", password)
+            page.click("button[type=submit]")
+            page.wait_for_url(url)
+            expect(page.locator("#whoami")).to_contain_text(f"{user} (operator)")
+            assert page.locator("#replay-controls").is_visible()
+            # The account's creation is in the audit trail, and the dashboard has put it on the audit topic.
+            created = page.locator("#audit tbody tr", has_text=f"user:{user}")
+            expect(created.locator("td").last).to_have_text("yes", timeout=60_000)
+            expect(page.locator("#regencies tbody tr")).to_have_count(35, timeout=60_000)
             assert "Kota Semarang" in page.locator("#regencies").inner_text()
             # The accepted-events counter is live: it rises without a reload while the simulator feeds the bus.
-            page.wait_for_function("Number(document.querySelector('#events-total').textContent.replace(/,/g, '')) > 0",
-                                   timeout=120_000)
-            first = _count(page, "#events-total")
-            page.wait_for_function(
-                f"Number(document.querySelector('#events-total').textContent.replace(/,/g, '')) > {first}",
-                timeout=60_000)
-            second = _count(page, "#events-total")
+            first = _count_above(page, "#events-total", 0, 120)
+            second = _count_above(page, "#events-total", first, 60)
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+            page.click("#logout")
+            page.wait_for_url(url + "login")
+            assert page.request.get(url + "api/overview").status == 401  # the session ended with the logout
         finally:
             browser.close()
     assert second > first > 0

@@ -102,9 +102,15 @@ def test_monitor_reads_and_replays(model, topics) -> None:  # noqa: ANN001
     m = model.principal("monitor")
     for t in topics:
         assert m.allows("Read", "topic", t.name)
-        assert m.allows("Write", "topic", t.name) == (t.role == "ingress"), t.name  # DLQ replay
+        assert m.allows("Write", "topic", t.name) == (t.role in {"ingress", "audit"}), t.name  # DLQ replay, audit
     assert m.allows("Describe", "group", f"{PREFIX}-gatekeeper")
     assert not m.allows("Read", "group", f"{PREFIX}-gatekeeper")  # describes lag, never joins a pipeline group
+
+
+def test_only_the_monitor_writes_the_audit_trail(model, topics) -> None:  # noqa: ANN001
+    audit = topics.find("audit").name
+    writers = [p.name for p in model.principals if p.allows("Write", "topic", audit)]
+    assert writers == ["monitor", ADMIN]
 
 
 def test_no_grant_reaches_another_prefix(topics) -> None:  # noqa: ANN001

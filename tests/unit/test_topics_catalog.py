@@ -39,7 +39,8 @@ def test_every_topic_of_the_flow(catalog: Catalog, codes: list[str]) -> None:
     assert [t.name for t in topics.role("agg")] == [f"jateng.agg.{m}" for m in METRICS]
     assert topics.alerts.name == "jateng.alerts"
     assert topics.dlq.name == "jateng.dlq"
-    assert len(topics) == 35 + 6 + 6 + 2
+    assert topics.find("audit").name == "jateng.audit.ops"
+    assert len(topics) == 35 + 6 + 6 + 3
     assert len(set(topics.names)) == len(topics)
 
 
@@ -70,6 +71,8 @@ def test_settings_per_role(catalog: Catalog) -> None:
     assert topics.dlq.config["cleanup.policy"] == "delete"
     assert topics.dlq.config["retention.ms"] == str(30 * 86_400_000)
     assert topics.ingress("3301").config["cleanup.policy"] == "delete"
+    audit = topics.find("audit")
+    assert (audit.partitions, audit.config["cleanup.policy"], audit.config["retention.ms"]) == (1, "delete", "-1")
 
 
 def test_replication_follows_the_cluster(catalog: Catalog) -> None:
