@@ -11,20 +11,27 @@ def codec(settings: Settings) -> AvroCodec:
     return AvroCodec.from_url(settings.registry)
 
 
-def gateway(settings: Settings):  # noqa: ANN201 - FastAPI app; imported lazily to keep the CLI fast
-    """The HTTP ingress gateway app, wired to the broker, the registry and its own database."""
+def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: ANN201 - FastAPI app, lazy import
+    """The HTTP ingress gateway app, wired to the broker, the registry, its own database (migrated here, so that a
+    wrong URL fails before serving) and the installation's retry digest key."""
     from producers.delivery import AckedProducer
     from producers.gateway.app import PRODUCER_CONF, Gateway, create_app
+    from producers.gateway.digest import RetryDigest
     from producers.gateway.store import GatewayStore
     from topics.catalog import topic_names
 
+    digest = RetryDigest(settings.secret("gateway_digest_key"))
     settings.state_dir.mkdir(parents=True, exist_ok=True)
+    store = GatewayStore(settings.gateway_db)
+    store.migrate()
     parts = Gateway(
-        store=GatewayStore(settings.gateway_db),
+        store=store,
         codec=codec(settings),
         producer=AckedProducer(settings.kafka, client_id="simpul-gateway", conf=PRODUCER_CONF),
         topics=topic_names(settings.topic_prefix),
+        digest=digest,
         max_batch=settings.gateway_max_batch,
+        max_body_bytes=max_body_bytes,
     )
     return create_app(parts)
 

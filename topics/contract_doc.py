@@ -736,8 +736,9 @@ def _gateway(prefix: str) -> list[str]:
         "and reference data, encodes it and produces it to your ingress topic with `acks=all`, and answers only "
         "when the broker has acknowledged every event of the request.",
         "",
-        f"- `POST {{gateway}}/v1/events` (local: `{LOCAL_GATEWAY}`), header `X-API-Key: <your regency's key>`, "
-        "`Content-Type: application/json`.",
+        f"- `POST {{gateway}}/v1/events` over HTTPS (local: `{LOCAL_GATEWAY}`), header "
+        "`X-API-Key: <your regency's key>`, `Content-Type: application/json`. The key is checked before the body "
+        "is read.",
         "- Body: `{\"events\": [ ... ]}` with up to 1,000 events of your regency; each event is an object with "
         "`event_type` (the event type name) and the event's fields as in the tables above (timestamps as ISO 8601 "
         "with a time zone, dates as `YYYY-MM-DD`, enums as their symbol, absent optional fields as `null` or "
@@ -755,11 +756,14 @@ JSON""") + [
         "",
     ] + _code("json", json.dumps(accepted, indent=2)) + _table(["status", "`error`", "when"], [
         ["400", "`bad_request`", "the body is not JSON, or not `{\"events\": [...]}`"],
-        ["401", "`unauthorized`", "the X-API-Key header is missing, unknown or revoked"],
-        ["403", "`forbidden`", "an event of another regency than the key's (nothing was sent)"],
-        ["413", "`payload_too_large`", "more than 1,000 events or too many bytes in one request"],
+        ["401", "`unauthorized`", "the X-API-Key header is missing, unknown or revoked (answered before the body "
+         "is read; the connection is closed)"],
+        ["403", f"`{GatewayRejection.REGENCY_FORBIDDEN.value}`", "an event of another regency than the key's "
+         "(nothing was sent)"],
+        ["413", "`payload_too_large`", "more than 1,000 events, or more than 4,096,000 bytes (4,096 per event) in "
+         "one request: answered as soon as the body passes the limit; the connection is closed"],
         ["422", f"`{GatewayRejection.INVALID_EVENT.value}`", "an event breaks the schema or the reference data; "
-         "`problems` names each event (`index`), `field` and `reason`"],
+         "`problems` names each event (`index`), `field` and `reason`, never the value sent"],
         ["503", "`unavailable`", "the broker or the registry is unavailable: retry the same request later"],
     ]) + [
         "Every error answer has the same shape:",

@@ -37,7 +37,8 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         store.engine.dispose()
         port = _free_port()
         child = env.spawn(f"gateway-{rep}", ["-m", "simpul", "gateway", "--port", str(port)],
-                          env.child_env(s, SIMPUL_GATEWAY_DB_URL=db, SIMPUL_STATE_DIR=str(state)), ctx.workdir)
+                          env.child_env(s, SIMPUL_GATEWAY_DB_URL=db, SIMPUL_STATE_DIR=str(state),
+                                        SIMPUL_SECRETS_DIR=str(s.secrets_folder.resolve())), ctx.workdir)
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until(lambda: _up(base + "/healthz") or not child.alive(), 120, "the gateway did not answer")

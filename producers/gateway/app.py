@@ -2,8 +2,12 @@
 
 Answers 202 only once the broker acknowledged every event (acks=all), with a result per event. A retry of an
 event_id already accepted returns that first outcome and writes nothing. Refusals name the field:
-400 malformed body, 401 unknown key, 403 another regency's event, 413 too many events, 422 an invalid event,
-503 broker or registry unavailable (retry the same request).
+400 malformed body, 401 unknown key, 403 another regency's event, 413 too many events or bytes, 422 an invalid
+event, 503 broker or registry unavailable (retry the same request).
+
+The key is checked before a byte of the body is read, and the body is read only up to the byte limit
+(producers.gateway.body), so an unauthenticated or oversized request costs bounded memory; both refusals close
+the connection. No answer repeats a value the client sent (a NIK in the wrong field included).
 """
 
 from __future__ import annotations
@@ -15,23 +19,25 @@ from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Request, Security
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from producers.delivery import AckedProducer, Delivery, known_offset
 from producers.gateway.api import Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, Problem
-from producers.gateway.store import GatewayStore, Outcome, payload_digest
+from producers.gateway.body import BodyIncomplete, BodyTooLarge, EVENT_JSON_BYTES, body_limit, read_limited
+from producers.gateway.digest import RetryDigest, plan_retries
+from producers.gateway.store import GatewayStore, Outcome
 from producers.sdk import EVENT_TYPE_HEADER
 from schemas.codec import AvroCodec
 from schemas.examples import example
 from schemas.catalog import event_types
-from schemas.exceptions import EventValidationError, RegistryError, UnknownEventType
+from schemas.exceptions import EventValidationError, FieldProblem, RegistryError, UnknownEventType
 from schemas.models import Event, model_for
+from schemas.nik import redact_niks
 from schemas.outcomes import GatewayRejection
 from topics.catalog import TopicSet
 
-MAX_BODY_BYTES = 8 * 1024 * 1024
 ACK_TIMEOUT_S = 30.0
 # each request waits for its events' acknowledgements, so it also waits out the producer's linger: the gateway
 # lingers 10 ms, not the SDK's 50 (with 50, a client posting 500-event batches one after another got 25% less
@@ -47,22 +53,37 @@ class Gateway:
     codec: AvroCodec
     producer: AckedProducer
     topics: TopicSet
+    digest: RetryDigest
     max_batch: int = 1000
+    max_body_bytes: int | None = None
+    """None: derived from max_batch (producers.gateway.body.body_limit)."""
+
+    @property
+    def body_limit(self) -> int:
+        return self.max_body_bytes or body_limit(self.max_batch)
 
 
 class Refusal(Exception):
-    """A request we answer with a 4xx/5xx ErrorBody."""
+    """A request we answer with a 4xx/5xx ErrorBody; `close` when the body was not read to its end, so the
+    connection cannot carry another request and is closed after the answer."""
 
-    def __init__(self, status: int, error: str, message: str, problems: list[Problem] | None = None) -> None:
+    def __init__(self, status: int, error: str, message: str, problems: list[Problem] | None = None, *,
+                 close: bool = False) -> None:
         super().__init__(message)
-        self.status, self.body = status, ErrorBody(error=error, message=message, problems=problems or [])  # type: ignore[arg-type]
+        self.status, self.close = status, close
+        # the last guard of "no NIK in an answer": any run of 16+ digits is masked, whatever put it there
+        self.body = ErrorBody(error=error, message=redact_niks(message),  # type: ignore[arg-type]
+                              problems=[Problem(index=p.index, field=redact_niks(p.field),
+                                                reason=redact_niks(p.reason)) for p in problems or []])
 
 
-def _error_responses() -> dict[int | str, dict[str, Any]]:
+def _error_responses(gw: Gateway) -> dict[int | str, dict[str, Any]]:
     docs = {400: "The body is not a JSON object of one event or {\"events\": [...]}",
-            401: "Missing, unknown or revoked API key",
+            401: "Missing, unknown or revoked API key; answered before any of the body is read, and the connection "
+                 "is closed",
             403: "An event of another regency than the key's",
-            413: "More events (or bytes) than one request may carry",
+            413: f"More than {gw.max_batch:,} events, or a body over {gw.body_limit:,} bytes: answered as soon as "
+                 "the limit is passed (at once when Content-Length is over it), and the connection is closed",
             422: "An invalid event; `problems` names each field and reason; nothing of the request was sent",
             503: "The broker or the registry is unavailable; retry the same request (same event_ids)"}
     return {code: {"model": ErrorBody, "description": text} for code, text in docs.items()}
@@ -81,29 +102,51 @@ def create_app(gw: Gateway) -> FastAPI:
         lifespan=lifespan,
         title="Simpul ingress gateway",
         version="1",
-        description="Publish public-service events of one regency to Simpul over HTTPS. Each API key is bound to "
-                    "one regency (issued with `simpul keys create --regency <code>`). Events follow the Avro "
-                    "contract in docs/contract.md; send them as JSON with an `event_type` member.",
+        description=(
+            "Publish public-service events of one regency to Simpul over HTTPS (`simpul gateway --tls-cert FILE "
+            "--tls-key FILE`, or a TLS proxy in front). Each API key is bound to one regency (issued with "
+            "`simpul keys create --regency <code>`). Events follow the Avro contract in docs/contract.md; send "
+            "them as JSON with an `event_type` member.\n\n"
+            "The key is checked before the body is read: without a valid key the answer is 401 and the connection "
+            f"is closed. A request carries at most {gw.max_batch:,} events and {gw.body_limit:,} bytes "
+            f"({EVENT_JSON_BYTES:,} per event); a longer body is answered 413 as soon as the limit is passed, "
+            "whether or not it declared its length, and the connection is closed. Error answers name the field "
+            "and the reason and never repeat a value of the request."),
     )
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of one regency")
 
     @app.exception_handler(Refusal)
     async def refused(_: Request, exc: Refusal) -> JSONResponse:
-        return JSONResponse(exc.body.model_dump(), status_code=exc.status)
+        return JSONResponse(exc.body.model_dump(), status_code=exc.status,
+                            headers={"Connection": "close"} if exc.close else None)
+
+    def authenticated(key: str | None = Security(api_key),
+                      authorization: str | None = _header("authorization")) -> str:
+        return _authenticate(gw, key, authorization)
+
+    async def authenticated_body(request: Request, regency: str = Depends(authenticated)) -> tuple[str, bytes]:
+        """The key first (from the headers alone), then the body up to the limit."""
+        try:
+            return regency, await read_limited(request, gw.body_limit)
+        except BodyTooLarge as exc:
+            raise Refusal(413, "payload_too_large", str(exc),
+                          [Problem(field="<body>", reason=f"more than {exc.limit:,} bytes")], close=True) from None
+        except BodyIncomplete as exc:
+            raise Refusal(400, "bad_request", str(exc), [Problem(field="<body>", reason="incomplete")],
+                          close=True) from None
 
     example_event = {"event_type": "ServiceRequestSubmitted", **example("ServiceRequestSubmitted").model_dump(mode="json")}
 
     @app.post(
-        "/v1/events", status_code=202, response_model=Accepted, responses=_error_responses(),
+        "/v1/events", status_code=202, response_model=Accepted, responses=_error_responses(gw),
         summary="Publish one event or a batch of up to 1,000 events of the key's regency",
         openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
             "schema": {"oneOf": [{"$ref": "#/components/schemas/BatchIn"}, {"$ref": "#/components/schemas/EventIn"}]},
             "examples": {"batch": {"value": {"events": [example_event]}}, "single": {"value": example_event}},
         }}}},
     )
-    def publish(request_body: bytes = _raw_body(), key: str | None = Security(api_key),
-                authorization: str | None = _header("authorization")) -> Accepted:
-        regency = _authenticate(gw, key, authorization)
+    def publish(sent: tuple[str, bytes] = Depends(authenticated_body)) -> Accepted:
+        regency, request_body = sent
         items = _parse(request_body, gw.max_batch)
         events = _validate(items)
         _authorise(events, regency)
@@ -121,7 +164,8 @@ def create_app(gw: Gateway) -> FastAPI:
         return JSONResponse(Health(status="ok" if ok else "unavailable", checks=checks).model_dump(),
                             status_code=200 if ok else 503)
 
-    # Make the body models part of the document even though the body is parsed by hand (for 400/413 control).
+    # Make the body models part of the document even though the body is read and parsed by hand (for 401 before
+    # the body, and 400/413 control).
     app.openapi_schema = None
     _register_models(app, [BatchIn, EventIn])
     return app
@@ -133,17 +177,15 @@ def _authenticate(gw: Gateway, key: str | None, authorization: str | None) -> st
     presented = key or (authorization[7:].strip() if authorization and authorization.lower().startswith("bearer ")
                         else None)
     if not presented:
-        raise Refusal(401, "unauthorized", "send the regency's API key in the X-API-Key header")
+        raise Refusal(401, "unauthorized", "send the regency's API key in the X-API-Key header", close=True)
     regency = gw.store.regency_of(presented)
     if regency is None:
         raise Refusal(401, "unauthorized", "the API key is unknown or revoked; ask the province for a key "
-                                           "(`simpul keys create --regency <code>`)")
+                                           "(`simpul keys create --regency <code>`)", close=True)
     return regency
 
 
 def _parse(body: bytes, max_batch: int) -> list[Any]:
-    if len(body) > MAX_BODY_BYTES:
-        raise Refusal(413, "payload_too_large", f"the body has {len(body)} bytes; at most {MAX_BODY_BYTES} per request")
     try:
         doc = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -182,15 +224,38 @@ def _validate(items: list[Any]) -> list[Event]:
             continue
         try:
             events.append(model_for(event_type).model_validate(fields))
-        except UnknownEventType as exc:
-            problems.append(Problem(index=index, field="event_type", reason=str(exc)))
+        except UnknownEventType:
+            problems.append(Problem(index=index, field="event_type", reason="not a known event type; known event "
+                                    f"types: {', '.join(event_types())}"))
         except EventValidationError as exc:
-            problems.extend(Problem(index=index, field=p.path, reason=p.message) for p in exc.problems)
+            problems.extend(_problem(index, fields, p) for p in exc.problems)
     if problems:
         raise Refusal(422, GatewayRejection.INVALID_EVENT,
                       f"{len({p.index for p in problems})} of {len(items)} event(s) are invalid; nothing was sent",
                       problems)
     return events
+
+
+def _problem(index: int, fields: dict[str, Any], p: FieldProblem) -> Problem:
+    """The problem as the client sees it: the field and the reason, without the value it sent (a reason that
+    quotes the value, such as an unknown reference code, says "the value" instead)."""
+    value = _value_at(fields, p.path)
+    reason = p.message
+    if isinstance(value, str) and value:
+        for quoted in (repr(value), repr(redact_niks(value))):
+            reason = reason.replace(quoted, "the value")
+    return Problem(index=index, field=p.path, reason=reason)
+
+
+def _value_at(fields: Any, path: str) -> Any:
+    for part in path.split("."):
+        if isinstance(fields, dict) and part in fields:
+            fields = fields[part]
+        elif isinstance(fields, list) and part.isdigit() and int(part) < len(fields):
+            fields = fields[int(part)]
+        else:
+            return None
+    return fields
 
 
 def _authorise(events: list[Event], regency: str) -> None:
@@ -202,27 +267,14 @@ def _authorise(events: list[Event], regency: str) -> None:
 
 
 def _publish(gw: Gateway, events: list[Event]) -> Accepted:
-    digests = [payload_digest(e.model_dump_json()) for e in events]
+    digests = [gw.digest.of(e.model_dump_json()) for e in events]
     ids = [str(e.event_id) for e in events]
     known = gw.store.outcomes_for(sorted(set(ids)))
-    first_in_request: dict[str, int] = {}
-    conflicts: list[Problem] = []
-    to_send: list[int] = []
-    for i, (event_id, digest) in enumerate(zip(ids, digests, strict=True)):
-        earlier = known.get(event_id)
-        if earlier is not None:
-            if earlier.payload_sha256 != digest:
-                conflicts.append(Problem(index=i, field="event_id", reason="already accepted with different content; "
-                                         "a new event needs a new event_id"))
-        elif event_id in first_in_request:
-            if digests[first_in_request[event_id]] != digest:
-                conflicts.append(Problem(index=i, field="event_id", reason="used twice in this request for "
-                                         "different events"))
-        else:
-            first_in_request[event_id] = i
-            to_send.append(i)
-    if conflicts:
-        raise Refusal(422, "invalid_event", "event_id reused for different content; nothing was sent", conflicts)
+    plan = plan_retries(ids, digests, known, gw.digest.key_id)
+    if plan.conflicts:
+        raise Refusal(422, "invalid_event", "event_id reused for different content; nothing was sent",
+                      [Problem(index=i, field="event_id", reason=reason) for i, reason in plan.conflicts])
+    to_send, first_in_request = plan.to_send, plan.first_in_request
 
     try:
         encoded = [(i, gw.codec.encode(events[i])) for i in to_send]
@@ -241,8 +293,8 @@ def _publish(gw: Gateway, events: list[Event]) -> Accepted:
             delivered[i] = future.result()
         else:
             failed += 1
-    gw.store.record([Outcome(ids[i], events[i].regency_code, digests[i], d.topic, d.partition, known_offset(d))
-                     for i, d in delivered.items()])
+    gw.store.record([Outcome(ids[i], events[i].regency_code, digests[i], gw.digest.key_id, d.topic, d.partition,
+                             known_offset(d)) for i, d in delivered.items()])
     if failed:
         raise Refusal(503, "unavailable", f"the broker did not acknowledge {failed} of {len(futures)} event(s) in "
                       f"{ACK_TIMEOUT_S:.0f} s; retry the same request: events already accepted are not written twice")
@@ -257,7 +309,7 @@ def _publish(gw: Gateway, events: list[Event]) -> Accepted:
             o = known.get(event_id)
             if o is None:  # a repeat inside this request
                 d = delivered[first_in_request[event_id]]
-                o = Outcome(event_id, "", "", d.topic, d.partition, known_offset(d))
+                o = Outcome(event_id, "", None, None, d.topic, d.partition, known_offset(d))
             results.append(EventResult(index=i, event_id=event_id, status="duplicate", topic=o.topic,
                                        partition=o.partition, offset=o.offset))
     accepted = sum(r.status == "accepted" for r in results)
@@ -265,15 +317,6 @@ def _publish(gw: Gateway, events: list[Event]) -> Accepted:
 
 
 # -- plumbing ------------------------------------------------------------------------------------------------
-
-def _raw_body() -> Any:
-    from fastapi import Depends
-
-    async def body(request: Request) -> bytes:
-        return await request.body()
-
-    return Depends(body)
-
 
 def _header(name: str) -> Any:
     from fastapi import Header

@@ -2,13 +2,18 @@
 
 The outcomes make a client's retry of the same event_id return the first answer instead of a second copy.
 SQLite under the state folder by default; PostgreSQL by URL when several gateway instances share it.
+
+Nothing here holds a NIK or lets one be confirmed: keys are stored as SHA-256 of 32 random bytes, outcomes keep
+the event's keyed retry digest (producers.gateway.digest), never its content nor an unkeyed hash of it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import secrets
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -18,6 +23,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from producers.exceptions import ProducerError
 from schemas.reference import regency_codes
 
+log = logging.getLogger(__name__)
 metadata = sa.MetaData()
 
 api_keys = sa.Table(
@@ -34,7 +40,10 @@ outcomes = sa.Table(
     "gateway_outcomes", metadata,
     sa.Column("event_id", sa.String(36), primary_key=True),
     sa.Column("regency_code", sa.String(4), nullable=False),
-    sa.Column("payload_sha256", sa.String(64), nullable=False),
+    # HMAC-SHA256 (hex) of the accepted event under the digest key named by digest_key_id; both NULL for an event
+    # accepted before digests were keyed (its unkeyed hash was dropped by `migrate`)
+    sa.Column("payload_hmac", sa.String(64), nullable=True),
+    sa.Column("digest_key_id", sa.String(16), nullable=True),
     sa.Column("topic", sa.String(249), nullable=False),
     sa.Column("partition", sa.Integer, nullable=False),
     sa.Column("offset", sa.BigInteger, nullable=False),
@@ -42,6 +51,9 @@ outcomes = sa.Table(
 )
 
 KEY_PREFIX = "smp"
+UNKEYED_DIGEST_COLUMN = "payload_sha256"
+"""The unkeyed SHA-256 of each event's JSON that earlier versions kept: it confirms a guessed NIK, so `migrate`
+drops it (and rewrites the file, so that no old page keeps it)."""
 
 
 class ApiKeyError(ProducerError):
@@ -59,29 +71,66 @@ class IssuedKey:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Where an accepted event landed, and a digest of what was accepted."""
+    """Where an accepted event landed, and the keyed digest of what was accepted (None: accepted before digests
+    were keyed)."""
 
     event_id: str
     regency_code: str
-    payload_sha256: str
+    payload_hmac: str | None
+    digest_key_id: str | None
     topic: str
     partition: int
     offset: int
 
 
 class GatewayStore:
-    """Keys and outcomes over SQLAlchemy Core; tables are created on first use."""
+    """Keys and outcomes over SQLAlchemy Core; `migrate` creates or upgrades the tables, on first use at the
+    latest (the composition root calls it at start, so that a wrong URL fails before serving)."""
 
     def __init__(self, url: str) -> None:
-        self.engine = sa.create_engine(url, future=True)
-        if url.startswith("sqlite"):
+        self.engine = sa.create_engine(url, future=True)  # connects on first use, not here
+        self._migrated = False
+        self._migrating = threading.Lock()
+
+    def migrate(self) -> list[str]:
+        """Create the tables, or bring an older database to this layout; the steps taken (empty when current)."""
+        with self._migrating:
+            if self._migrated:
+                return []
+            steps: list[str] = []
             with self.engine.begin() as conn:
-                conn.exec_driver_sql("PRAGMA journal_mode=WAL")
-        metadata.create_all(self.engine)
+                if self.engine.dialect.name == "sqlite":
+                    conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+                inspector = sa.inspect(conn)
+                legacy = (inspector.has_table(outcomes.name)
+                          and UNKEYED_DIGEST_COLUMN in {c["name"] for c in inspector.get_columns(outcomes.name)})
+                metadata.create_all(conn)
+                if legacy:
+                    for column in ("payload_hmac VARCHAR(64)", "digest_key_id VARCHAR(16)"):
+                        conn.exec_driver_sql(f"ALTER TABLE {outcomes.name} ADD COLUMN {column}")
+                    conn.exec_driver_sql(f"ALTER TABLE {outcomes.name} DROP COLUMN {UNKEYED_DIGEST_COLUMN}")
+                    steps.append(f"dropped the unkeyed digests ({outcomes.name}.{UNKEYED_DIGEST_COLUMN}); events "
+                                 "accepted before are still answered as duplicates on retry")
+            if steps:
+                self._rewrite()
+                for step in steps:
+                    log.warning("gateway database migrated: %s", step)
+            self._migrated = True
+            return steps
+
+    def _rewrite(self) -> None:
+        """Rewrite the table's pages so that dropped values are gone from the file, not only unreachable."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            if self.engine.dialect.name == "sqlite":
+                conn.exec_driver_sql("VACUUM")
+                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            elif self.engine.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"VACUUM FULL {outcomes.name}")
 
     # -- keys --------------------------------------------------------------------------------------------------
     def create_key(self, regency_code: str, label: str = "") -> IssuedKey:
         """Issue a key bound to one regency; only its SHA-256 is stored."""
+        self.migrate()
         if regency_code not in regency_codes():
             raise ApiKeyError(f"{regency_code!r} is not one of the 35 Central Java regency codes; see "
                             "schemas/reference/regencies.csv")
@@ -94,6 +143,7 @@ class GatewayStore:
         return IssuedKey(key_id, regency_code, f"{KEY_PREFIX}_{regency_code}_{key_id}_{secret}")
 
     def revoke_key(self, key_id: str) -> None:
+        self.migrate()
         with self.engine.begin() as conn:
             done = conn.execute(api_keys.update().where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
                                 .values(revoked_at=datetime.now(UTC))).rowcount
@@ -101,6 +151,7 @@ class GatewayStore:
             raise ApiKeyError(f"no active key with id {key_id!r}; `simpul keys list` shows the keys")
 
     def list_keys(self) -> list[dict[str, object]]:
+        self.migrate()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(api_keys.c.key_id, api_keys.c.regency_code, api_keys.c.label,
                                           api_keys.c.created_at, api_keys.c.revoked_at)
@@ -109,6 +160,7 @@ class GatewayStore:
 
     def regency_of(self, presented: str) -> str | None:
         """The regency a presented key is bound to, or None if it is unknown, malformed or revoked."""
+        self.migrate()
         parts = presented.split("_", 3)
         if len(parts) != 4 or parts[0] != KEY_PREFIX:
             return None
@@ -122,6 +174,7 @@ class GatewayStore:
 
     # -- outcomes ----------------------------------------------------------------------------------------------
     def outcomes_for(self, event_ids: list[str]) -> dict[str, Outcome]:
+        self.migrate()
         if not event_ids:
             return {}
         found: dict[str, Outcome] = {}
@@ -129,12 +182,13 @@ class GatewayStore:
             for start in range(0, len(event_ids), 500):
                 chunk = event_ids[start:start + 500]
                 for r in conn.execute(sa.select(outcomes).where(outcomes.c.event_id.in_(chunk))).mappings():
-                    found[r["event_id"]] = Outcome(r["event_id"], r["regency_code"], r["payload_sha256"], r["topic"],
-                                                   r["partition"], r["offset"])
+                    found[r["event_id"]] = Outcome(r["event_id"], r["regency_code"], r["payload_hmac"],
+                                                   r["digest_key_id"], r["topic"], r["partition"], r["offset"])
         return found
 
     def record(self, accepted: list[Outcome]) -> None:
         """Remember accepted events; an event_id already recorded (a concurrent retry) keeps its first outcome."""
+        self.migrate()
         if not accepted:
             return
         now = datetime.now(UTC)
@@ -149,9 +203,7 @@ class GatewayStore:
 
 
 def _sha256(text: str) -> str:
+    """Hash of an API key's secret part: 32 random bytes, so a fast hash suffices (there is nothing to guess from
+    it, unlike a password, which would need a slow KDF)."""
     return hashlib.sha256(text.encode()).hexdigest()
 
-
-def payload_digest(canonical_json: str) -> str:
-    """Digest of an event's canonical JSON: a retry must carry the same event to get the same outcome."""
-    return _sha256(canonical_json)

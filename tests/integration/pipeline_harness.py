@@ -261,7 +261,7 @@ class Pipeline:
                 "SIMPUL_REGISTRY_URL": s.registry, "SIMPUL_STATE_DIR": str(self.state),
                 "SIMPUL_NIK_HMAC_KEY": s.secret("nik_hmac_key"), "PYTHONPATH": str(ROOT),
                 "SIMPUL_DLQ_KEY": s.secret("dlq_key"),
-                "SIMPUL_AGG_FLUSH_SECONDS": "0.5",
+                "SIMPUL_AGG_FLUSH_SECONDS": "0.5", "SIMPUL_GATEWAY_DIGEST_KEY": s.secret("gateway_digest_key"),
                 # static membership: a restarted sink takes the killed one's partitions back at once
                 "SIMPUL_SINK_INSTANCE_ID": f"harness-{self.prefix}",
                 "SIMPUL_ALERT_WEBHOOK_SECRET": WEBHOOK_SECRET, "SIMPUL_ALERT_RETRY_BASE_S": "0.1",

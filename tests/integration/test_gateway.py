@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import uuid
 from collections.abc import Iterator
 
+import anyio
 import pytest
 from confluent_kafka import Consumer, TopicPartition
 from fastapi.testclient import TestClient
 
+from producers.gateway.body import body_limit
 from schemas.codec import AvroCodec
 from schemas.examples import example
+from schemas.models import model_for
 from simpul import bootstrap
 from simpul.settings import Settings
 
@@ -129,4 +134,92 @@ def test_health_and_openapi(client: TestClient) -> None:
     doc = client.get("/openapi.json").json()
     body = doc["paths"]["/v1/events"]["post"]["requestBody"]["content"]["application/json"]
     assert set(body["examples"]) == {"batch", "single"}
-    assert {"202", "400", "401", "403", "413", "422", "503"} <= set(doc["paths"]["/v1/events"]["post"]["responses"])
+    responses = doc["paths"]["/v1/events"]["post"]["responses"]
+    assert {"202", "400", "401", "403", "413", "422", "503"} <= set(responses)
+    # the text says what the gateway does: the key before the body, the byte limit, HTTPS
+    assert "before any of the body is read" in responses["401"]["description"]
+    assert f"{body_limit(1000):,} bytes" in responses["413"]["description"]
+    description = doc["info"]["description"]
+    assert "HTTPS" in description and "--tls-cert" in description
+    assert "checked before the body is read" in description and f"{body_limit(1000):,} bytes" in description
+
+
+def test_no_key_is_refused_without_reading_the_body(client: TestClient) -> None:
+    """Called as uvicorn calls it: the app answers 401 (closing the connection) and never asks for the body."""
+    asked: list[str] = []
+
+    async def receive() -> dict[str, object]:
+        asked.append("body")
+        raise AssertionError("the gateway asked for the body of an unauthenticated request")
+
+    sent: list[dict[str, object]] = []
+
+    async def send(message: dict[str, object]) -> None:
+        sent.append(message)
+
+    for headers in ([], [(b"x-api-key", b"smp_3374_00000000_nope")]):
+        sent.clear()
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": "/v1/events", "raw_path": b"/v1/events", "query_string": b"",
+                 "root_path": "", "server": ("127.0.0.1", 18000), "client": ("127.0.0.1", 50000),
+                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"104857600"), *headers]}
+        anyio.run(client.app, scope, receive, send)  # type: ignore[arg-type]
+        start = sent[0]
+        assert start["status"] == 401 and (b"connection", b"close") in start["headers"]  # type: ignore[operator]
+    assert asked == []
+
+
+def test_body_over_the_byte_limit_is_413(client: TestClient, keys: dict[str, str]) -> None:
+    limit = body_limit(1000)
+    events = [_event()]
+    padded = json.dumps({"events": events}).encode() + b" " * limit
+    for extra in ({}, {"Transfer-Encoding": "chunked"}):
+        r = client.post("/v1/events", content=iter([padded[:1000], padded[1000:]]) if extra else padded,
+                        headers={"X-API-Key": keys["3374"], "Content-Type": "application/json", **extra})
+        assert r.status_code == 413, r.text
+        assert r.json()["problems"] == [{"index": None, "field": "<body>", "reason": f"more than {limit:,} bytes"}]
+        assert r.headers["connection"] == "close"
+    exact = json.dumps({"events": events}).encode()
+    r = client.post("/v1/events", content=exact + b" " * (limit - len(exact)),
+                    headers={"X-API-Key": keys["3374"], "Content-Type": "application/json"})
+    assert r.status_code == 202, r.text  # up to the limit is fine
+
+
+def test_problems_never_repeat_the_value_sent(client: TestClient, keys: dict[str, str]) -> None:
+    r = client.post("/v1/events", json={"events": [{**_event(), "regency_code": "3399"},
+                                                   {**_event(), "service_code": "NO_SUCH"},
+                                                   {**_event(), "event_type": "NoSuchEvent"}]},
+                    headers={"X-API-Key": keys["3374"]})
+    assert r.status_code == 422
+    reasons = {p["field"]: p["reason"] for p in r.json()["problems"]}
+    assert set(reasons) == {"regency_code", "service_code", "event_type"}
+    assert reasons["regency_code"].startswith("the value is not one of the 35 Central Java regency codes")
+    assert "3399" not in r.text and "NO_SUCH" not in r.text and "NoSuchEvent" not in r.text
+
+
+def test_retry_digest_is_keyed_and_a_reused_event_id_is_refused(client: TestClient, keys: dict[str, str],
+                                                                  gw_settings: Settings) -> None:
+    from producers.gateway.digest import RetryDigest
+    from producers.gateway.store import GatewayStore, Outcome
+
+    event = _event()
+    headers = {"X-API-Key": keys["3374"]}
+    assert client.post("/v1/events", json=event, headers=headers).status_code == 202
+    store = GatewayStore(gw_settings.gateway_db)
+    row = store.outcomes_for([event["event_id"]])[event["event_id"]]  # type: ignore[index]
+    canonical = model_for("ServiceRequestSubmitted").model_validate(
+        {k: v for k, v in event.items() if k != "event_type"}).model_dump_json()
+    digest = RetryDigest(gw_settings.secret("gateway_digest_key"))
+    assert row.payload_hmac == digest.of(canonical) and row.digest_key_id == digest.key_id
+    assert row.payload_hmac != hashlib.sha256(canonical.encode()).hexdigest()
+
+    changed = client.post("/v1/events", json={**event, "fee_charged_idr": 5000}, headers=headers)
+    assert changed.status_code == 422
+    assert changed.json()["problems"][0]["field"] == "event_id"
+    # an event accepted before digests were keyed (its unkeyed digest dropped by the migration): a duplicate
+    legacy = _event()
+    store.record([Outcome(str(legacy["event_id"]), "3374", None, None, "earlier.ingress.3374", 0, 7)])
+    again = client.post("/v1/events", json=legacy, headers=headers)
+    assert again.status_code == 202 and again.json()["results"][0]["status"] == "duplicate"
+    assert again.json()["results"][0]["topic"] == "earlier.ingress.3374"
+    store.engine.dispose()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from producers.gateway.store import ApiKeyError, GatewayStore, Outcome
 
@@ -39,7 +42,54 @@ def test_unknown_regency_is_refused(store: GatewayStore) -> None:
 
 
 def test_first_outcome_wins(store: GatewayStore) -> None:
-    first = Outcome("e1", "3374", "d1", "jateng.ingress.3374", 0, 10)
+    first = Outcome("e1", "3374", "d1", "k1", "jateng.ingress.3374", 0, 10)
     store.record([first])
-    store.record([Outcome("e1", "3374", "d1", "jateng.ingress.3374", 2, 99)])
+    store.record([Outcome("e1", "3374", "d1", "k1", "jateng.ingress.3374", 2, 99)])
     assert store.outcomes_for(["e1", "e2"]) == {"e1": first}
+
+
+def test_constructor_does_no_io(tmp_path: Path) -> None:
+    db = tmp_path / "later" / "gw.sqlite"
+    store = GatewayStore(f"sqlite:///{db}")
+    assert not db.parent.exists()
+    db.parent.mkdir()
+    assert store.list_keys() == [] and db.exists()  # the first use creates the tables
+
+
+LEGACY_OUTCOMES = """CREATE TABLE gateway_outcomes (
+    event_id VARCHAR(36) NOT NULL, regency_code VARCHAR(4) NOT NULL, payload_sha256 VARCHAR(64) NOT NULL,
+    topic VARCHAR(249) NOT NULL, partition INTEGER NOT NULL, "offset" BIGINT NOT NULL,
+    accepted_at DATETIME NOT NULL, PRIMARY KEY (event_id))"""
+
+
+def test_migration_drops_the_unkeyed_digests_from_the_file(tmp_path: Path) -> None:
+    """A database of the earlier layout kept SHA-256(event JSON) per event: with a guessed NIK it confirms the NIK.
+    After migrating, none of those digests is left in any byte of the database files, and the event_ids are still
+    known (a retry stays a duplicate)."""
+    db = tmp_path / "gw.sqlite"
+    url = f"sqlite:///{db}"
+    engine = sa.create_engine(url)
+    digests = [hashlib.sha256(json.dumps({"event_id": f"e{i}", "applicant_nik": f"33740155029{i:05d}"}).encode())
+               .hexdigest() for i in range(200)]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA journal_mode=WAL")
+        conn.exec_driver_sql(LEGACY_OUTCOMES)
+        conn.exec_driver_sql("INSERT INTO gateway_outcomes VALUES " + ", ".join(
+            f"('e{i}', '3374', '{d}', 'jateng.ingress.3374', 0, {i}, '2026-12-01 00:00:00')"
+            for i, d in enumerate(digests)))
+    engine.dispose()
+    assert digests[7].encode() in b"".join(p.read_bytes() for p in tmp_path.glob("gw.sqlite*"))
+
+    store = GatewayStore(url)
+    steps = store.migrate()
+    assert len(steps) == 1 and "payload_sha256" in steps[0]
+    assert store.migrate() == []
+    columns = {c["name"] for c in sa.inspect(store.engine).get_columns("gateway_outcomes")}
+    assert "payload_sha256" not in columns and {"payload_hmac", "digest_key_id"} <= columns
+    assert store.outcomes_for(["e7"]) == {"e7": Outcome("e7", "3374", None, None, "jateng.ingress.3374", 0, 7)}
+    store.record([Outcome("e-new", "3374", "a" * 64, "k1", "jateng.ingress.3374", 1, 1)])
+    store.engine.dispose()
+    files = b"".join(p.read_bytes() for p in tmp_path.glob("gw.sqlite*"))
+    leftover = [d for d in digests if d.encode() in files or d[:32].encode() in files]
+    assert leftover == []
+    assert GatewayStore(url).migrate() == []  # a migrated database is current

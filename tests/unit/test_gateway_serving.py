@@ -1,0 +1,57 @@
+"""How `simpul gateway` asks uvicorn to serve: explicit client limits, and HTTPS only with a complete TLS pair."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from producers.gateway.serving import (
+    H11_MAX_INCOMPLETE_EVENT_BYTES,
+    LIMIT_CONCURRENCY,
+    TIMEOUT_KEEP_ALIVE_S,
+    Serving,
+    ServingError,
+)
+
+
+def test_plain_http_sets_the_client_limits() -> None:
+    s = Serving("127.0.0.1", 18000)
+    assert s.url == "http://127.0.0.1:18000"
+    options = s.uvicorn_options()
+    assert options["http"] == "h11"
+    assert options["h11_max_incomplete_event_size"] == H11_MAX_INCOMPLETE_EVENT_BYTES
+    assert options["timeout_keep_alive"] == TIMEOUT_KEEP_ALIVE_S
+    assert options["limit_concurrency"] == LIMIT_CONCURRENCY
+    assert "ssl_certfile" not in options
+
+
+def test_tls_pair_serves_https(tmp_path: Path) -> None:
+    cert, key = tmp_path / "gw.crt", tmp_path / "gw.key"
+    cert.write_text("cert")
+    key.write_text("key")
+    s = Serving("0.0.0.0", 8443, cert, key)
+    assert s.url == "https://0.0.0.0:8443"
+    assert s.uvicorn_options()["ssl_certfile"] == str(cert) and s.uvicorn_options()["ssl_keyfile"] == str(key)
+
+
+def test_half_a_tls_pair_or_a_missing_file_is_refused(tmp_path: Path) -> None:
+    cert = tmp_path / "gw.crt"
+    cert.write_text("cert")
+    with pytest.raises(ServingError, match="both a certificate and its private key"):
+        Serving("127.0.0.1", 1, cert, None).uvicorn_options()
+    with pytest.raises(ServingError, match="gw.key is not a readable file"):
+        Serving("127.0.0.1", 1, cert, tmp_path / "gw.key").uvicorn_options()
+
+
+def test_the_documents_state_the_limits_the_gateway_enforces() -> None:
+    """README's gateway section and docs/contract.md repeat the limits (topics/ cannot import the gateway)."""
+    from producers.gateway.body import EVENT_JSON_BYTES, body_limit
+
+    root = Path(__file__).resolve().parents[2]
+    readme = (root / "README.md").read_text()
+    contract = (root / "docs/contract.md").read_text()
+    for doc in (readme, contract):
+        assert f"{body_limit(1000):,} bytes" in doc and f"{EVENT_JSON_BYTES:,} per event" in doc
+    assert f"at most {H11_MAX_INCOMPLETE_EVENT_BYTES // 1024} KiB" in readme
+    assert f"after {TIMEOUT_KEEP_ALIVE_S} s" in readme and f"at most {LIMIT_CONCURRENCY} connections" in readme
