@@ -30,7 +30,7 @@ from schemas.exceptions import (
     WireFormatError,
 )
 from schemas.models import MODELS, Event, build_models
-from schemas.nik import NikContext
+from schemas.nik import NikContext, redact_niks
 
 MAGIC_BYTE = 0
 HEADER = struct.Struct(">bI")
@@ -163,10 +163,11 @@ class AvroCodec:
         try:
             fastavro.schemaless_writer(body, schema.parsed, datum)
         except (ValueError, TypeError) as exc:  # only reachable if the datum was built around validation
-            raise EventValidationError(
-                event_type, [FieldProblem("<event>", f"does not fit its Avro schema: {exc}")]
-            ) from exc
-        return frame(self.schema_id(event_type), body.getvalue())
+            error = EventValidationError(
+                event_type, [FieldProblem("<event>", f"does not fit its Avro schema: {redact_niks(str(exc))}")])
+        else:
+            return frame(self.schema_id(event_type), body.getvalue())
+        raise error  # not chained: fastavro's message may quote the datum
 
     def is_own_schema(self, schema_id: int, event_type: str) -> bool:
         """Whether `schema_id` is our registered schema of `event_type`: then a body needs no schema resolution
