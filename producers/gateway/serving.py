@@ -19,12 +19,15 @@ What bounds a client, measured with uvicorn 0.54 and h11 0.16 (tests/integration
 
 from __future__ import annotations
 
+import copy
+import logging
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from producers.exceptions import ProducerError
+from schemas.nik import redact_niks
 
 H11_MAX_INCOMPLETE_EVENT_BYTES = 16 * 1024
 TIMEOUT_KEEP_ALIVE_S = 5
@@ -43,6 +46,34 @@ class LogLevel(StrEnum):
 
 class ServingError(ProducerError):
     """The gateway cannot serve as configured (an incomplete or unreadable TLS pair)."""
+
+
+class RedactNiks(logging.Filter):
+    """Masks every run of 16+ digits in a log record before any handler writes it: the access log repeats the
+    path and query string a client sent, and an exception's text may repeat a value, either of which can be a
+    NIK."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact_niks(record.msg)
+        if isinstance(record.args, tuple):  # uvicorn's access formatter unpacks them: keep the tuple's shape
+            record.args = tuple(redact_niks(a) if isinstance(a, str) else a for a in record.args)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_niks(logging.Formatter().formatException(record.exc_info))
+        return True
+
+
+def log_config() -> dict[str, Any]:
+    """uvicorn's logging, with RedactNiks on every handler and the root logger (the gateway's own modules and
+    libraries) written through it too."""
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact_niks": {"()": f"{__name__}.RedactNiks"}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact_niks"]
+    config["root"] = {"handlers": ["default"], "level": "WARNING"}
+    return config
 
 
 @dataclass(frozen=True)
@@ -74,7 +105,8 @@ class Serving:
             if path is not None and not path.is_file():
                 raise ServingError(f"the TLS {what} {path} is not a readable file")
         options: dict[str, Any] = {
-            "host": self.host, "port": self.port, "log_level": self.log_level.value, "http": "h11",
+            "host": self.host, "port": self.port, "log_level": self.log_level.value, "log_config": log_config(),
+            "http": "h11",
             "h11_max_incomplete_event_size": H11_MAX_INCOMPLETE_EVENT_BYTES,
             "timeout_keep_alive": TIMEOUT_KEEP_ALIVE_S, "limit_concurrency": self.limit_concurrency,
         }
