@@ -122,11 +122,15 @@ class Accounts:
         generated = password is None
         secret = generate_password() if password is None else check_password(password)
         now = datetime.now(UTC)
-        with self.engine.begin() as conn:
-            if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first() is not None:
-                raise AccountError(f"user {name!r} already exists; `simpul users list` shows the accounts")
-            conn.execute(users.insert().values(name=name, role=chosen, password_hash=hash_password(secret),
-                                               created_at=now))
+        exists = AccountError(f"user {name!r} already exists; `simpul users list` shows the accounts")
+        try:
+            with self.engine.begin() as conn:
+                if conn.execute(sa.select(users.c.name).where(users.c.name == name)).first() is not None:
+                    raise exists
+                conn.execute(users.insert().values(name=name, role=chosen, password_hash=hash_password(secret),
+                                                   created_at=now))
+        except sa.exc.IntegrityError:  # created by someone else at the same moment
+            raise exists from None
         return CreatedAccount(Account(name, chosen, now, None), secret, generated)
 
     def disable(self, name: str) -> Account:

@@ -30,7 +30,7 @@ from schemas.codec import frame
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.cli.users import app as users_cli
-from simpul.cli.users import disable_user
+from simpul.cli.users import disable_user, ops_records
 from simpul.settings import Settings
 from topics.catalog import topic_names
 
@@ -230,6 +230,19 @@ def test_an_operators_replay_is_stored_once_and_audited(dashboard: TestClient, p
     if "before_digest" in replayed.json()[0]:  # keyed digests of the sealed record and of the replayed bytes
         assert ok["before_digest"] and ok["after_digest"] and ok["before_digest"] != ok["after_digest"]
         assert ok["after_digest"] == on_topic[2]["after_digest"]
+
+
+def test_accounts_sessions_and_audit_on_sqlite_and_postgresql(pipeline: Settings, store_url: str) -> None:
+    s = pipeline.model_copy(update={"dashboard_db_url": store_url})
+    name, password = new_account(s, "operator")
+    with TestClient(bootstrap.dashboard(s, interval_s=60)) as client:
+        log_in(client, name, password)
+        assert client.get("/api/session").json()["user"] == name
+        disable_user(s, name, publish=False)
+        assert client.get("/api/session").status_code == 401
+    _, audit = ops_records(s)
+    assert [(e["action"], e["target"]) for e in audit.recent()] == [("user.disable", f"user:{name}"),
+                                                                     ("user.create", f"user:{name}")]
 
 
 # ---- login rate limit, cookie flags, /metrics, headers -------------------------------------------------------------
