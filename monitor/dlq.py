@@ -51,7 +51,7 @@ class DlqRecord(BaseModel):
     problem: str | None = None
     """Why the original could not be opened (an unknown key id, an altered envelope), if it could not."""
 
-    @field_validator("message", "key", "problem")
+    @field_validator("reason", "message", "source_topic", "key", "event_type", "problem")
     @classmethod
     def _redacted(cls, value: str | None) -> str | None:
         return redact_niks(value) if value is not None else None
@@ -68,7 +68,11 @@ class DlqRecord(BaseModel):
 
 
 class ReplayError(MonitorError):
-    """A replay that cannot be done as asked; nothing was written."""
+    """A replay that cannot be done as asked; nothing was written. The message (shown to the operator, kept in
+    the audit trail) has long digit runs masked, whatever it quotes."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(redact_niks(message))
 
 
 def masked_payload(event_type: str | None, payload: Mapping[str, Any]) -> dict[str, Any]:

@@ -97,8 +97,8 @@ def test_a_record_from_before_sealing_is_shown_masked(codec: AvroCodec) -> None:
 
 
 def test_a_dlq_record_cannot_carry_a_raw_nik() -> None:
-    record = DlqRecord(partition=0, offset=1, timestamp=None, reason="invalid_event",
-                       message=f"service_code: '{NIK}' is unknown", source_topic="t", source_partition=0,
+    record = DlqRecord(partition=0, offset=1, timestamp=None, reason=f"forged {NIK}",
+                       message=f"service_code: '{NIK}' is unknown", source_topic=f"t.{NIK}", source_partition=0,
                        source_offset=1, key=NIK, event_type="SocialAidDisbursed",
                        payload={"recipient_nik": NIK, "note": f"see {NIK}", "nested": [{"n": int(NIK)}]}, size=1)
     assert NIK not in record.model_dump_json()
