@@ -179,7 +179,7 @@ def test_no_raw_nik_on_any_topic_file_or_output_past_ingress(pipeline: h.Pipelin
     p.stop_all()
 
     niks = {n for n in niks if is_raw_nik(n)}
-    assert len(niks) > 500, f"the run carried only {len(niks)} NIKs"
+    assert len(niks) > 300, f"the run carried only {len(niks)} NIKs"
     assert json.loads(listed), "the DLQ listing is empty: the check below would prove nothing"
     leaks = _found_in_topics(p, niks) + _found_in_files(p.state, niks)
     leaks += [f"`simpul dlq list --json` shows {n[:4]}…" for n in niks if n in listed]
