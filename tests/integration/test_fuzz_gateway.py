@@ -2,8 +2,9 @@
 
 Hypothesis posts arbitrary JSON values, bodies that are not JSON, valid events with fields replaced by arbitrary
 JSON values or values of the wrong type, and batches around the size limit, always with a valid key of 3374.
-Every answer must be 202 or a 4xx whose body is an ErrorBody naming a field — never a 5xx; and each event a
-202 answer accepted must be on the regency's ingress topic exactly once (and nothing else may be there).
+Every answer must be 202 or a 4xx whose body is an ErrorBody naming a field — never a 5xx — and repeat no
+16-digit run (a NIK) of the request; and each event a 202 answer accepted must be on the regency's ingress topic
+exactly once (and nothing else may be there).
 Bounded: EXAMPLES per strategy, derandomized; `python -m bench.fuzz --gateway` runs more.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -53,6 +55,8 @@ class Gw:
                              headers={"X-API-Key": self.key, "Content-Type": "application/json"})
         self.statuses[r.status_code] += 1
         assert r.status_code == 202 or 400 <= r.status_code < 500, (r.status_code, r.text[:500], body[:500])
+        echoed = [n for n in set(re.findall(rb"[0-9]{16}", body)) if n in r.content]
+        assert not echoed, (r.status_code, echoed, r.text[:500])
         if r.status_code == 202:
             data = r.json()
             for res in data["results"]:

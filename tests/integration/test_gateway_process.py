@@ -88,7 +88,7 @@ def _free_port() -> int:
 def _env(settings: Settings, state: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
     env.update({"SIMPUL_KAFKA_BOOTSTRAP": settings.kafka.bootstrap, "SIMPUL_REGISTRY_URL": settings.registry,
-                "SIMPUL_POSTGRES_URL": settings.postgres, "SIMPUL_TOPIC_PREFIX": settings.topic_prefix,
+                "SIMPUL_TOPIC_PREFIX": settings.topic_prefix,
                 "SIMPUL_PROVIDER": "external", "SIMPUL_STATE_DIR": str(state),
                 "SIMPUL_SECRETS_DIR": str(settings.secrets_folder.resolve()), "PYTHONPATH": str(ROOT),
                 "PYTHONUNBUFFERED": "1", **extra})
