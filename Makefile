@@ -2,12 +2,16 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# `make run` runs the secured platform in var/ on ports 19092/18080/15432; the tests and benchmarks run a plaintext
+# platform of their own in var/test on other ports, so both may run on one machine, even at once.
+TEST_ENV := SIMPUL_STATE_DIR=var/test SIMPUL_KAFKA_PORT=29092 SIMPUL_CONTROLLER_PORT=29093 \
+	SIMPUL_REGISTRY_PORT=28080 SIMPUL_REGISTRY_MANAGEMENT_PORT=29100 SIMPUL_POSTGRES_PORT=25432
 
-.PHONY: setup run test test-long bench clean-state help
+.PHONY: setup test-state run test test-long bench clean-state help
 
 help:
-	@echo "make run    set up, start the platform and the pipeline"
-	@echo "make test   set up and run the test suite on the real platform"
+	@echo "make run    set up, start the secured platform and the pipeline (simpul run --insecure: plaintext)"
+	@echo "make test   set up and run the test suite on a plaintext platform of its own (var/test)"
 	@echo "make test-long  the chaos tests (kills of every stage, and of one of three brokers)"
 	@echo "make bench  set up and run the benchmarks"
 
@@ -21,19 +25,25 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 
+# var/test shares the Kafka and Apicurio jars that `setup` fetched into var/lib.
+test-state: setup
+	@mkdir -p -m 700 var/test
+	@[ -e var/test/lib ] || ln -s ../lib var/test/lib
+
 run: setup
 	$(BIN)/simpul run
 
-test: setup
-	$(BIN)/pytest
+test: test-state
+	$(TEST_ENV) $(BIN)/pytest
 
-test-long: setup
-	SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_chaos_brokers.py -s
+test-long: test-state
+	$(TEST_ENV) SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_chaos_brokers.py -s
 
-bench: setup
-	$(BIN)/simpul platform up --with-postgres
-	$(BIN)/python -m bench
+bench: test-state
+	$(TEST_ENV) $(BIN)/simpul platform up --with-postgres --plain
+	$(TEST_ENV) $(BIN)/python -m bench
 
 clean-state:
-	-$(BIN)/simpul platform down
+	-$(TEST_ENV) $(BIN)/simpul platform down --purge
+	-$(BIN)/simpul platform down --purge
 	rm -rf var

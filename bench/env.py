@@ -231,7 +231,7 @@ def pg_database(settings: Settings, name: str) -> Iterator[str]:
     """A fresh PostgreSQL database on the platform's server (created and dropped on the `postgres` database)."""
     import sqlalchemy as sa
 
-    url = sa.engine.make_url(settings.postgres)
+    url = sa.engine.make_url(settings.postgres_owner)
     admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.exec_driver_sql(f'CREATE DATABASE "{name}"')

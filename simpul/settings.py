@@ -33,7 +33,17 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     kafka_bootstrap: str | None = None
     registry_url: str | None = None
     store_url: str | None = None
-    postgres_url: str | None = None
+    postgres_url: SecretStr | None = Field(default=None, description=(
+        "SQLAlchemy URL of an existing PostgreSQL, as the application connects (a secret: it may hold a password)"))
+    postgres_owner_url: SecretStr | None = Field(default=None, description=(
+        "URL of the role that owns the database (migrations, test databases); default postgres_url"))
+    # The platform's own PostgreSQL: the application role and the owner role, their passwords generated into the
+    # secrets folder (simpul_postgres_password, simpul_postgres_owner_password) by `simpul platform up`.
+    postgres_user: str = "simpul_app"
+    postgres_owner_user: str = "simpul_owner"
+    postgres_database: str = "simpul"
+    postgres_password: SecretStr | None = None
+    postgres_owner_password: SecretStr | None = None
 
     kafka_security_protocol: Literal["PLAINTEXT", "SASL_PLAINTEXT", "SASL_SSL", "SSL"] = "PLAINTEXT"
     kafka_username: str | None = None
@@ -129,8 +139,21 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
 
     @property
     def postgres(self) -> str:
-        """SQLAlchemy URL of the PostgreSQL the platform offers (ours unless configured)."""
-        return self.postgres_url or f"postgresql+psycopg://simpul@127.0.0.1:{self.postgres_port}/simpul"
+        """SQLAlchemy URL of the PostgreSQL the platform offers, as the application role (ours unless configured);
+        it holds the password: print `simpul.platform.postgres.masked(url)` instead."""
+        if self.postgres_url is not None:
+            return self.postgres_url.get_secret_value()
+        return _local_postgres(self.postgres_user, self.postgres_password, self.postgres_port, self.postgres_database)
+
+    @property
+    def postgres_owner(self) -> str:
+        """SQLAlchemy URL of the role that owns the database: migrations and creating (test) databases."""
+        if self.postgres_owner_url is not None:
+            return self.postgres_owner_url.get_secret_value()
+        if self.postgres_url is not None:
+            return self.postgres_url.get_secret_value()
+        return _local_postgres(self.postgres_owner_user, self.postgres_owner_password, self.postgres_port,
+                               self.postgres_database)
 
     @property
     def store(self) -> str:
@@ -142,6 +165,13 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     def gateway_db(self) -> str:
         """SQLAlchemy URL of the gateway's keys and outcomes: SQLite under the state folder by default."""
         return self.gateway_db_url or f"sqlite:///{(self.state_dir / 'gateway.sqlite').resolve()}"
+
+
+def _local_postgres(user: str, password: SecretStr | None, port: int, database: str) -> str:
+    from urllib.parse import quote
+
+    auth = quote(user, safe="") + (f":{quote(password.get_secret_value(), safe='')}" if password else "")
+    return f"postgresql+psycopg://{auth}@127.0.0.1:{port}/{quote(database, safe='')}"
 
 
 class SettingsError(SecretError):

@@ -1,7 +1,8 @@
 """Runs the pipeline's processes side by side for `simpul run`, and stops them all cleanly on Ctrl-C.
 
 Each child is `python -m simpul <command>`, with its output in <state>/log/<name>.log; a child that dies is
-reported (and the others keep running), so one broken stage does not hide the rest.
+reported (and the others keep running), so one broken stage does not hide the rest. Children start with the
+platform's private umask: their stores, tables and logs are their owner's alone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from simpul.platform.permissions import PRIVATE_UMASK, open_private_log
 
 
 @dataclass
@@ -29,7 +32,7 @@ class Child:
 class Supervisor:
     def __init__(self, state_dir: Path, env: dict[str, str], report: Callable[[str], None]) -> None:
         self.log_dir = state_dir / "log"
-        self.log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.env = {**os.environ, **env}
         self.report = report
         self.children: list[Child] = []
@@ -38,11 +41,14 @@ class Supervisor:
         """`python -m simpul <args>` as child `name`; `env` adds to the shared environment (e.g. this child's
         own Kafka principal on a secured platform)."""
         child = Child(name, list(args), self.log_dir / f"{name}.log", env=dict(env or {}))
-        with open(child.log, "ab") as out:
+        out = open_private_log(child.log)
+        try:
             child.proc = subprocess.Popen([sys.executable, "-m", "simpul", *args], stdout=out,
                                           stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           env={**self.env, **child.env},
-                                          start_new_session=True)
+                                          start_new_session=True, umask=PRIVATE_UMASK)
+        finally:
+            os.close(out)
         self.children.append(child)
         return child
 

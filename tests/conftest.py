@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from simpul import secret_files
 from simpul.platform import platform_for, probes
 from simpul.platform.external import ExternalPlatform
+from simpul.platform.local import LocalPlatform
 from simpul.platform.endpoints import PlatformStatus
 from simpul.settings import Settings, load_settings
 
@@ -31,7 +32,10 @@ def platform() -> Iterator[PlatformStatus]:
         provider = ExternalPlatform(base)  # another checkout's platform on the same ports: use it as it is
         before = provider.status()
     already = {s.name for s in before.services if s.running}
-    status = provider.up(with_postgres=True)
+    # The suite runs on a plaintext Kafka (`make test` gives it a state folder and ports of its own: var/test);
+    # the secured platform is tested on private platforms (tests/integration/test_platform_secure.py & co.).
+    mode = {"secure": False} if isinstance(provider, LocalPlatform) else {}
+    status = provider.up(with_postgres=True, **mode)
     yield status
     started = [s.name for s in status.services if s.running and s.name not in already]
     if started:
@@ -46,12 +50,12 @@ def _answers_at_configured_addresses(settings: Settings) -> bool:
 @pytest.fixture(scope="session")
 def settings(platform: PlatformStatus) -> Settings:
     """Settings whose addresses are the platform's, as an operator would configure an existing cluster; the
-    installation's secrets come from the state folder, generated on first use as `simpul platform up` does."""
+    installation's secrets come from the state folder, generated on first use as `simpul platform up` does
+    (PostgreSQL's URLs too: the platform's port and the role passwords of the secrets folder)."""
     secret_files.ensure(load_settings().secrets_folder)
     return load_settings(
         kafka_bootstrap=platform.kafka_bootstrap,
         registry_url=platform.registry_url,
-        postgres_url=platform.postgres_url,
     )
 
 
@@ -59,11 +63,11 @@ def settings(platform: PlatformStatus) -> Settings:
 def store_url(request: pytest.FixtureRequest, settings: Settings, unique: str,
               tmp_path: Path) -> Iterator[str]:
     """A fresh, empty provincial store on each real database: a SQLite file, and a PostgreSQL database of the
-    platform's own cluster (dropped afterwards)."""
+    platform's own cluster (created, owned and dropped by the owner role, which also migrates it)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite'}"
         return
-    base = make_url(settings.postgres)
+    base = make_url(settings.postgres_owner)
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     name = f"simpul_test_{unique}"
     with admin.connect() as conn:

@@ -37,7 +37,8 @@ def _table(status: PlatformStatus) -> None:
 def up(with_postgres: bool = typer.Option(False, "--with-postgres", help="also start our own PostgreSQL"),
        secure: bool = typer.Option(None, "--secure/--plain", show_default=False,
                                    help="SASL/SCRAM-SHA-512 and ACLs on the broker (one user per regency and stage); "
-                                        "default: the mode the state folder's Kafka was formatted with, else plain"),
+                                        "default: the mode the state folder's Kafka was formatted with, else plain "
+                                        "(`simpul run` is secure by default); a stopped Kafka switches in place"),
        brokers: int = typer.Option(None, "--brokers", show_default=False,
                                    help="KRaft nodes: 1, or 3 (replication 3, min.insync.replicas 2); node i listens "
                                         "on SIMPUL_KAFKA_PORT+2(i-1)"),
@@ -45,7 +46,8 @@ def up(with_postgres: bool = typer.Option(False, "--with-postgres", help="also s
        json_out: bool = typer.Option(False, "--json", help="print the status as JSON")) -> None:
     """Start the platform, or report it if it already runs; waits until every service answers.
 
-    On first start it also generates this installation's secrets into the secrets folder (`simpul secrets show`).
+    On first start it also generates this installation's secrets into the secrets folder (`simpul secrets show`),
+    PostgreSQL's role passwords among them. Everything under the state folder is made owner-only (0700/0600).
     """
     settings = load_settings()
     with fail_on():
@@ -68,14 +70,33 @@ def up(with_postgres: bool = typer.Option(False, "--with-postgres", help="also s
 
 
 @app.command()
-def down(json_out: bool = typer.Option(False, "--json")) -> None:
+def down(purge: bool = typer.Option(False, "--purge", help="also delete what the state folder keeps outside itself "
+                                                          "(as root: its PostgreSQL cluster under /var/tmp)"),
+         json_out: bool = typer.Option(False, "--json")) -> None:
     """Stop what `up` started, and nothing else."""
     settings = load_settings()
     with fail_on():
         platform = platform_for(settings)
         stopped = platform.down(progress=lambda m: console.print(m))
-    emit({"stopped": stopped}, json_out,
-         lambda: console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running"))
+        purged = [str(p) for p in platform.purge()] if purge and isinstance(platform, LocalPlatform) else []
+    emit({"stopped": stopped, "purged": purged}, json_out,
+         lambda: (console.print(f"stopped: {', '.join(stopped)}" if stopped else "nothing of ours was running"),
+                  purged and console.print(f"deleted: {', '.join(purged)}")))
+
+
+@app.command()
+def prepare(json_out: bool = typer.Option(False, "--json")) -> None:
+    """Generate this installation's secrets and PostgreSQL's role passwords without starting anything (what
+    deploy/compose reads); existing ones are kept."""
+    from simpul.platform import postgres
+
+    settings = load_settings()
+    with fail_on():
+        made = secret_files.ensure(settings.secrets_folder)
+        postgres.ensure_passwords(settings.secrets_folder)
+    emit({"secrets_dir": str(settings.secrets_folder), "generated": made}, json_out,
+         lambda: console.print(f"secrets ready in {settings.secrets_folder}"
+                               + (f" (generated: {', '.join(made)})" if made else "")))
 
 
 @app.command()
@@ -110,7 +131,7 @@ def credentials(principal: str = typer.Option(None, "--principal", help="one pri
         creds = security.load_credentials(state)
         if creds is None:
             raise PlatformError(f"no credentials under {security.credentials_path(state)}: start the platform with "
-                                "`simpul platform up --secure` first")
+                                "`simpul platform up --secure` (or `simpul run`) first")
         users = [principal] if principal else sorted(creds.users)
         data = {u: creds.password(u) for u in users}
     if env:
@@ -145,8 +166,9 @@ def acls(principal: str = typer.Option(None, "--principal", help="only this prin
             state = settings.state_dir.resolve()
             if not local.status().kafka_security.startswith("SASL"):
                 raise PlatformError("no secured local Kafka runs here: `simpul platform up --secure` first")
-            creds = security.ensure_credentials(state, model.names)
-            done = security.provision(local.kafka_address, creds, model)
+            local_model = security.local_model(model.prefix)  # with the simulator of `simpul run`
+            creds = security.ensure_credentials(state, local_model.names)
+            done = security.provision(local.kafka_address, creds, local_model)
             console.print(f"provisioned {done['users']} users and {done['acls']} ACLs for prefix {model.prefix}")
         principals = [model.principal(principal)] if principal else list(model.principals)
     data = [p.model_dump() for p in principals]

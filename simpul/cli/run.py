@@ -1,9 +1,15 @@
 """`simpul run` (what `make run` starts): the platform, topics and schemas, and the whole pipeline — gatekeeper,
 aggregates, alerts, store sink, alert dispatch, HTTP gateway, the simulator at a steady rate and the dashboard —
-until Ctrl-C, which stops all of it (and the platform services this run started)."""
+until Ctrl-C, which stops all of it (and the platform services this run started).
+
+Secure by default: Kafka with SASL/SCRAM and the ACLs of topics/acls.py, every stage connecting as its own
+principal, the simulator as `simulator` (writes ingress topics only), passwords in the secrets folder. A state
+folder formatted plain switches in place (its Kafka must be stopped). `--insecure` runs plaintext, with a warning.
+"""
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -11,13 +17,20 @@ from pathlib import Path
 
 import typer
 
+from pydantic import SecretStr
+
 from simpul.cli.output import console, emit, fail_on
 from simpul.cli.platform import _table
 from simpul import secret_files
 from simpul.platform import platform_for, security
 from simpul.platform.endpoints import PlatformStatus
 from simpul.platform.exceptions import PlatformError
-from simpul.settings import load_settings
+from simpul.platform.local import LocalPlatform
+from simpul.platform.permissions import PRIVATE_UMASK
+from simpul.settings import Settings, load_settings
+
+INSECURE_WARNING = ("warning: --insecure: Kafka runs PLAINTEXT without authentication or ACLs; any local process "
+                    "can read every topic and write any regency's ingress topic. For development only.")
 
 
 def _principals(status: PlatformStatus, state: Path) -> Callable[[str], dict[str, str]]:
@@ -30,26 +43,54 @@ def _principals(status: PlatformStatus, state: Path) -> Callable[[str], dict[str
     return creds.env
 
 
+def _as_admin(settings: Settings, status: PlatformStatus, state: Path) -> Settings:
+    """`settings` connecting as the platform's admin on a secured platform (provisioning topics needs it)."""
+    if status.kafka_security == "PLAINTEXT":
+        return settings
+    env = _principals(status, state)(security.ADMIN)
+    return settings.model_copy(update={"kafka_security_protocol": env["SIMPUL_KAFKA_SECURITY_PROTOCOL"],
+                                       "kafka_username": env["SIMPUL_KAFKA_USERNAME"],
+                                       "kafka_password": SecretStr(env["SIMPUL_KAFKA_PASSWORD"])})
+
+
 def run(json_out: bool = typer.Option(False, "--json", help="print what runs as JSON, then keep running"),
         rate: float = typer.Option(20.0, "--rate", help="simulated events per second"),
         seed: int = typer.Option(20261127, "--seed", help="simulator seed"),
         dashboard_port: int = typer.Option(18090, "--dashboard-port"),
         platform_only: bool = typer.Option(False, "--platform-only", help="start and provision the platform, then "
-                                                                          "return (no pipeline)")) -> None:
-    """Start everything on the embedded defaults and keep it running until Ctrl-C."""
+                                                                          "return (no pipeline)"),
+        insecure: bool = typer.Option(False, "--insecure", help="plaintext Kafka without users or ACLs (development "
+                                                                "only; a warning says so)")) -> None:
+    """Start everything on the embedded defaults and keep it running until Ctrl-C.
+
+    Kafka runs secured (SASL/SCRAM, one user per regency and per stage, ACLs) unless --insecure.
+    """
     from simpul import bootstrap
     from simpul.supervisor import Supervisor
 
+    os.umask(PRIVATE_UMASK)  # the stores, manifests and logs this run writes are its owner's alone
+    if insecure:
+        console.print(f"[bold yellow]{INSECURE_WARNING}[/]", highlight=False)
     with fail_on():
         secret_files.ensure(load_settings().secrets_folder)
         settings = load_settings()
         platform = platform_for(settings)
+        mode = {"secure": not insecure} if isinstance(platform, LocalPlatform) else {}
         before = {s.name for s in platform.status().services if s.running}
         with console.status("starting the platform") as spinner:
-            status = platform.up(with_postgres=True, progress=lambda m: spinner.update(m))
+            status = platform.up(with_postgres=True, progress=lambda m: spinner.update(m), **mode)
+            state = settings.state_dir.resolve()
+            if status.kafka_security == "PLAINTEXT" and not insecure:
+                console.print(f"[bold yellow]warning: the {platform.name} platform's Kafka is PLAINTEXT: no "
+                              "authentication, no ACLs[/]", highlight=False)
+            if status.kafka_security != "PLAINTEXT" and isinstance(platform, LocalPlatform):
+                spinner.update("creating the SCRAM users and ACLs of this topic prefix")
+                model = security.local_model(settings.topic_prefix)
+                creds = security.ensure_credentials(state, model.names)
+                security.provision(platform.kafka_address, creds, model)
             spinner.update("provisioning topics and schemas")
-            wired = settings.model_copy(update={"kafka_bootstrap": status.kafka_bootstrap,
-                                                "registry_url": status.registry_url})
+            wired = _as_admin(settings, status, state).model_copy(update={"kafka_bootstrap": status.kafka_bootstrap,
+                                                                          "registry_url": status.registry_url})
             provisioned = bootstrap.provision(wired)
             bootstrap.store_engine(wired)  # migrate the store once, before the sinks start
     console.print(f"topics: {provisioned['topic_changes']} change(s) applied; schemas: {provisioned['schemas']} "
@@ -58,9 +99,10 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
         emit(status.model_dump(), json_out, lambda: _table(status))
         return
 
-    state = settings.state_dir.resolve()
+    # The children read PostgreSQL's address and passwords like every setting: the environment, else the ports
+    # and the secrets folder of this state folder (a status address has its password masked).
     env = {"SIMPUL_KAFKA_BOOTSTRAP": status.kafka_bootstrap or "", "SIMPUL_REGISTRY_URL": status.registry_url or "",
-           "SIMPUL_POSTGRES_URL": status.postgres_url or "", "SIMPUL_STATE_DIR": str(state)}
+           "SIMPUL_STATE_DIR": str(state)}
     sup = Supervisor(state, env, report=lambda m: console.print(f"[yellow]{m}[/]"))
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -74,10 +116,11 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     sup.start("gateway", "gateway", env=principal("gateway"))
     sup.start("monitor", "monitor", "--port", str(dashboard_port), env=principal("monitor"))
     # About 40 minutes of traffic at 20 events/s, with every fault type (bursts fewer: one week of event time).
-    # The simulator stands in for all 35 regency systems at once, so on a secured platform it writes as the admin.
+    # The simulator stands in for all 35 regency systems at once: on a secured platform it is `simulator`, which
+    # may write every ingress topic and nothing else.
     sup.start("simulator", "simulate", "--events", "50000", "--seed", str(seed), "--rate", str(rate),
               "--complaint-burst", "0.02", "--manifest", str(state / "run" / "simulation-manifest.json"),
-              env=principal(security.ADMIN))
+              env=principal(security.SIMULATOR))
     url = f"http://127.0.0.1:{dashboard_port}/"
     running = {"platform": status.model_dump(), "dashboard": url,
                "gateway": f"http://{settings.gateway_host}:{settings.gateway_port}/",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from simpul.platform import probes
 from simpul.platform.endpoints import PlatformStatus, ServiceStatus
 from simpul.platform.exceptions import PlatformError
+from simpul.platform.postgres import masked
 from simpul.settings import Settings
 
 
@@ -36,6 +37,6 @@ class ExternalPlatform:
         return PlatformStatus(provider=self.name, services=[
             ServiceStatus(name="kafka", running=kafka, address=s.kafka.bootstrap),
             ServiceStatus(name="registry", running=registry, address=s.registry),
-            ServiceStatus(name="postgres", running=pg, address=s.postgres,
+            ServiceStatus(name="postgres", running=pg, address=masked(s.postgres),
                           detail="" if pg else "does not answer; set SIMPUL_POSTGRES_URL"),
         ])

@@ -2,11 +2,17 @@
 
 For machines without a Docker engine. Everything lives under the state folder; pid records let `down` stop
 exactly what `up` started, and let a second `up` find the running platform instead of starting another.
+
+Everything the platform writes is its owner's alone (permissions.py): the services start with umask 077 and each
+`up` takes group and other rights away from what an earlier version left. No secret reaches a command line: the
+broker's SCRAM password goes to StorageTool in a 0600 argument file, PostgreSQL's superuser password to initdb in
+a 0600 password file, both deleted at once.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -19,11 +25,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from simpul.platform import artifacts, probes, security
+from simpul.platform import artifacts, permissions, postgres, probes, security
 from simpul.platform.endpoints import PlatformStatus, ServiceName, ServiceStatus
-from simpul.platform.exceptions import PlatformError, PortTaken, PrerequisiteMissing
+from simpul.platform.exceptions import PlatformError, PortTaken
+from simpul.platform.permissions import PRIVATE_UMASK, private_umask, write_private
 from simpul.platform.processes import Started, forget, log_path, recall, remember, spawn, terminate
 from simpul.settings import Settings
+from topics.acls import ADMIN
 
 Progress = Callable[[str], None]
 
@@ -64,55 +72,125 @@ class LocalPlatform:
         return f"http://127.0.0.1:{self.settings.registry_port}/apis/ccompat/v7"
 
     @property
+    def postgres_url(self) -> str:
+        """The application role's URL with its password, for connecting (print `postgres_address` instead)."""
+        return postgres.app_url(self.settings, postgres.load_passwords(self.settings.secrets_folder))
+
+    @property
     def postgres_address(self) -> str:
-        return f"postgresql+psycopg://simpul@127.0.0.1:{self.settings.postgres_port}/simpul"
+        """The application role's URL as status shows it: the password masked."""
+        return postgres.masked(self.postgres_url)
+
+    @property
+    def postgres_home(self) -> Path:
+        """Where this state folder's PostgreSQL cluster lives: inside the state folder, except as root, where the
+        server runs as the `postgres` OS user, which cannot enter the owner-only state folder: then under /var/tmp,
+        in a folder only that user may enter."""
+        if os.geteuid() != 0:
+            return self.state / "postgres"
+        return Path("/var/tmp") / f"simpul-postgres-{hashlib.sha256(str(self.state).encode()).hexdigest()[:10]}"
 
     # -- commands --------------------------------------------------------------------------------------------
     def up(self, with_postgres: bool = False, progress: Progress = lambda _: None, *,
-           secure: bool | None = None, brokers: int | None = None, kafka_only: bool = False) -> PlatformStatus:
+           secure: bool | None = None, brokers: int | None = None, kafka_only: bool = False,
+           only: list[ServiceName] | None = None) -> PlatformStatus:
         """Start what is not running yet; what already runs is left alone and reported.
 
         `secure` (SASL/SCRAM + ACLs) and `brokers` (1 or 3 KRaft nodes) choose the Kafka mode; None keeps the mode
-        the state folder's Kafka was formatted with (plain, one node for a new one). A mode that differs from the
-        running or formatted one is refused: data formatted for one mode is never silently reused for another.
+        the state folder's Kafka was formatted with (plain, one node for a new one). A stopped Kafka switches
+        between plain and secure in place, its topics kept; a running one is never switched, and the number of
+        nodes never changes (data formatted for one layout is never reused for another). `only` starts just
+        these services (like `down(only=...)`).
         """
         self.state.mkdir(parents=True, exist_ok=True)
         needed: list[ServiceName] = ["kafka"] if kafka_only else ["kafka", "registry"]
         needed += ["postgres"] if with_postgres else []
+        needed = list(only) if only is not None else needed
         missing = [n for n in needed if recall(self.state, n) is None]
-        mode = self._wanted_mode(secure, brokers, kafka_running="kafka" not in missing)
+        mode, switching = (self._wanted_mode(secure, brokers, kafka_running="kafka" not in missing)
+                           if "kafka" in needed else (self._mode(), False))
         # Every check that can fail runs before anything starts, cheapest first.
         if {"kafka", "registry"} & set(missing):
             artifacts.java_binary()
         if "registry" in missing:
             artifacts.registry_java()
         if "postgres" in missing:
-            _postgres_bin()
+            postgres.postgres_bin()
         self._check_ports(missing, mode)
-        if {"kafka", "registry"} & set(missing):
-            progress("checking the Kafka and Apicurio artifacts (Maven, cached after the first run)")
-            artifacts.ensure_artifacts(self.state)
-        for name in missing:
-            progress(f"starting {name}" + (f" ({mode.describe()})" if name == "kafka" else ""))
-            if name == "kafka":
-                self._start_kafka(mode, progress)
-            else:
-                {"registry": self._start_registry, "postgres": self._start_postgres}[name]()
+        with private_umask():
+            if "postgres" in missing:
+                self._move_legacy_postgres(progress)
+            self.harden()
+            if {"kafka", "registry"} & set(missing):
+                progress("checking the Kafka and Apicurio artifacts (Maven, cached after the first run)")
+                artifacts.ensure_artifacts(self.state)
+            for name in missing:
+                progress(f"starting {name}" + (f" ({mode.describe()})" if name == "kafka" else ""))
+                if name == "kafka":
+                    self._start_kafka(mode, progress, switching=switching)
+                elif name == "registry":
+                    self._start_registry()
+                else:
+                    self._start_postgres(progress)
+            if "postgres" in needed and "postgres" not in missing:
+                running = recall(self.state, "postgres")
+                if running is not None:
+                    self._secure_postgres(self._postgres_cluster(Path(running.marker).parent), progress)
         return self.status()
 
-    def _wanted_mode(self, secure: bool | None, brokers: int | None, *, kafka_running: bool) -> KafkaMode:
+    def harden(self) -> int:
+        """Owner-only permissions on the state folder and everything in it (and on our PostgreSQL cluster when it
+        lives outside); returns how many folders and files changed.
+
+        A cluster of an earlier version that still runs inside the state folder as the `postgres` OS user keeps
+        its way in (the state folder itself stays enterable) until it is restarted, which moves it out.
+        """
+        running = recall(self.state, "postgres")
+        legacy_inside = (os.geteuid() == 0 and running is not None
+                         and Path(running.marker).is_relative_to(self.state))
+        changed = permissions.harden(self.state, keep_root_traversable=legacy_inside)
+        home = self.postgres_home
+        if not home.is_relative_to(self.state) and home.is_dir():
+            changed += permissions.harden(home)
+        return changed
+
+    def purge(self) -> list[Path]:
+        """Delete what this state folder keeps outside itself (as root: its PostgreSQL cluster under /var/tmp);
+        the state folder itself is the caller's to delete. Refused while PostgreSQL runs."""
+        if recall(self.state, "postgres") is not None:
+            raise PlatformError("PostgreSQL still runs: stop the platform first (`simpul platform down`)")
+        home = self.postgres_home
+        if home.is_relative_to(self.state) or not home.exists():
+            return []
+        shutil.rmtree(home)
+        return [home]
+
+    def _wanted_mode(self, secure: bool | None, brokers: int | None, *,
+                     kafka_running: bool) -> tuple[KafkaMode, bool]:
+        """The mode to start Kafka in, and whether a formatted folder switches between plain and secure."""
         stored = KafkaMode.read(self.state)
         formatted = stored is not None or (self.state / "kafka" / "data" / "meta.properties").exists()
         current = stored or KafkaMode()
         wanted = KafkaMode(secure=current.secure if secure is None else secure,
                            brokers=current.brokers if brokers is None else brokers)
-        if wanted != current and (kafka_running or formatted):
+        if wanted == current or not (kafka_running or formatted):
+            return wanted, False
+        if wanted.brokers != current.brokers:
             what = "runs" if kafka_running else f"was formatted under {self.state / 'kafka'}"
             raise PlatformError(
                 f"Kafka {what} as {current.describe()}, not {wanted.describe()}: run `simpul platform down`, then "
                 f"remove {self.state / 'kafka'} (its topics are lost) or choose another SIMPUL_STATE_DIR"
             )
-        return wanted
+        if kafka_running and wanted.secure:
+            raise PlatformError(
+                "Kafka runs PLAINTEXT here and cannot switch to SASL/SCRAM while it runs: stop it with `simpul "
+                "platform down` and start again (the state folder switches in place, its topics kept), or keep it "
+                "plain with `simpul run --insecure` / `simpul platform up --plain`")
+        if kafka_running:
+            raise PlatformError(
+                "Kafka runs with SASL/SCRAM here and cannot switch to PLAINTEXT while it runs: stop it with `simpul "
+                "platform down` first, or use another state folder (SIMPUL_STATE_DIR; `make test` uses var/test)")
+        return wanted, True
 
     def down(self, progress: Progress = lambda _: None, only: list[ServiceName] | None = None) -> list[str]:
         """Stop the processes this state folder started (all, or `only` these); returns the names stopped."""
@@ -143,7 +221,9 @@ class LocalPlatform:
         probe = {
             "kafka": lambda: self._kafka_ready(mode.brokers),
             "registry": lambda: probes.registry_answers(self.registry_address),
-            "postgres": lambda: probes.postgres_answers(self.postgres_address),
+            # Running means accepting connections: a cluster an earlier version made answers before `up` has
+            # created the application role, and is running all the same (a caller must not think it started it).
+            "postgres": lambda: probes.postgres_accepts("127.0.0.1", self.settings.postgres_port),
         }
         for name in ("kafka", "registry", "postgres"):
             started = recall(self.state, name)  # type: ignore[arg-type]
@@ -152,14 +232,17 @@ class LocalPlatform:
                 continue
             answers = probe[name]()
             detail = "answering" if answers else f"process runs but does not answer; see {log_path(self.state, name)}"
+            if name == "postgres":
+                detail += f"; data in {Path(started.marker)}"
             if name == "kafka":
                 detail += f"; {mode.describe()}"
                 nodes = [recall(self.state, n.record) for n in self._nodes(mode)]
                 if any(n is None for n in nodes):
                     answers = False
                     detail = f"only {sum(n is not None for n in nodes)} of {mode.brokers} nodes run; {detail}"
+            address = self.postgres_address if name == "postgres" else started.address  # a record may predate SCRAM
             services.append(ServiceStatus(
-                name=name, running=answers, address=started.address, pid=started.pid,  # type: ignore[arg-type]
+                name=name, running=answers, address=address, pid=started.pid,  # type: ignore[arg-type]
                 detail=detail,
             ))
         return PlatformStatus(provider=self.name, services=services,
@@ -202,14 +285,16 @@ class LocalPlatform:
                         f"shows which) or choose another port with {var}=<port>"
                     )
 
-    def _start_kafka(self, mode: KafkaMode, progress: Progress = lambda _: None) -> None:
-        """Format (first time) and start every node, wait until all are brokers; secured, provision users and ACLs."""
+    def _start_kafka(self, mode: KafkaMode, progress: Progress = lambda _: None, *, switching: bool = False) -> None:
+        """Format (first time) and start every node, wait until all are brokers; secured, provision users and ACLs.
+
+        `switching` a formatted plain folder to secure first runs it plain once to create the SCRAM users (a broker
+        formatted plain has none to authenticate as); a secure folder switching to plain simply starts plain.
+        """
         nodes = self._nodes(mode)
         creds = None
         if mode.secure:
-            from topics.acls import acl_model
-
-            creds = security.ensure_credentials(self.state, acl_model(self.settings.topic_prefix).names)
+            creds = security.ensure_credentials(self.state, security.local_model(self.settings.topic_prefix).names)
         java = artifacts.java_binary()
         classpath = f"{artifacts.kafka_lib(self.state)}/*"
         heap = "-Xmx1g" if len(nodes) == 1 else "-Xmx512m"
@@ -218,21 +303,37 @@ class LocalPlatform:
         cluster_id = _cluster_id()
         for node in nodes:
             node.data.mkdir(parents=True, exist_ok=True)
-            node.props.write_text(_node_properties(node, nodes, creds))
-            if creds is not None:
-                os.chmod(node.props, 0o600)  # holds the broker's passwords
+            write_private(node.props, _node_properties(node, nodes, creds))  # secured, it holds passwords
             if (node.data / "meta.properties").exists():
                 continue
             quorum = ["--standalone"] if len(nodes) == 1 else []  # three nodes: static controller.quorum.voters
             scram = security.scram_format_args(creds) if creds is not None else []
-            fmt = subprocess.run(
-                [java, *jvm, "-cp", classpath, "kafka.tools.StorageTool", "format", "-t", cluster_id,
-                 "-c", str(node.props), *quorum, *scram],
-                capture_output=True, text=True, check=False,
-            )
-            if fmt.returncode != 0:
-                raise PlatformError(f"formatting Kafka storage in {node.data} failed: {fmt.stdout}{fmt.stderr}".strip())
+            _java_with_argfile(
+                [java, *jvm, "-cp", classpath],
+                ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(node.props), *quorum, *scram],
+                node.home / "format.args", f"formatting Kafka storage in {node.data}")
+        if switching and creds is not None:
+            progress("switching Kafka to SASL/SCRAM in place: creating its users on the plain broker first")
+            for node in nodes:
+                write_private(node.props, _node_properties(node, nodes, None))
+            self._run_nodes(java, jvm, classpath, nodes)
+            try:
+                users = [ADMIN, *(u for u in security.local_model(self.settings.topic_prefix).names if u != ADMIN)]
+                security.create_users(self.kafka_address, {}, creds, users)
+            finally:
+                self.down(only=["kafka"])
+            for node in nodes:
+                write_private(node.props, _node_properties(node, nodes, creds))
+        elif switching:
+            progress("switching Kafka to PLAINTEXT in place: no authentication, no ACLs")
         mode.write(self.state)
+        self._run_nodes(java, jvm, classpath, nodes)
+        if creds is not None:
+            progress("creating the SCRAM users and ACLs")
+            security.provision(self.kafka_address, creds, security.local_model(self.settings.topic_prefix))
+
+    def _run_nodes(self, java: str, jvm: list[str], classpath: str, nodes: list[KafkaNode]) -> None:
+        """Start every node with its server.properties and wait until all are brokers."""
         procs = []
         for node in nodes:
             log = log_path(self.state, node.record)
@@ -243,11 +344,6 @@ class LocalPlatform:
         logs = ", ".join(str(log_path(self.state, n.record)) for n in nodes)
         probes.wait_until("kafka", lambda: self._kafka_ready(len(nodes)), 60 + 30 * (len(nodes) - 1), logs,
                           alive=lambda: all(p.poll() is None for p in procs))
-        if creds is not None:
-            from topics.acls import acl_model
-
-            progress("creating the SCRAM users and ACLs")
-            security.provision(self.kafka_address, creds, acl_model(self.settings.topic_prefix))
 
     def _start_registry(self) -> None:
         s = self.settings
@@ -260,8 +356,9 @@ class LocalPlatform:
             "QUARKUS_MANAGEMENT_PORT": str(s.registry_management_port),
             "QUARKUS_MANAGEMENT_HOST": "127.0.0.1",
             "QUARKUS_LOG_CONSOLE_JSON": "false",
-            # Schemas persist in an H2 file under the state folder, so schema ids stay valid for the data the
-            # broker keeps across restarts (the default in-memory store would forget them).
+            # Schemas persist in an H2 file under the state folder (0600, like everything there), so schema ids
+            # stay valid for the data the broker keeps across restarts (the default in-memory store would forget
+            # them). H2's embedded user is local to that file, not a secret of this installation.
             "APICURIO_STORAGE_KIND": "sql",
             "APICURIO_STORAGE_SQL_KIND": "h2",
             "APICURIO_DATASOURCE_URL": f"jdbc:h2:file:{self.state / 'registry' / 'registry'};DB_CLOSE_ON_EXIT=FALSE",
@@ -274,46 +371,48 @@ class LocalPlatform:
         probes.wait_until("registry", lambda: probes.registry_answers(self.registry_address), 90, str(log),
                           alive=lambda: proc.poll() is None)
 
-    def _start_postgres(self) -> None:
-        bindir = _postgres_bin()
-        port = self.settings.postgres_port
-        home = self._postgres_home()
-        data = home / "data"
-        log = home / "postgres.log"
-        as_owner = _as_postgres_user()
-        if not (data / "PG_VERSION").exists():
-            home.mkdir(parents=True, exist_ok=True)
-            _chown_to_postgres(home)
-            init = subprocess.run(
-                [*as_owner, str(bindir / "initdb"), "-D", str(data), "-U", "simpul", "--auth=trust",
-                 "-E", "UTF8", "--locale=C"],
-                capture_output=True, text=True, check=False,
-            )
-            if init.returncode != 0:
-                raise PlatformError(f"initdb in {data} failed: {init.stderr.strip() or init.stdout.strip()}")
-        opts = f"-p {port} -h 127.0.0.1 -k {home}"
-        start = subprocess.run(
-            [*as_owner, str(bindir / "pg_ctl"), "start", "-D", str(data), "-l", str(log), "-w", "-t", "60",
-             "-o", opts],
-            capture_output=True, text=True, check=False,
-        )
-        if start.returncode != 0:
-            raise PlatformError(f"PostgreSQL did not start: {start.stdout.strip()} {start.stderr.strip()}; see {log}")
-        pid = int((data / "postmaster.pid").read_text().splitlines()[0])
-        remember(self.state, Started(name="postgres", pid=pid, marker=str(data), address=self.postgres_address))
-        admin_url = f"postgresql://simpul@127.0.0.1:{port}/postgres"
-        probes.wait_until("postgres", lambda: probes.postgres_answers(admin_url), 30, str(log))
-        _ensure_database(admin_url, "simpul")
-        probes.wait_until("postgres", lambda: probes.postgres_answers(self.postgres_address), 30, str(log))
+    # -- PostgreSQL ------------------------------------------------------------------------------------------
+    def _postgres_cluster(self, home: Path | None = None) -> postgres.Cluster:
+        """Our cluster at `home` (default `postgres_home`), with the roles of the settings and the passwords of
+        the secrets folder (generated on first use)."""
+        s = self.settings
+        return postgres.Cluster(postgres.postgres_bin(), home or self.postgres_home, s.postgres_port,
+                                postgres.roles_of(s), postgres.ensure_passwords(s.secrets_folder))
 
-    def _postgres_home(self) -> Path:
-        """Our cluster's folder; outside the state folder only if the postgres user cannot reach it."""
-        home = self.state / "postgres"
-        if os.geteuid() != 0 or _postgres_can_reach(self.state):
-            return home
-        import hashlib
+    def _start_postgres(self, progress: Progress = lambda _: None) -> None:
+        cluster = self._postgres_cluster()
+        if cluster.home.exists() and not cluster.home.is_relative_to(self.state):
+            _check_owned(cluster.home)
+        if not cluster.initialized():
+            cluster.init()
+        pid = cluster.start()
+        remember(self.state, Started(name="postgres", pid=pid, marker=str(cluster.data),
+                                     address=self.postgres_address))
+        self._secure_postgres(cluster, progress)
 
-        return Path("/var/tmp") / f"simpul-postgres-{hashlib.sha256(str(self.state).encode()).hexdigest()[:10]}"
+    def _secure_postgres(self, cluster: postgres.Cluster, progress: Progress) -> None:
+        """A running cluster made SCRAM-only (if an earlier version made it with trust) and its roles provisioned."""
+        if not cluster.secured():
+            progress("securing PostgreSQL made by an earlier version: SCRAM passwords, owner and application roles")
+            cluster.secure_legacy()
+        cluster.provision()
+        probes.wait_until("postgres", lambda: probes.postgres_answers(self.postgres_url), 30, str(cluster.log))
+
+    def _move_legacy_postgres(self, progress: Progress) -> None:
+        """As root, move a stopped cluster an earlier version kept inside the state folder to `postgres_home`, out
+        of the owner-only state folder the `postgres` OS user cannot enter (a data folder moves as it is)."""
+        inside, home = self.state / "postgres", self.postgres_home
+        if home == inside or not (inside / "data" / "PG_VERSION").exists():
+            return
+        if (home / "data" / "PG_VERSION").exists():
+            raise PlatformError(f"two PostgreSQL clusters belong to {self.state}: {inside} (made by an earlier "
+                                f"version) and {home}; remove the one you do not need")
+        progress(f"moving PostgreSQL from {inside} to {home} (the state folder is owner-only now)")
+        if home.exists():
+            shutil.rmtree(home)
+        shutil.move(str(inside), str(home))
+        postgres.chown_to_postgres(home, recursive=True)
+        os.chmod(home, 0o700)
 
 
 class KafkaMode(BaseModel):
@@ -339,7 +438,7 @@ class KafkaMode(BaseModel):
 
     def write(self, state: Path) -> None:
         self.path(state).parent.mkdir(parents=True, exist_ok=True)
-        self.path(state).write_text(self.model_dump_json())
+        write_private(self.path(state), self.model_dump_json())
 
 
 class KafkaNode(BaseModel):
@@ -440,46 +539,30 @@ def _terminate_all(pids: list[int], first: signal.Signals, group: bool) -> None:
         terminate(pid, first=first, group=group)
 
 
-def _postgres_bin() -> Path:
-    """Debian's server binaries (the `postgresql` package), newest major version first."""
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-                        key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, reverse=True)
-    if candidates:
-        return candidates[0].parent
-    found = shutil.which("postgres")
-    if found:
-        return Path(found).resolve().parent
-    raise PrerequisiteMissing(
-        "PostgreSQL server binaries not found: install them (Debian: apt-get install postgresql) "
-        "or point SIMPUL_POSTGRES_URL at an existing server"
-    )
+def _java_with_argfile(launcher: list[str], args: list[str], argfile: Path, doing: str) -> None:
+    """Run `launcher` with the main class and its `args` in a 0600 Java argument file (deleted afterwards), so
+    that no password among them shows in the process table."""
+    write_private(argfile, "".join(_java_quoted(a) + "\n" for a in args))
+    try:
+        proc = subprocess.run([*launcher, f"@{argfile}"], capture_output=True, text=True, check=False,
+                              umask=PRIVATE_UMASK)
+    finally:
+        argfile.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise PlatformError(f"{doing} failed: {proc.stdout}{proc.stderr}".strip())
 
 
-def _as_postgres_user() -> list[str]:
-    """initdb refuses root: as root we run the cluster as Debian's `postgres` user."""
-    if os.geteuid() != 0:
-        return []
-    if shutil.which("runuser") is None:
-        raise PrerequisiteMissing("running as root needs `runuser` (util-linux) to start PostgreSQL as `postgres`")
-    return ["runuser", "-u", "postgres", "--"]
+def _java_quoted(arg: str) -> str:
+    """One argument as a Java argument file line: double-quoted, backslashes and quotes escaped."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _postgres_can_reach(path: Path) -> bool:
-    probe = subprocess.run(["runuser", "-u", "postgres", "--", "test", "-x", str(path)], check=False)
-    return probe.returncode == 0
+def _check_owned(home: Path) -> None:
+    """A folder under /var/tmp is ours only if root or the `postgres` user owns it and nobody else may enter."""
+    import pwd
 
-
-def _chown_to_postgres(path: Path) -> None:
-    if os.geteuid() == 0:
-        import pwd
-
-        pw = pwd.getpwnam("postgres")
-        os.chown(path, pw.pw_uid, pw.pw_gid)
-
-
-def _ensure_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(admin_url, autocommit=True) as conn:
-        if conn.execute("select 1 from pg_database where datname = %s", (name,)).fetchone() is None:
-            conn.execute(f'create database "{name}"')
+    st = home.stat(follow_symlinks=False)
+    allowed = {0, pwd.getpwnam("postgres").pw_uid}
+    if home.is_symlink() or st.st_uid not in allowed or st.st_mode & 0o022:
+        raise PlatformError(f"{home} is not a folder of the platform (owner uid {st.st_uid}, mode "
+                            f"{oct(st.st_mode & 0o777)}): remove it and start again")

@@ -76,6 +76,15 @@ def postgres_answers(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def postgres_accepts(host: str, port: int, timeout: float = 2.0) -> bool:
+    """True when the server accepts connections, whoever asks (libpq's ping: no login, so no role or password
+    is needed to tell a running server from a stopped one)."""
+    from psycopg import pq
+
+    conninfo = f"host={host} port={port} dbname=postgres user=ping connect_timeout={max(1, int(timeout))}"
+    return pq.PGconn.ping(conninfo.encode()) == pq.Ping.OK
+
+
 def wait_until(name: str, check: Callable[[], bool], deadline_s: float, log_hint: str,
                alive: Callable[[], bool] = lambda: True) -> None:
     """Poll `check` until it holds; fail early if the process died, late with a pointer to its log."""

@@ -1,4 +1,7 @@
-"""Processes the local platform started, remembered in pid files so `down` stops ours and nothing else."""
+"""Processes the local platform started, remembered in pid files so `down` stops ours and nothing else.
+
+Every process starts with the platform's private umask (files 0600, folders 0700) and logs to a 0600 file.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,8 @@ import time
 from pathlib import Path
 
 from pydantic import BaseModel
+
+from simpul.platform.permissions import PRIVATE_UMASK, open_private_log, write_private
 
 
 class Started(BaseModel):
@@ -23,18 +28,18 @@ class Started(BaseModel):
 
 def run_dir(state_dir: Path) -> Path:
     d = state_dir / "run"
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     return d
 
 
 def log_path(state_dir: Path, name: str) -> Path:
     d = state_dir / "log"
-    d.mkdir(parents=True, exist_ok=True)
+    d.mkdir(mode=0o700, parents=True, exist_ok=True)
     return d / f"{name}.log"
 
 
 def remember(state_dir: Path, started: Started) -> None:
-    (run_dir(state_dir) / f"{started.name}.json").write_text(started.model_dump_json())
+    write_private(run_dir(state_dir) / f"{started.name}.json", started.model_dump_json())
 
 
 def recall(state_dir: Path, name: str) -> Started | None:
@@ -70,12 +75,19 @@ def is_ours(started: Started) -> bool:
 
 
 def spawn(cmd: list[str], log: Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> subprocess.Popen[bytes]:
-    """Start a detached process group whose output goes to `log`; it outlives the CLI that started it."""
-    with open(log, "ab") as out:
+    """Start a detached process group whose output goes to `log`; it outlives the CLI that started it.
+
+    Its umask is the platform's private one, so every file it creates (Kafka segments, the registry's database,
+    logs) is its owner's alone.
+    """
+    out = open_private_log(log)
+    try:
         return subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True,
+            env={**os.environ, **(env or {})}, cwd=cwd, start_new_session=True, umask=PRIVATE_UMASK,
         )
+    finally:
+        os.close(out)
 
 
 def terminate(pid: int, grace_s: float = 20.0, first: signal.Signals = signal.SIGTERM, group: bool = True) -> None:

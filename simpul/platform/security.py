@@ -31,10 +31,11 @@ from confluent_kafka.admin import (
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from simpul.platform.exceptions import PlatformError
-from topics.acls import ADMIN, AclModel, Grant
+from topics.acls import ADMIN, CLUSTER, AclModel, Grant, Principal, acl_model
 
 MECHANISM = "SCRAM-SHA-512"
 CONTROLLER_USER = "controller"  # SASL/PLAIN on the loopback CONTROLLER listener, a super user
+SIMULATOR = "simulator"
 SCRAM_ITERATIONS = 8192
 
 _OPERATION = {
@@ -103,6 +104,20 @@ def ensure_credentials(state: Path, principals: list[str]) -> Credentials:
     return Credentials(users={k: SecretStr(v) for k, v in users.items()})
 
 
+def local_model(prefix: str) -> AclModel:
+    """The ACL model of `prefix` plus the local platform's `simulator`, which stands in for all 35 regency systems
+    in `simpul run`: it writes every ingress topic and nothing else (never the admin)."""
+    model = acl_model(prefix)
+    ingress = f"{model.prefix}.ingress."
+    simulator = Principal(name=SIMULATOR, description="the traffic simulator of `simpul run`: writes every ingress "
+                          "topic, like the 35 regency systems it stands in for, and nothing else", grants=(
+        Grant(kind="cluster", pattern="literal", name=CLUSTER, operation="IdempotentWrite"),
+        Grant(kind="topic", pattern="prefixed", name=ingress, operation="Describe"),
+        Grant(kind="topic", pattern="prefixed", name=ingress, operation="Write"),
+    ))
+    return AclModel(prefix=model.prefix, principals=(*model.principals, simulator))
+
+
 # -- bindings -------------------------------------------------------------------------------------------------------
 
 def binding(principal: str, grant: Grant) -> AclBinding:
@@ -116,14 +131,22 @@ def bindings(model: AclModel) -> list[AclBinding]:
 
 def provision(bootstrap: str, creds: Credentials, model: AclModel, timeout: float = 60.0) -> dict[str, int]:
     """Create (or reset) every non-admin principal's SCRAM credential and every ACL of `model`; idempotent."""
-    admin = AdminClient({"bootstrap.servers": bootstrap, **creds.client_conf(ADMIN), "log_level": 0})
     users = [p.name for p in model.principals if p.name != ADMIN]
-    upserts = [UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
-                                            creds.password(u).encode()) for u in users]
-    _all(admin.alter_user_scram_credentials(upserts, request_timeout=timeout), "creating SCRAM users", timeout)
+    create_users(bootstrap, creds.client_conf(ADMIN), creds, users, timeout)
+    admin = AdminClient({"bootstrap.servers": bootstrap, **creds.client_conf(ADMIN), "log_level": 0})
     wanted = bindings(model)
     _all(admin.create_acls(wanted, request_timeout=timeout), "creating ACLs", timeout)
     return {"users": len(users), "acls": len(wanted)}
+
+
+def create_users(bootstrap: str, conf: dict[str, Any], creds: Credentials, users: list[str],
+                 timeout: float = 60.0) -> None:
+    """Create (or reset) the SCRAM credentials of `users`, connecting with `conf` (a plain broker, when a plain
+    state folder switches to secure mode, has no user yet to authenticate as)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap, **conf, "log_level": 0})
+    upserts = [UserScramCredentialUpsertion(u, ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, SCRAM_ITERATIONS),
+                                            creds.password(u).encode()) for u in users]
+    _all(admin.alter_user_scram_credentials(upserts, request_timeout=timeout), "creating SCRAM users", timeout)
 
 
 def acls_of(bootstrap: str, creds: Credentials, principal: str, timeout: float = 30.0) -> list[AclBinding]:
@@ -167,5 +190,6 @@ allow.everyone.if.no.acl.found=false
 
 
 def scram_format_args(creds: Credentials) -> list[str]:
-    """StorageTool arguments that create the broker's own SCRAM user in the bootstrap metadata."""
+    """StorageTool arguments that create the broker's own SCRAM user in the bootstrap metadata (they hold its
+    password: they go into a 0600 argument file, never onto a command line)."""
     return ["--add-scram", f"{MECHANISM}=[name={ADMIN},password={creds.password(ADMIN)}]"]

@@ -158,7 +158,7 @@ def wait_for(what: str, done: Callable[[], bool], timeout: float = 300.0,
 # ---- stores ------------------------------------------------------------------------------------------------------
 
 def create_pg_database(settings: Settings, name: str) -> str:
-    base = make_url(settings.postgres)
+    base = make_url(settings.postgres_owner)
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
@@ -169,7 +169,7 @@ def create_pg_database(settings: Settings, name: str) -> str:
 
 
 def drop_pg_database(settings: Settings, name: str) -> None:
-    base = make_url(settings.postgres)
+    base = make_url(settings.postgres_owner)
     admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
