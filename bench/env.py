@@ -82,6 +82,7 @@ def child_env(settings: Settings, **extra: str) -> dict[str, str]:
         "SIMPUL_REGISTRY_URL": settings.registry,
         "SIMPUL_POSTGRES_URL": settings.postgres,
         "SIMPUL_TOPIC_PREFIX": settings.topic_prefix,
+        "SIMPUL_SECRETS_DIR": str(settings.secrets_folder.resolve()),  # the installation's secrets, whatever state
         "SIMPUL_PROVIDER": "external",
         "PYTHONUNBUFFERED": "1",
     })
