@@ -16,6 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 from confluent_kafka import Producer
 
+from monitor.dlq import DlqBrowser, ReplayError
 from monitor.exceptions import MonitorError
 from monitor.opsdb import as_utc, audit
 from schemas.audit import AuditAction, AuditEntry, AuditResult
@@ -111,3 +112,27 @@ class AuditLog:
                 "acks": "all", "enable.idempotence": True, "client.id": "simpul-monitor-audit",
                 "message.timeout.ms": 30000, "log_level": 3}))
         return self._producer
+
+
+def audited_replay(dlq: DlqBrowser, log: AuditLog, *, actor: str, role: str, partition: int, offset: int,
+                   fixed: dict[str, Any] | None) -> dict[str, Any]:
+    """Replay one DLQ record (as it was, or `fixed`: an edit) and record it, whatever the result, in `log`.
+
+    The entry names the record and carries the keyed digests of its bytes and of the bytes written; a refused or
+    failed replay is recorded as such and its error raised again. Sending the entry to the topic is the caller's
+    `publish_pending`.
+    """
+    action = AuditAction.DLQ_EDIT if fixed is not None else AuditAction.DLQ_REPLAY
+    target = f"{dlq.topic}:{partition}:{offset}"
+    try:
+        done = dlq.replay(partition, offset, fixed)
+    except ReplayError as exc:
+        log.record(actor=actor, role=role, action=action, target=target, result="refused", detail=str(exc))
+        raise
+    except Exception as exc:
+        log.record(actor=actor, role=role, action=action, target=target, result="failed", detail=type(exc).__name__)
+        raise
+    log.record(actor=actor, role=role, action=action, target=target, result="ok",
+               before_digest=done.get("before_digest"), after_digest=done.get("after_digest"),
+               detail=f"to {done.get('to')}:{done.get('partition')}:{done.get('offset')}")
+    return done

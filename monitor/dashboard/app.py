@@ -23,13 +23,12 @@ from prometheus_client.registry import CollectorRegistry
 from pydantic import BaseModel
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-from monitor.audit import AuditPublishError
+from monitor.audit import AuditPublishError, audited_replay
 from monitor.dashboard.access import (SAFE_METHODS, OpsAccess, clear_session_cookie, protect_headers,
                                       require_change, require_session, same_origin, set_session_cookie)
 from monitor.dashboard.metrics import SnapshotCollector
 from monitor.dashboard.state import DashboardState
 from monitor.dlq import DlqBrowser, ReplayError
-from schemas.audit import AuditAction
 from schemas.reference import regencies
 
 log = logging.getLogger("simpul.monitor")
@@ -160,26 +159,14 @@ def create_app(state: DashboardState, dlq: DlqBrowser, access: OpsAccess) -> Fas
     @app.post("/api/dlq/replay")
     def replay(request: Request, body: ReplayRequest) -> list[dict[str, Any]]:
         session = require_change(access, request, operator=True)
-        actor, role = session.account.name, session.account.role
         results = []
         try:
             for item in body.records:
-                action = AuditAction.DLQ_EDIT if item.fixed is not None else AuditAction.DLQ_REPLAY
-                target = f"{dlq.topic}:{item.partition}:{item.offset}"
-                try:
-                    done = dlq.replay(item.partition, item.offset, item.fixed)
-                except ReplayError as exc:
-                    access.audit.record(actor=actor, role=role, action=action, target=target, result="refused",
-                                        detail=str(exc))
-                    raise HTTPException(status_code=422, detail=str(exc)) from exc
-                except Exception as exc:
-                    access.audit.record(actor=actor, role=role, action=action, target=target, result="failed",
-                                        detail=type(exc).__name__)
-                    raise
-                access.audit.record(actor=actor, role=role, action=action, target=target, result="ok",
-                                    before_digest=done.get("before_digest"), after_digest=done.get("after_digest"),
-                                    detail=f"to {done.get('to')}:{done.get('partition')}:{done.get('offset')}")
-                results.append(done)
+                results.append(audited_replay(dlq, access.audit, actor=session.account.name,
+                                              role=session.account.role, partition=item.partition,
+                                              offset=item.offset, fixed=item.fixed))
+        except ReplayError as exc:
+            raise HTTPException(status_code=422, detail=str(exc)) from exc
         finally:
             _publish(access)
         return results

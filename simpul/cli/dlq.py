@@ -51,7 +51,15 @@ def replay(record: str = typer.Argument(..., help="PARTITION:OFFSET of the DLQ r
         console.print("error: give the record as PARTITION:OFFSET, e.g. 2:1045")
         raise typer.Exit(2)
     with fail_on():
-        result = _browser().replay(int(partition), int(offset),
-                                   json.loads(fixed.read_text()) if fixed else None)
+        from monitor.audit import audited_replay
+        from simpul.cli.ops_audit import CLI_ROLE, cli_actor, ops_records, publish_now
+        from simpul.settings import load_settings
+
+        _, audit = ops_records(load_settings())
+        try:  # recorded in the audit trail, whatever the result
+            result = audited_replay(_browser(), audit, actor=cli_actor(), role=CLI_ROLE, partition=int(partition),
+                                    offset=int(offset), fixed=json.loads(fixed.read_text()) if fixed else None)
+        finally:
+            publish_now(audit)
     emit(result, json_out, lambda: console.print(f"replayed {result['replayed']} to {result['to']} "
                                                  f"(partition {result['partition']}, offset {result['offset']})"))

@@ -6,11 +6,11 @@ argon2id hashes; a generated password is printed once. Creating and disabling an
 
 from __future__ import annotations
 
-import getpass
 import sys
 
 import typer
 
+from simpul.cli.ops_audit import CLI_ROLE, cli_actor, ops_records, publish_now
 from simpul.cli.output import console, emit, fail_on, out
 from simpul.settings import Settings, load_settings
 
@@ -20,39 +20,6 @@ app = typer.Typer(help="Ops accounts of the dashboard: viewers read, operators a
 FIRST_OPERATOR = "operator"
 
 
-def ops_records(settings: Settings):  # noqa: ANN201 - (Accounts, AuditLog); imported lazily to keep the CLI fast
-    """The accounts and the audit trail in the dashboard database of `settings`."""
-    from monitor.accounts import Accounts
-    from monitor.audit import AuditLog
-    from monitor.opsdb import connect
-    from topics.catalog import topic_names
-
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    engine = connect(settings.dashboard_db)
-    return Accounts(engine), AuditLog(engine, settings.kafka, topic_names(settings.topic_prefix).find("audit").name)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except OSError:
-        return "cli:unknown"
-
-
-def _send(audit, publish: bool) -> None:  # noqa: ANN001 - monitor.audit.AuditLog
-    """Try to put the entry on the audit topic now; if the broker is away, the dashboard sends it later."""
-    from monitor.audit import AuditPublishError
-
-    if not publish:
-        return
-    try:
-        audit.publish_pending(timeout_s=5)
-    except AuditPublishError as exc:
-        console.print(f"[yellow]note:[/] {exc}; `simpul monitor` sends it once it reaches the broker")
-    finally:
-        audit.close()
-
-
 def create_user(settings: Settings, name: str, role: str, password: str | None = None, *,
                 publish: bool = True):  # noqa: ANN201 - monitor.accounts.CreatedAccount
     """Create a dashboard account (password generated when None) and record it in the audit trail."""
@@ -60,9 +27,10 @@ def create_user(settings: Settings, name: str, role: str, password: str | None =
 
     accounts, audit = ops_records(settings)
     created = accounts.create(name, role, password)
-    audit.record(actor=_actor(), role="cli", action=AuditAction.USER_CREATE, target=f"user:{name}", result="ok",
-                 detail=f"role {created.account.role}")
-    _send(audit, publish)
+    audit.record(actor=cli_actor(), role=CLI_ROLE, action=AuditAction.USER_CREATE, target=f"user:{name}",
+                 result="ok", detail=f"role {created.account.role}")
+    if publish:
+        publish_now(audit)
     return created
 
 
@@ -72,8 +40,10 @@ def disable_user(settings: Settings, name: str, *, publish: bool = True):  # noq
 
     accounts, audit = ops_records(settings)
     account = accounts.disable(name)
-    audit.record(actor=_actor(), role="cli", action=AuditAction.USER_DISABLE, target=f"user:{name}", result="ok")
-    _send(audit, publish)
+    audit.record(actor=cli_actor(), role=CLI_ROLE, action=AuditAction.USER_DISABLE, target=f"user:{name}",
+                 result="ok")
+    if publish:
+        publish_now(audit)
     return account
 
 

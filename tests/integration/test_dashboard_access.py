@@ -30,7 +30,8 @@ from schemas.codec import frame
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.cli.users import app as users_cli
-from simpul.cli.users import disable_user, ops_records
+from simpul.cli.ops_audit import ops_records
+from simpul.cli.users import disable_user
 from simpul.settings import Settings
 from topics.catalog import topic_names
 
@@ -243,6 +244,28 @@ def test_accounts_sessions_and_audit_on_sqlite_and_postgresql(pipeline: Settings
     _, audit = ops_records(s)
     assert [(e["action"], e["target"]) for e in audit.recent()] == [("user.disable", f"user:{name}"),
                                                                      ("user.create", f"user:{name}")]
+
+
+def test_a_cli_replay_is_audited_too(pipeline: Settings, dashboard: TestClient, settings: Settings) -> None:
+    s = pipeline
+    _reject_a_price(s)
+    as_role(dashboard, s, "viewer")
+    seen = {e["target"] for e in _audit_topic(s)}
+    record = _wait("a DLQ record not replayed yet", lambda: next(
+        (r for r in dashboard.get("/api/dlq").json() if f"{s.topic_prefix}.dlq:{r['id']}" not in seen), None), 180)
+    env = {**os.environ, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap, "SIMPUL_REGISTRY_URL": s.registry,
+           "SIMPUL_TOPIC_PREFIX": s.topic_prefix, "SIMPUL_STATE_DIR": str(s.state_dir),
+           "SIMPUL_SECRETS_DIR": str(settings.secrets_folder.resolve())}
+    done = subprocess.run([sys.executable, "-m", "simpul", "dlq", "replay", record["id"], "--json"], env=env,
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    target = f"{s.topic_prefix}.dlq:{record['id']}"
+    (entry,) = [e for e in _audit_topic(s) if e["target"] == target]
+    assert entry["actor"].startswith("cli:") and entry["role"] == "cli"
+    assert (entry["action"], entry["result"]) == ("dlq.replay", "ok")
+    if "before_digest" in json.loads(done.stdout):  # as it was: the same bytes go back
+        assert entry["before_digest"] == entry["after_digest"] is not None
+    assert any(e["target"] == target for e in dashboard.get("/api/audit").json())
 
 
 # ---- login rate limit, cookie flags, /metrics, headers -------------------------------------------------------------
