@@ -43,7 +43,7 @@ def _principals(status: PlatformStatus, state: Path) -> Callable[[str], dict[str
     return creds.env
 
 
-def _as_admin(settings: Settings, status: PlatformStatus, state: Path) -> Settings:
+def as_admin(settings: Settings, status: PlatformStatus, state: Path) -> Settings:
     """`settings` connecting as the platform's admin on a secured platform (provisioning topics needs it)."""
     if status.kafka_security == "PLAINTEXT":
         return settings
@@ -89,8 +89,8 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
                 creds = security.ensure_credentials(state, model.names)
                 security.provision(platform.kafka_address, creds, model)
             spinner.update("provisioning topics and schemas")
-            wired = _as_admin(settings, status, state).model_copy(update={"kafka_bootstrap": status.kafka_bootstrap,
-                                                                          "registry_url": status.registry_url})
+            wired = as_admin(settings, status, state).model_copy(update={"kafka_bootstrap": status.kafka_bootstrap,
+                                                                         "registry_url": status.registry_url})
             provisioned = bootstrap.provision(wired)
             bootstrap.store_engine(wired)  # migrate the store once, before the sinks start
     console.print(f"topics: {provisioned['topic_changes']} change(s) applied; schemas: {provisioned['schemas']} "

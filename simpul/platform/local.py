@@ -107,7 +107,7 @@ class LocalPlatform:
         needed += ["postgres"] if with_postgres else []
         needed = list(only) if only is not None else needed
         missing = [n for n in needed if recall(self.state, n) is None]
-        mode, switching = (self._wanted_mode(secure, brokers, kafka_running="kafka" not in missing)
+        mode, switching = (self.wanted_mode(secure, brokers, kafka_running="kafka" not in missing)
                            if "kafka" in needed else (self._mode(), False))
         # Every check that can fail runs before anything starts, cheapest first.
         if {"kafka", "registry"} & set(missing):
@@ -165,8 +165,8 @@ class LocalPlatform:
         shutil.rmtree(home)
         return [home]
 
-    def _wanted_mode(self, secure: bool | None, brokers: int | None, *,
-                     kafka_running: bool) -> tuple[KafkaMode, bool]:
+    def wanted_mode(self, secure: bool | None, brokers: int | None, *,
+                    kafka_running: bool) -> tuple[KafkaMode, bool]:
         """The mode to start Kafka in, and whether a formatted folder switches between plain and secure."""
         stored = KafkaMode.read(self.state)
         formatted = stored is not None or (self.state / "kafka" / "data" / "meta.properties").exists()
@@ -308,7 +308,7 @@ class LocalPlatform:
                 continue
             quorum = ["--standalone"] if len(nodes) == 1 else []  # three nodes: static controller.quorum.voters
             scram = security.scram_format_args(creds) if creds is not None else []
-            _java_with_argfile(
+            java_with_argfile(
                 [java, *jvm, "-cp", classpath],
                 ["kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(node.props), *quorum, *scram],
                 node.home / "format.args", f"formatting Kafka storage in {node.data}")
@@ -539,7 +539,7 @@ def _terminate_all(pids: list[int], first: signal.Signals, group: bool) -> None:
         terminate(pid, first=first, group=group)
 
 
-def _java_with_argfile(launcher: list[str], args: list[str], argfile: Path, doing: str) -> None:
+def java_with_argfile(launcher: list[str], args: list[str], argfile: Path, doing: str) -> None:
     """Run `launcher` with the main class and its `args` in a 0600 Java argument file (deleted afterwards), so
     that no password among them shows in the process table."""
     write_private(argfile, "".join(_java_quoted(a) + "\n" for a in args))

@@ -2,9 +2,10 @@
 
 One private secured Kafka (own state folder, free ports, no registry) is started once for the module and always
 stopped, whatever platform the suite itself runs on and whoever holds the default ports: these tests never skip
-(a machine without Java fails them, and the message says what to install). The acceptance of regency isolation: regency 3374's credentials cannot write 3301's ingress topic nor read
-a canonical topic (authorization errors, not timeouts), an unauthenticated or wrong-password client is refused,
-and the gatekeeper principal reads ingress and writes canonical.
+(a machine without Java fails them, and the message says what to install). The acceptance of regency isolation:
+regency 3374's credentials cannot write 3301's ingress topic nor read a canonical topic (authorization errors, not
+timeouts), an unauthenticated or wrong-password client is refused, and the gatekeeper principal reads ingress and
+writes canonical.
 """
 
 from __future__ import annotations

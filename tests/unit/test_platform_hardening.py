@@ -184,7 +184,7 @@ def test_storage_format_gets_the_scram_password_in_an_argument_file(tmp_path: Pa
     creds = Credentials(users={"admin": SecretStr("adm-pw-\"quoted\""), "controller": SecretStr("ctl")})
     from simpul.platform.security import scram_format_args
 
-    local._java_with_argfile(["java", "-cp", "lib/*"], ["kafka.tools.StorageTool", "format", *scram_format_args(creds)],
+    local.java_with_argfile(["java", "-cp", "lib/*"], ["kafka.tools.StorageTool", "format", *scram_format_args(creds)],
                              tmp_path / "format.args", "formatting")
     ((cmd, text, mode),) = seen
     assert not any("adm-pw" in a for a in cmd)
@@ -202,26 +202,26 @@ def _formatted(state: Path, mode: KafkaMode) -> LocalPlatform:
 
 def test_a_stopped_plain_folder_switches_to_secure_in_place(tmp_path: Path) -> None:
     platform = _formatted(tmp_path, KafkaMode())
-    assert platform._wanted_mode(True, None, kafka_running=False) == (KafkaMode(secure=True), True)
-    assert platform._wanted_mode(None, None, kafka_running=False) == (KafkaMode(), False)
+    assert platform.wanted_mode(True, None, kafka_running=False) == (KafkaMode(secure=True), True)
+    assert platform.wanted_mode(None, None, kafka_running=False) == (KafkaMode(), False)
 
 
 def test_a_running_kafka_never_switches_and_says_what_to_do(tmp_path: Path) -> None:
     platform = _formatted(tmp_path, KafkaMode())
     with pytest.raises(PlatformError) as exc:
-        platform._wanted_mode(True, None, kafka_running=True)
+        platform.wanted_mode(True, None, kafka_running=True)
     assert "simpul platform down" in str(exc.value) and "--insecure" in str(exc.value)
     assert "\n" not in str(exc.value)
     secured = _formatted(tmp_path / "s", KafkaMode(secure=True))
     with pytest.raises(PlatformError, match="cannot switch to PLAINTEXT while it runs"):
-        secured._wanted_mode(False, None, kafka_running=True)
-    assert secured._wanted_mode(False, None, kafka_running=False) == (KafkaMode(), True)
+        secured.wanted_mode(False, None, kafka_running=True)
+    assert secured.wanted_mode(False, None, kafka_running=False) == (KafkaMode(), True)
 
 
 def test_the_number_of_nodes_never_changes(tmp_path: Path) -> None:
     platform = _formatted(tmp_path, KafkaMode())
     with pytest.raises(PlatformError, match="its topics are lost"):
-        platform._wanted_mode(None, 3, kafka_running=False)
+        platform.wanted_mode(None, 3, kafka_running=False)
 
 
 # -- Docker and compose ---------------------------------------------------------------------------------------------

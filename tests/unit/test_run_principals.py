@@ -56,7 +56,7 @@ def _run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tup
         def status(self) -> PlatformStatus:
             return PlatformStatus(provider="local", services=[])
 
-        def up(self, with_postgres: bool = False, progress=lambda _: None, **mode: object) -> PlatformStatus:  # noqa: ANN001
+        def up(self, with_postgres: bool = False, progress=None, **mode: object) -> PlatformStatus:  # noqa: ANN001
             asked.update(mode, with_postgres=with_postgres)
             raise StopHere("stopped before starting anything")
 
@@ -94,11 +94,11 @@ def test_the_simulator_writes_every_ingress_topic_and_nothing_else() -> None:
 
 
 def test_run_connects_as_admin_only_to_provision(tmp_path: Path) -> None:
-    from simpul.cli.run import _as_admin
+    from simpul.cli.run import as_admin
     from simpul.settings import Settings
 
     creds = security.ensure_credentials(tmp_path, ["simulator"])
-    admin = _as_admin(Settings(), status("SASL_PLAINTEXT"), tmp_path)
+    admin = as_admin(Settings(), status("SASL_PLAINTEXT"), tmp_path)
     assert admin.kafka.username == "admin" and admin.kafka.security_protocol == "SASL_PLAINTEXT"
     assert admin.kafka.password is not None and admin.kafka.password.get_secret_value() == creds.password("admin")
-    assert _as_admin(Settings(), status("PLAINTEXT"), tmp_path).kafka.username is None
+    assert as_admin(Settings(), status("PLAINTEXT"), tmp_path).kafka.username is None
