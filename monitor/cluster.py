@@ -70,7 +70,7 @@ class ClusterReader:
             committed = {(tp.topic, tp.partition): tp.offset for tp in committed_tps
                          if tp.topic in partitions}
             assigned = {(tp.topic, tp.partition) for m in described[gid].members
-                        for tp in (m.assignment.topic_partitions if m.assignment else [])}
+                        for tp in (m.assignment.topic_partitions if m.assignment else []) if tp.topic in partitions}
             keys = sorted(set(committed) | assigned)
             ends = self.offsets(keys, OffsetSpec.latest())
             rows = []
