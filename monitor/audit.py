@@ -90,8 +90,10 @@ class AuditLog:
                                  .values(published_at=datetime.now(UTC)))
             if len(acked) < len(rows):
                 why = failures[0] if failures else f"no acknowledgement within {timeout_s:.0f} s"
-                raise AuditPublishError(f"{len(rows) - len(acked)} audit entr(y/ies) not acknowledged by "
-                                        f"{self.topic} ({why}); they are kept and sent with the next publish")
+                missing = len(rows) - len(acked)
+                raise AuditPublishError(f"{missing} audit {'entry' if missing == 1 else 'entries'} not acknowledged "
+                                        f"by {self.topic} ({why}); kept in the dashboard database and sent with the "
+                                        "next publish")
             return len(acked)
 
     def recent(self, limit: int = 100) -> list[dict[str, Any]]:
@@ -101,16 +103,18 @@ class AuditLog:
         return [{**_entry(r).model_dump(mode="json"), "published": r["published_at"] is not None} for r in rows]
 
     def close(self) -> None:
+        """Drop what the broker has not acknowledged: it is still unsent in the database, and goes next time."""
         with self._lock:
             if self._producer is not None:
-                self._producer.flush(10)
+                self._producer.purge()
+                self._producer.flush(0)
                 self._producer = None
 
     def _producer_for_publish(self) -> Producer:
         if self._producer is None:
             self._producer = Producer(self.kafka.librdkafka(**{
                 "acks": "all", "enable.idempotence": True, "client.id": "simpul-monitor-audit",
-                "message.timeout.ms": 30000, "log_level": 3}))
+                "message.timeout.ms": 30000, "log_level": 0}))
         return self._producer
 
 

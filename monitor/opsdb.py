@@ -6,7 +6,9 @@ instances share one. Tables are named `dashboard_*` so the database may be share
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
+from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -50,7 +52,8 @@ audit = sa.Table(
 
 
 def connect(url: str) -> sa.Engine:
-    """An engine on the dashboard database, its tables created if missing."""
+    """An engine on the dashboard database, its tables created if missing; a SQLite file is its owner's alone."""
+    private_sqlite_file(url)
     engine = sa.create_engine(url, future=True)
     if engine.dialect.name == "sqlite":
         with engine.begin() as conn:
@@ -64,3 +67,18 @@ def as_utc(value: datetime | None) -> datetime | None:
     if value is None:
         return None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def private_sqlite_file(url: str) -> None:
+    """Create the SQLite file of `url` as 0600 (SQLite gives its -wal and -shm files the same mode), and take group
+    and other permissions from one that exists: it holds password hashes and the audit trail."""
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return
+    path = Path(parsed.database)
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for part in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if part.exists():
+            os.chmod(part, 0o600)

@@ -37,6 +37,6 @@ def publish_now(audit) -> None:  # noqa: ANN001 - monitor.audit.AuditLog
     try:
         audit.publish_pending(timeout_s=5)
     except AuditPublishError as exc:
-        console.print(f"[yellow]note:[/] {exc}; `simpul monitor` sends them once it reaches the broker")
+        console.print(f"[yellow]note:[/] {exc} (`simpul monitor` does it once it reaches the broker)")
     finally:
         audit.close()

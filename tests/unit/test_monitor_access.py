@@ -4,6 +4,7 @@ revocation), CSRF tokens, the login rate limit and the Origin check."""
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -212,3 +213,17 @@ def test_audit_details_keep_no_nik() -> None:
     detail = clean_detail("the fixed event is still invalid:\n applicant_nik 3374015502900001 is not ...")
     assert "3374015502900001" not in detail and "\n" not in detail and detail.startswith("the fixed event")
     assert len(clean_detail("x" * 5000)) == MAX_DETAIL
+
+
+def test_the_sqlite_database_is_its_owners_alone(tmp_path: Path) -> None:
+    path = tmp_path / "state" / "dashboard.sqlite"
+    old = os.umask(0o022)
+    try:
+        Accounts(connect(f"sqlite:///{path}")).create("siti", "viewer")
+    finally:
+        os.umask(old)
+    modes = {p.name: p.stat().st_mode & 0o777 for p in path.parent.iterdir()}
+    assert modes["dashboard.sqlite"] == 0o600 and all(m == 0o600 for m in modes.values()), modes
+    os.chmod(path, 0o644)
+    connect(f"sqlite:///{path}")
+    assert path.stat().st_mode & 0o777 == 0o600
