@@ -53,6 +53,21 @@ def as_admin(settings: Settings, status: PlatformStatus, state: Path) -> Setting
                                        "kafka_password": SecretStr(env["SIMPUL_KAFKA_PASSWORD"])})
 
 
+def dashboard_login(settings: Settings) -> dict[str, str | None]:
+    """How to log in to the dashboard: a first operator with a generated password (shown this once) on an
+    installation without accounts, else the command that makes one."""
+    from simpul.cli.users import first_operator
+
+    first = first_operator(settings)
+    if first is None:
+        return {"user": None, "password": None,
+                "message": "dashboard login: your ops account (`simpul users create NAME --role operator|viewer` "
+                           "makes one; `simpul users list` shows them)"}
+    return {"user": first.account.name, "password": first.password,
+            "message": f"dashboard login: user [bold]{first.account.name}[/], password [bold]{first.password}[/] "
+                       "(shown only now; `simpul users create NAME --role viewer` for more accounts)"}
+
+
 def run(json_out: bool = typer.Option(False, "--json", help="print what runs as JSON, then keep running"),
         rate: float = typer.Option(20.0, "--rate", help="simulated events per second"),
         seed: int = typer.Option(20261127, "--seed", help="simulator seed"),
@@ -122,13 +137,17 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
               "--complaint-burst", "0.02", "--manifest", str(state / "run" / "simulation-manifest.json"),
               env=principal(security.SIMULATOR))
     url = f"http://127.0.0.1:{dashboard_port}/"
-    running = {"platform": status.model_dump(), "dashboard": url,
-               "gateway": f"http://{settings.gateway_host}:{settings.gateway_port}/",
+    scheme = "https" if settings.gateway_tls_cert else "http"
+    with fail_on():
+        login = dashboard_login(settings)
+    running = {"platform": status.model_dump(), "dashboard": url, "login": login,
+               "gateway": f"{scheme}://{settings.gateway_host}:{settings.gateway_port}/",
                "processes": {c.name: c.proc.pid for c in sup.children if c.proc}, "logs": str(state / "log")}
     emit(running, json_out, lambda: (
         _table(status),
         console.print(f"pipeline running: {', '.join(c.name for c in sup.children)} (logs in {state / 'log'})"),
         console.print(f"[bold]dashboard: {url}[/]   gateway: {running['gateway']}   Ctrl-C stops everything"),
+        console.print(login["message"], highlight=False),
     ))
     try:
         sup.watch(stop.is_set)
