@@ -34,8 +34,8 @@ class DocFile:
 
 def rendered(prefix: str = "jateng") -> dict[Path, str]:
     """Every generated document by its path relative to the repository root."""
-    from topics.asyncapi import render_asyncapi_yaml
-    from topics.contract_doc import render_contract_md
+    from contract.asyncapi import render_asyncapi_yaml
+    from contract.markdown import render_contract_md
 
     return {CONTRACT_MD: render_contract_md(prefix), ASYNCAPI_YAML: render_asyncapi_yaml(prefix)}
 

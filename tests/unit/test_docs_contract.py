@@ -28,9 +28,9 @@ from schemas.catalog import default_catalog
 from schemas.models import model_for
 from schemas.outcomes import RejectReason
 from schemas.reference import regency_codes
-from topics.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi, derived_record_models
+from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi, derived_record_models
 from topics.catalog import topic_names
-from topics.contract_doc import render_contract_md
+from contract.markdown import render_contract_md
 
 PREFIX = "jateng"
 ROOT = docs_cli.REPO_ROOT

@@ -55,7 +55,7 @@ DLQ_HEADERS: tuple[tuple[str, str], ...] = (
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
-# ---- shared helpers (also used by topics.contract_doc) ---------------------------------------------------------
+# ---- shared helpers (also used by contract.markdown) ---------------------------------------------------------
 
 def package_version() -> str:
     """The project's version: pyproject.toml of this checkout, else the installed distribution's metadata."""

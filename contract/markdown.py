@@ -27,7 +27,7 @@ from schemas.reference import (
     service_overrides,
     service_standards,
 )
-from topics.asyncapi import (
+from contract.asyncapi import (
     AVRO_SCHEMA_FORMAT,
     DLQ_HEADERS,
     HEADER_EVENT_ID,
