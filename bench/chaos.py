@@ -23,7 +23,7 @@ import uuid
 from pathlib import Path
 
 from simpul.settings import load_settings
-from tests.integration.pipeline_harness import (
+from harness import (
     DEFAULT_KILLS,
     Cluster,
     Pipeline,

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-import pipeline_harness as h
+import harness as h
 from simpul.settings import Settings
 
 pytestmark = [

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-import pipeline_harness as h
+import harness as h
 from simpul.platform.endpoints import PlatformStatus
 from simpul.settings import Settings
 

@@ -26,7 +26,7 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient
 from private_platform import stop_processes
 
-import pipeline_harness as h
+import harness as h
 from monitor.dlq import DlqRecord, ReplayError
 from schemas.codec import frame
 from schemas.examples import example

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-import pipeline_harness as h
+import harness as h
 from producers.gateway.api import ErrorBody
 from schemas.catalog import event_types
 from schemas.examples import example

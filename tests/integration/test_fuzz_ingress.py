@@ -2,7 +2,7 @@
 every input record ends exactly once either on a canonical topic (its `simpul.source` header names the input's
 topic:partition:offset) or in the DLQ (`simpul.source_topic/partition/offset`) — never both, never missing.
 
-Three hypothesis strategies (tests/integration/pipeline_harness.py): (a) random key/value/header bytes,
+Three hypothesis strategies (harness/fuzz.py): (a) random key/value/header bytes,
 (b) Confluent-framed valid encodings with flipped, spliced, truncated or extended bodies and swapped schema ids,
 (c) valid events whose fields were replaced by values of their Avro type (out-of-range numbers, unknown codes, bad
 NIKs, another regency). For (c) an oracle says which fate each input must get. The inputs of a strategy are
@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Producer
 
-import pipeline_harness as h
+import harness as h
 from schemas.examples import example
 from schemas.outcomes import Header
 from simpul import bootstrap

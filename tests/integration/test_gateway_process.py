@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-import pipeline_harness as h
+import harness as h
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.settings import Settings

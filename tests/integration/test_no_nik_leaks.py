@@ -25,7 +25,7 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-import pipeline_harness as h
+import harness as h
 from producers.simulator import plan
 from producers.simulator.send import send_http
 from schemas.catalog import nik_fields
