@@ -17,15 +17,6 @@ class MigrationError(StoreError):
     """The store's schema could not be brought to the current revision."""
 
 
-class PoisonRecord(ConsumerError):
-    """A record on a canonical/derived topic that does not decode; it is logged, counted and skipped (not retried)."""
-
-    def __init__(self, topic: str, partition: int, offset: int, reason: str) -> None:
-        self.topic, self.partition, self.offset, self.reason = topic, partition, offset, reason
-        super().__init__(f"poison record at {topic}:{partition}:{offset}: {reason} (skipped; the original is in the DLQ "
-                         "upstream or came from a foreign writer)")
-
-
 class ConsumerFenced(ConsumerError):
     """The broker fenced this consumer's static membership (`group.instance.id`): librdkafka cannot use the consumer
     again. It happens after a coordinator failover, a lone member fencing itself with its own late rejoin; a new

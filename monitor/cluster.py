@@ -9,9 +9,9 @@ from datetime import UTC, datetime
 from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
-from monitor.exceptions import ClusterUnavailable
 from monitor.models import Broker, GroupLag, PartitionLag
 from topics.connection import KafkaConnection
+from topics.exceptions import ClusterUnreachable
 
 TIMEOUT_S = 15.0
 
@@ -40,7 +40,7 @@ class ClusterReader:
         try:
             md = self.admin.list_topics(timeout=TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - the client reports every failure the same way
-            raise ClusterUnavailable(f"the broker at {self.kafka.bootstrap} does not answer ({exc}); "
+            raise ClusterUnreachable(f"the broker at {self.kafka.bootstrap} does not answer ({exc}); "
                                      "is the platform up? `simpul platform status`") from exc
         brokers = sorted((Broker(id=b.id, host=b.host, port=b.port) for b in md.brokers.values()), key=lambda b: b.id)
         return brokers, {name: len(t.partitions) for name, t in md.topics.items()}

@@ -6,6 +6,3 @@ from schemas.exceptions import SimpulError
 class MonitorError(SimpulError):
     """The monitor could not read what it reports."""
 
-
-class ClusterUnavailable(MonitorError):
-    """The broker does not answer."""

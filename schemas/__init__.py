@@ -18,7 +18,6 @@ from schemas.catalog import (
 )
 from schemas.exceptions import (
     CatalogError,
-    ContractError,
     EventValidationError,
     FieldProblem,
     IncompatibleSchema,
@@ -35,7 +34,7 @@ from schemas.nik import NikContext, is_nik_token, is_raw_nik, mask_nik, tokenise
 from schemas.reference import regency_codes, standard_for
 
 __all__ = [
-    "FAMILIES", "NAMESPACE", "MODELS", "Catalog", "EventSchema", "Event", "CatalogError", "ContractError",
+    "FAMILIES", "NAMESPACE", "MODELS", "Catalog", "EventSchema", "Event", "CatalogError",
     "EventValidationError", "FieldProblem", "IncompatibleSchema", "ReferenceDataError", "RegistryError",
     "SchemaError", "SchemaNotRegistered", "UnknownEventType", "UnknownServiceCode", "WireFormatError",
     "default_catalog", "event_types", "event_types_by_family", "family_of", "is_nik_token", "is_raw_nik",

@@ -16,10 +16,6 @@ class SchemaError(SimpulError):
     """Root of every error raised by the `schemas` package."""
 
 
-ContractError = SchemaError
-"""Alias: callers that think of the package as "the contract" may catch this name."""
-
-
 class CatalogError(SchemaError):
     """An `.avsc` file is malformed or breaks a catalog rule (namespace, envelope, family, duplicate name)."""
 

@@ -10,14 +10,6 @@ class StreamsError(SimpulError):
     """Root of every error raised by the `streams` package."""
 
 
-class PoisonMessage(StreamsError):
-    """A record that can never be processed as it is; the gatekeeper moves it to the DLQ with `reason`."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        self.reason = reason
-        super().__init__(message)
-
-
 class TransientFailure(StreamsError):
     """A failure that may pass (registry or broker unreachable): do not DLQ the record; retry or restart."""
 

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from topics.exceptions import CatalogError
+from topics.exceptions import TopicCatalogError
 
 DEFAULT_CATALOG = Path(__file__).with_name("topics.yaml")
 
@@ -189,7 +189,7 @@ class TopicSet(BaseModel):
         for topic in self.topics:
             if topic.name == name:
                 return topic
-        raise CatalogError(f"topic {name!r} is not in the catalog for prefix {self.prefix!r}")
+        raise TopicCatalogError(f"topic {name!r} is not in the catalog for prefix {self.prefix!r}")
 
     def role(self, role: str) -> list[TopicSpec]:
         """All topics of one role (e.g. every `ingress` topic), in catalog order."""
@@ -201,7 +201,7 @@ class TopicSet(BaseModel):
             if topic.role == role and all(topic.labels.get(k) == v for k, v in labels.items()):
                 return topic
         wanted = ", ".join(f"{k}={v}" for k, v in labels.items())
-        raise CatalogError(f"no {role!r} topic with {wanted or 'no labels'} in the catalog for {self.prefix!r}")
+        raise TopicCatalogError(f"no {role!r} topic with {wanted or 'no labels'} in the catalog for {self.prefix!r}")
 
     def ingress(self, regency_code: str) -> TopicSpec:
         return self.find("ingress", regency=regency_code)
@@ -267,7 +267,7 @@ class Catalog(BaseModel):
         try:
             return self.profiles[name]
         except KeyError:
-            raise CatalogError(
+            raise TopicCatalogError(
                 f"no replication profile {name!r}; topics.yaml declares {', '.join(sorted(self.profiles))}"
             ) from None
 
@@ -276,7 +276,7 @@ class Catalog(BaseModel):
         fitting = [p for p in self.profiles.values() if p.min_brokers <= broker_count]
         if not fitting:
             smallest = min(p.min_brokers for p in self.profiles.values())
-            raise CatalogError(
+            raise TopicCatalogError(
                 f"the cluster has {broker_count} broker(s) but every profile needs at least {smallest}"
             )
         return max(fitting, key=lambda p: (p.min_brokers, p.replication_factor))
@@ -291,7 +291,7 @@ class Catalog(BaseModel):
         """Every concrete topic for `prefix` (default: the catalog's), one ingress topic per regency code."""
         prefix = self.default_prefix if prefix is None else prefix
         if not PREFIX_PATTERN.match(prefix):
-            raise CatalogError(
+            raise TopicCatalogError(
                 f"topic prefix {prefix!r} is not valid: use lower-case letters, digits, '_' or '-', "
                 "starting with a letter"
             )
@@ -304,12 +304,12 @@ class Catalog(BaseModel):
                 labels = dict(zip(dims, combo, strict=True))
                 name = f"{prefix}.{template.name.format(**labels)}"
                 if not _LEGAL_NAME.match(name):
-                    raise CatalogError(f"{name!r} is not a legal Kafka topic name (letters, digits, . _ -, <=249)")
+                    raise TopicCatalogError(f"{name!r} is not a legal Kafka topic name (letters, digits, . _ -, <=249)")
                 specs.append(_spec(template, name, labels, chosen))
         names = [spec.name for spec in specs]
         clashes = sorted({n for n in names if names.count(n) > 1})
         if clashes:
-            raise CatalogError(f"the catalog expands to duplicate topic names: {', '.join(clashes)}")
+            raise TopicCatalogError(f"the catalog expands to duplicate topic names: {', '.join(clashes)}")
         return TopicSet(prefix=prefix, profile=chosen, topics=tuple(specs))
 
     @property
@@ -325,13 +325,13 @@ class Catalog(BaseModel):
 def _checked_codes(codes: Sequence[str]) -> tuple[str, ...]:
     cleaned = tuple(str(code).strip() for code in codes)
     if not cleaned:
-        raise CatalogError("no regency codes were given; the ingress topics need the 35 codes of regencies.csv")
+        raise TopicCatalogError("no regency codes were given; the ingress topics need the 35 codes of regencies.csv")
     bad = [code for code in cleaned if not re.fullmatch(r"[A-Za-z0-9_-]+", code)]
     if bad:
-        raise CatalogError(f"regency code(s) {bad} cannot be part of a topic name")
+        raise TopicCatalogError(f"regency code(s) {bad} cannot be part of a topic name")
     duplicates = sorted({code for code in cleaned if cleaned.count(code) > 1})
     if duplicates:
-        raise CatalogError(f"regency code(s) given twice: {', '.join(duplicates)}")
+        raise TopicCatalogError(f"regency code(s) given twice: {', '.join(duplicates)}")
     return cleaned
 
 
@@ -360,18 +360,18 @@ def load_catalog(path: Path | str | None = None) -> Catalog:
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise CatalogError(f"topic catalog {source} does not exist") from None
+        raise TopicCatalogError(f"topic catalog {source} does not exist") from None
     except yaml.YAMLError as exc:
-        raise CatalogError(f"topic catalog {source} is not valid YAML: {exc}") from None
+        raise TopicCatalogError(f"topic catalog {source} is not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise CatalogError(f"topic catalog {source} must be a mapping at the top level")
+        raise TopicCatalogError(f"topic catalog {source} must be a mapping at the top level")
     try:
         return Catalog.model_validate(raw)
     except ValidationError as exc:
         problems = "\n".join(
             f"  {'.'.join(str(p) for p in err['loc']) or '(top)'}: {err['msg']}" for err in exc.errors()
         )
-        raise CatalogError(f"topic catalog {source} is invalid:\n{problems}") from None
+        raise TopicCatalogError(f"topic catalog {source} is invalid:\n{problems}") from None
 
 
 @functools.lru_cache(maxsize=16)

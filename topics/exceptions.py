@@ -19,7 +19,7 @@ class TopicsError(SimpulError):
     """Anything that went wrong while reading the catalog, reading the cluster or changing it."""
 
 
-class CatalogError(TopicsError):
+class TopicCatalogError(TopicsError):
     """topics.yaml is missing, malformed, or cannot be expanded with the values given."""
 
 

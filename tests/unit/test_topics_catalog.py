@@ -8,7 +8,7 @@ import pytest
 
 from simpul.cli.topics import regency_codes
 from topics.catalog import Catalog, load_catalog, parse_duration_ms
-from topics.exceptions import CatalogError
+from topics.exceptions import TopicCatalogError
 
 FAMILIES = ["governance", "living", "economy", "environment", "society", "branding"]
 METRICS = ["service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid"]
@@ -53,7 +53,7 @@ def test_prefix_is_configurable(catalog: Catalog, codes: list[str]) -> None:
 
 @pytest.mark.parametrize("prefix", ["", "Jateng", "1abc", "a.b", "a b"])
 def test_bad_prefix_is_refused(catalog: Catalog, prefix: str) -> None:
-    with pytest.raises(CatalogError, match="prefix"):
+    with pytest.raises(TopicCatalogError, match="prefix"):
         catalog.expand(regency_codes=["3301"], profile="single", prefix=prefix)
 
 
@@ -86,7 +86,7 @@ def test_replication_follows_the_cluster(catalog: Catalog) -> None:
 
 
 def test_unknown_profile(catalog: Catalog) -> None:
-    with pytest.raises(CatalogError, match="single"):
+    with pytest.raises(TopicCatalogError, match="single"):
         catalog.profile("huge")
 
 
@@ -94,7 +94,7 @@ def test_unknown_profile(catalog: Catalog) -> None:
     ("codes", "message"), [([], "no regency codes"), (["3301", "3301"], "twice"), (["33.01"], "cannot be part")]
 )
 def test_bad_regency_codes(catalog: Catalog, codes: list[str], message: str) -> None:
-    with pytest.raises(CatalogError, match=message):
+    with pytest.raises(TopicCatalogError, match=message):
         catalog.expand(regency_codes=codes, profile="single")
 
 
@@ -134,28 +134,28 @@ def test_minimal_catalog(tmp_path: Path) -> None:
 
 
 def test_config_must_not_repeat_typed_settings(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match=r"retention\.ms must be given"):
+    with pytest.raises(TopicCatalogError, match=r"retention\.ms must be given"):
         load_catalog(_write(tmp_path, MINIMAL % ", config: {retention.ms: 5}"))
 
 
 def test_unknown_dimension(tmp_path: Path) -> None:
     body = (MINIMAL % "").replace("name: dlq", "name: 'dlq.{colour}'")
-    with pytest.raises(CatalogError, match="unknown dimension"):
+    with pytest.raises(TopicCatalogError, match="unknown dimension"):
         load_catalog(_write(tmp_path, body))
 
 
 def test_invalid_yaml_names_the_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "version: [1")
-    with pytest.raises(CatalogError, match=str(path)):
+    with pytest.raises(TopicCatalogError, match=str(path)):
         load_catalog(path)
 
 
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(CatalogError, match="does not exist"):
+    with pytest.raises(TopicCatalogError, match="does not exist"):
         load_catalog(tmp_path / "nope.yaml")
 
 
 def test_impossible_profile(tmp_path: Path) -> None:
     body = (MINIMAL % "").replace("min_insync_replicas: 1", "min_insync_replicas: 2")
-    with pytest.raises(CatalogError, match="no write could ever succeed"):
+    with pytest.raises(TopicCatalogError, match="no write could ever succeed"):
         load_catalog(_write(tmp_path, body))
