@@ -1,33 +1,34 @@
 """The contract as an AsyncAPI 3.0.0 document, generated from topics.yaml and the `.avsc` files.
 
-`build_asyncapi(prefix)` is a pure function of the topic catalog, the event-type catalog, the reference data and
-the outcome vocabulary; `simpul docs generate` writes it to docs/asyncapi.yaml, and a unit test fails when the
-committed file differs. Every Avro schema is embedded as written (docs and `simpul.*` attributes included) in a
-multi-format schema object, so tools that understand Avro (AsyncAPI Studio, @asyncapi/parser with the Avro
-parser, Modelina) browse the same definition the registry holds.
+`build_asyncapi(prefix, addresses)` is a pure function of the topic catalog, the event-type catalog, the reference
+data, the outcome vocabulary (header names included) and the addresses it is given; `simpul docs generate` writes
+it to docs/asyncapi.yaml, and a unit test fails when the committed file differs. Every Avro schema is embedded as
+written (docs and `simpul.*` attributes included) in a multi-format schema object, so tools that understand Avro
+(AsyncAPI Studio, @asyncapi/parser with the Avro parser, Modelina) browse the same definition the registry holds.
 """
 
 from __future__ import annotations
 
-import ast
 import copy
-import importlib.metadata
 import inspect
-import tomllib
-from collections.abc import Mapping
-from datetime import UTC, date, datetime
-from enum import Enum
-from pathlib import Path
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, uuid5
 
 import yaml
 from pydantic import BaseModel
 
-from schemas import outcomes
+from contract.addresses import Addresses
+from contract.sources import (
+    avro_json_value,
+    derived_record_models,
+    member_docs,
+    package_version,
+    record_json_schema,
+    topic_pattern,
+)
 from schemas.catalog import EventSchema, default_catalog
 from schemas.examples import examples
-from schemas.outcomes import AlertRule, RejectReason
+from schemas.outcomes import AlertRule, Header, RejectReason, source_of
 from schemas.reference import regencies
 from topics.catalog import TopicSet, TopicSpec, load_catalog, topic_names
 
@@ -37,69 +38,23 @@ AVRO_SCHEMA_FORMAT = "application/vnd.apache.avro+json;version=1.9.0"
 AVRO_CONTENT_TYPE = "application/vnd.apache.avro"
 JSON_CONTENT_TYPE = "application/json"
 BYTES_CONTENT_TYPE = "application/octet-stream"
-REGISTRY_PATH = "/apis/ccompat/v7"
-LOCAL_BOOTSTRAP = "127.0.0.1:19092"
-LOCAL_REGISTRY = f"http://127.0.0.1:18080{REGISTRY_PATH}"
 REGENCY_PARAMETER = "regency_code"
-HEADER_EVENT_TYPE = "simpul.event_type"
-HEADER_EVENT_ID = "simpul.event_id"
-HEADER_SOURCE = "simpul.source"
 DLQ_HEADERS: tuple[tuple[str, str], ...] = (
-    ("simpul.reason", "Why the gatekeeper rejected the record (one of the reason codes)."),
-    ("simpul.reason_message", "A sentence for people, naming the offending field where there is one."),
-    ("simpul.source_topic", "The ingress topic the record was read from."),
-    ("simpul.source_partition", "Its partition (decimal text)."),
-    ("simpul.source_offset", "Its offset (decimal text)."),
-    ("simpul.rejected_at", "When the gatekeeper rejected it (ISO 8601, UTC)."),
+    (Header.REASON, "Why the gatekeeper rejected the record (one of the reason codes)."),
+    (Header.REASON_MESSAGE, "A sentence for people, naming the offending field where there is one."),
+    (Header.SOURCE_TOPIC, "The ingress topic the record was read from."),
+    (Header.SOURCE_PARTITION, "Its partition (decimal text)."),
+    (Header.SOURCE_OFFSET, "Its offset (decimal text)."),
+    (Header.REJECTED_AT, "When the gatekeeper rejected it (ISO 8601, UTC)."),
 )
-REPO_ROOT = Path(__file__).resolve().parents[1]
+EXAMPLE_REGENCY = "3374"
 
 
-# ---- shared helpers (also used by contract.markdown) ---------------------------------------------------------
-
-def package_version() -> str:
-    """The project's version: pyproject.toml of this checkout, else the installed distribution's metadata."""
-    pyproject = REPO_ROOT / "pyproject.toml"
-    if pyproject.exists():
-        version = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("version")
-        if version:
-            return str(version)
-    try:
-        return importlib.metadata.version("simpul")
-    except importlib.metadata.PackageNotFoundError:
-        return "0.0.0"
-
-
-def member_docs(enum_cls: type[Enum]) -> dict[str, str]:
-    """The docstring written under each member of an enum (Python keeps none at runtime, so read the source)."""
-    tree = ast.parse(inspect.getsource(inspect.getmodule(enum_cls) or outcomes))
-    docs: dict[str, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.ClassDef) and node.name == enum_cls.__name__:
-            body = node.body
-            for stmt, nxt in zip(body, body[1:] + [None], strict=True):
-                if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1 and isinstance(stmt.targets[0], ast.Name)
-                        and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
-                        and isinstance(nxt.value.value, str)):
-                    member = enum_cls[stmt.targets[0].id]
-                    docs[str(member.value)] = " ".join(nxt.value.value.split())
-    return docs
-
-
-def duration_text(ms: int) -> str:
-    """7 days, 12 hours, forever: a retention as people read it."""
-    if ms < 0:
-        return "forever"
-    for unit, size in (("day", 86_400_000), ("hour", 3_600_000), ("minute", 60_000), ("second", 1_000)):
-        if ms >= size and ms % size == 0:
-            n = ms // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{ms} ms"
-
+# ---- the document ----------------------------------------------------------------------------------------------
 
 def ingress_address(prefix: str) -> str:
     """The parameterised address of the 35 ingress topics."""
-    return f"{prefix}.ingress.{{{REGENCY_PARAMETER}}}"
+    return topic_pattern(prefix, "ingress", f"{{{REGENCY_PARAMETER}}}")
 
 
 def channel_id(topic: TopicSpec) -> str:
@@ -108,40 +63,6 @@ def channel_id(topic: TopicSpec) -> str:
         return "ingress"
     return "_".join([topic.role, *topic.labels.values()])
 
-
-def avro_json_value(value: Any) -> Any:
-    """A model value as the Avro datum's JSON form: timestamp-millis as epoch ms, date as days, uuid as text."""
-    if isinstance(value, datetime):
-        return int(round(value.astimezone(UTC).timestamp() * 1000))
-    if isinstance(value, date):
-        return (value - date(1970, 1, 1)).days
-    if isinstance(value, UUID):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {k: avro_json_value(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [avro_json_value(v) for v in value]
-    return value
-
-
-def derived_record_models() -> dict[str, type[BaseModel]]:
-    """The pydantic models of the JSON records written on the bus (`Alert`, `Aggregate`, the ops `AuditEntry`), from
-    the contract (schemas/records.py, schemas/audit.py), so the document cannot drift from them."""
-    from schemas.audit import AuditEntry
-    from schemas.records import Aggregate, Alert
-
-    return {"Alert": Alert, "Aggregate": Aggregate, "AuditEntry": AuditEntry}
-
-
-def record_json_schema(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
-    """A model's JSON Schema with its nested definitions moved to `shared` (components.schemas)."""
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-    for name, definition in schema.pop("$defs", {}).items():
-        shared[name] = definition
-    return schema
-
-
-# ---- the document ----------------------------------------------------------------------------------------------
 
 def _kafka_channel_binding(topic: TopicSpec, *, concrete: bool) -> dict[str, Any]:
     config: dict[str, Any] = {}
@@ -177,11 +98,11 @@ def _event_headers() -> dict[str, Any]:
     return {
         "type": "object",
         "properties": {
-            HEADER_EVENT_TYPE: {"type": "string", "description": "The event type (record name). Optional on "
+            Header.EVENT_TYPE: {"type": "string", "description": "The event type (record name). Optional on "
                                 "ingress and never trusted: the schema id in the value decides."},
-            HEADER_EVENT_ID: {"type": "string", "format": "uuid",
+            Header.EVENT_ID: {"type": "string", "format": "uuid",
                               "description": "Set by the gatekeeper on events.<family>: the event_id."},
-            HEADER_SOURCE: {"type": "string", "description": "Set by the gatekeeper on events.<family>: "
+            Header.SOURCE: {"type": "string", "description": "Set by the gatekeeper on events.<family>: "
                             "`<ingress topic>:<partition>:<offset>` the event was read from."},
         },
     }
@@ -222,7 +143,7 @@ def _event_message(schema: EventSchema) -> dict[str, Any]:
             "name": f"{schema.name}-{event.regency_code}",
             "summary": "The Avro datum in JSON form (timestamp-millis as epoch milliseconds, date as days since "
                        "1970-01-01); on the wire it is Avro binary after the 5-byte header.",
-            "headers": {HEADER_EVENT_TYPE: schema.name},
+            "headers": {Header.EVENT_TYPE: schema.name},
             "payload": avro_json_value(event.to_avro()),
         }],
         "tags": [{"name": schema.family}],
@@ -234,15 +155,16 @@ def _event_message(schema: EventSchema) -> dict[str, Any]:
     return message
 
 
-def _dlq_message() -> dict[str, Any]:
+def _dlq_message(topics: TopicSet) -> dict[str, Any]:
     reasons = member_docs(RejectReason)
+    source_topic = topics.ingress(EXAMPLE_REGENCY).name
     reason_text = "; ".join(f"`{r.value}`: {reasons.get(r.value, '')}" for r in RejectReason)
     properties: dict[str, Any] = {}
     for name, text in DLQ_HEADERS:
         prop: dict[str, Any] = {"type": "string", "description": text}
-        if name == "simpul.reason":
+        if name == Header.REASON:
             prop["enum"] = [r.value for r in RejectReason]
-        if name == "simpul.rejected_at":
+        if name == Header.REJECTED_AT:
             prop["format"] = "date-time"
         properties[name] = prop
     return {
@@ -263,24 +185,24 @@ def _dlq_message() -> dict[str, Any]:
         "examples": [{
             "name": "regency-mismatch",
             "headers": {
-                "simpul.reason": RejectReason.REGENCY_MISMATCH.value,
-                "simpul.reason_message": "regency_code 3301 is not the regency of topic jateng.ingress.3374",
-                "simpul.source_topic": "jateng.ingress.3374",
-                "simpul.source_partition": "1",
-                "simpul.source_offset": "4711",
-                "simpul.rejected_at": "2025-03-03T02:15:31.004Z",
+                Header.REASON: RejectReason.REGENCY_MISMATCH.value,
+                Header.REASON_MESSAGE: f"regency_code 3301 is not the regency of topic {source_topic}",
+                Header.SOURCE_TOPIC: source_topic,
+                Header.SOURCE_PARTITION: "1",
+                Header.SOURCE_OFFSET: "4711",
+                Header.REJECTED_AT: "2025-03-03T02:15:31.004Z",
             },
         }],
     }
 
 
 def _alert_example(model: type[BaseModel]) -> dict[str, Any]:
-    subject = ["3374", "SR-3374-2025-000777"]
+    subject = [EXAMPLE_REGENCY, "SR-3374-2025-000777"]
     example = model.model_validate({
         "alert_id": str(uuid5(NAMESPACE_URL, f"simpul:{AlertRule.FEE_ABOVE_TARIFF.value}:" + "|".join(subject))),
         "rule": AlertRule.FEE_ABOVE_TARIFF.value,
         "severity": "warning",
-        "regency_code": "3374",
+        "regency_code": EXAMPLE_REGENCY,
         "window_start": "2025-03-03T02:15:30.123Z",
         "window_end": "2025-03-03T02:15:30.123Z",
         "subject": subject,
@@ -324,12 +246,12 @@ def _aggregate_message(model: type[BaseModel], shared: dict[str, Any], key: str)
     }
 
 
-def _audit_message(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, Any]:
+def _audit_message(model: type[BaseModel], shared: dict[str, Any], topics: TopicSet) -> dict[str, Any]:
     example = model.model_validate({
         "entry_id": str(uuid5(NAMESPACE_URL, "simpul:example:audit")), "at": "2025-03-03T03:01:12.500Z",
-        "actor": "siti", "role": "operator", "action": "dlq.edit", "target": "jateng.dlq:1:4711",
+        "actor": "siti", "role": "operator", "action": "dlq.edit", "target": source_of(topics.dlq.name, 1, 4711),
         "before_digest": "9f2c" * 16, "after_digest": "41be" * 16, "result": "ok",
-        "detail": "to jateng.ingress.3374:0:812"})
+        "detail": "to " + source_of(topics.ingress(EXAMPLE_REGENCY).name, 0, 812)})
     return {
         "name": "AuditEntry",
         "title": "Ops audit entry",
@@ -343,7 +265,7 @@ def _audit_message(model: type[BaseModel], shared: dict[str, Any]) -> dict[str, 
     }
 
 
-def _info(prefix: str) -> dict[str, Any]:
+def _info(prefix: str, topics: TopicSet, addresses: Addresses) -> dict[str, Any]:
     return {
         "title": "Simpul",
         "version": package_version(),
@@ -353,10 +275,10 @@ def _info(prefix: str) -> dict[str, Any]:
             "systems; the province validates, deduplicates, aggregates and forwards them to provincial stores "
             "and alerts.\n\n"
             "Wire format of every Avro message: magic byte `0`, the 4-byte big-endian schema id from the "
-            f"Confluent-compatible registry (`{REGISTRY_PATH}`), then the Avro binary body. The registry subject "
+            f"Confluent-compatible registry (`{addresses.registry_path}`), then the Avro binary body. The registry subject "
             "is the record's full name (RecordNameStrategy), so several event types share one topic. The key is "
             "`<regency_code>:<case_id>`. Each regency writes only its own ingress topic "
-            f"`{ingress_address(prefix)}`; what the gatekeeper cannot accept goes to `{prefix}.dlq` with a reason "
+            f"`{ingress_address(prefix)}`; what the gatekeeper cannot accept goes to `{topics.dlq.name}` with a reason "
             "code. Regency developers: read docs/contract.md."
         ),
         "license": {"name": "Apache-2.0", "url": "https://www.apache.org/licenses/LICENSE-2.0"},
@@ -364,14 +286,14 @@ def _info(prefix: str) -> dict[str, Any]:
     }
 
 
-def _servers() -> dict[str, Any]:
+def _servers(addresses: Addresses) -> dict[str, Any]:
     return {
         "local": {
-            "host": LOCAL_BOOTSTRAP,
+            "host": addresses.kafka_bootstrap,
             "protocol": "kafka",
             "description": "The local platform of `simpul platform up` (one KRaft broker, PLAINTEXT on loopback; "
-                           f"Apicurio Registry at {LOCAL_REGISTRY}).",
-            "bindings": {"kafka": {"schemaRegistryUrl": LOCAL_REGISTRY, "schemaRegistryVendor": "apicurio",
+                           f"Apicurio Registry at {addresses.registry_url}).",
+            "bindings": {"kafka": {"schemaRegistryUrl": addresses.registry_url, "schemaRegistryVendor": "apicurio",
                                    "bindingVersion": KAFKA_BINDING_VERSION}},
         },
         "production": {
@@ -380,17 +302,17 @@ def _servers() -> dict[str, Any]:
             "description": "The provincial cluster (SASL_SSL with SCRAM-SHA-512, one user per regency, prefix ACLs "
                            "on its own ingress topic). The province hands each regency its bootstrap address, "
                            "registry URL and credentials.",
-            "variables": {"bootstrap": {"default": "kafka.simpul.example:9093",
+            "variables": {"bootstrap": {"default": addresses.production_bootstrap,
                                         "description": "Bootstrap address given by the province."}},
             "security": [{"$ref": "#/components/securitySchemes/regencyScram"}],
-            "bindings": {"kafka": {"schemaRegistryUrl": f"https://registry.simpul.example{REGISTRY_PATH}",
+            "bindings": {"kafka": {"schemaRegistryUrl": addresses.production_registry,
                                    "schemaRegistryVendor": "apicurio",
                                    "bindingVersion": KAFKA_BINDING_VERSION}},
         },
     }
 
 
-def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
+def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
     """The AsyncAPI 3.0.0 document of the topics of `prefix` (a plain dict, ready for YAML or JSON)."""
     topics: TopicSet = topic_names(prefix)
     templates = {t.role: t for t in load_catalog().topics}
@@ -401,8 +323,8 @@ def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
     models = derived_record_models()
     messages["Aggregate"] = _aggregate_message(models["Aggregate"], shared, templates["agg"].key)
     messages["Alert"] = _alert_message(models["Alert"], shared)
-    messages["RejectedRecord"] = _dlq_message()
-    messages["AuditEntry"] = _audit_message(models["AuditEntry"], shared)
+    messages["RejectedRecord"] = _dlq_message(topics)
+    messages["AuditEntry"] = _audit_message(models["AuditEntry"], shared, topics)
 
     def refs(names: list[str]) -> dict[str, Any]:
         return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
@@ -421,7 +343,7 @@ def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
             "description": "Kemendagri/BPS code of the regency or city: "
                            + ", ".join(f"{c} {names[c]}" for c in codes) + ".",
             "enum": codes,
-            "examples": ["3374"],
+            "examples": [EXAMPLE_REGENCY],
         }},
         "messages": refs(catalog.event_types()),
         "bindings": _kafka_channel_binding(ingress[0], concrete=False),
@@ -463,9 +385,9 @@ def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
     return {
         "asyncapi": ASYNCAPI_VERSION,
         "id": "urn:id:go:jatengprov:simpul",
-        "info": _info(prefix),
+        "info": _info(prefix, topics, addresses),
         "defaultContentType": AVRO_CONTENT_TYPE,
-        "servers": _servers(),
+        "servers": _servers(addresses),
         "channels": channels,
         "operations": operations,
         "components": {
@@ -474,7 +396,7 @@ def build_asyncapi(prefix: str = "jateng") -> dict[str, Any]:
             "securitySchemes": {"regencyScram": {
                 "type": "scramSha512",
                 "description": "One SCRAM-SHA-512 user per regency; its ACL allows writing only "
-                               f"{prefix}.ingress.<its code>.",
+                               f"{topic_pattern(prefix, 'ingress', '<its code>')}.",
             }},
         },
     }
@@ -486,9 +408,9 @@ HEADER_COMMENT = (
 )
 
 
-def render_asyncapi_yaml(prefix: str = "jateng") -> str:
+def render_asyncapi_yaml(prefix: str, addresses: Addresses) -> str:
     """docs/asyncapi.yaml as text: deterministic, keys in document order."""
-    body = yaml.safe_dump(build_asyncapi(prefix), sort_keys=False, allow_unicode=True, width=120,
+    body = yaml.safe_dump(build_asyncapi(prefix, addresses), sort_keys=False, allow_unicode=True, width=120,
                           default_flow_style=False)
     return HEADER_COMMENT + body
 

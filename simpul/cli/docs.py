@@ -9,7 +9,10 @@ from typing import Annotated
 import typer
 
 import topics
+from contract.addresses import Addresses
 from simpul.cli.output import console, emit
+from simpul.settings import Settings
+from topics.catalog import load_catalog
 
 app = typer.Typer(help="Contract documents: docs/contract.md and docs/asyncapi.yaml.", no_args_is_help=True)
 
@@ -32,15 +35,25 @@ class DocFile:
     status: str  # "current" | "stale" | "missing" | "written"
 
 
-def rendered(prefix: str = "jateng") -> dict[Path, str]:
-    """Every generated document by its path relative to the repository root."""
+def local_addresses() -> Addresses:
+    """The local platform's addresses as the settings' defaults give them, whatever this process's environment
+    says, so that the documents are the same on every machine."""
+    defaults = Settings.model_construct()
+    return Addresses(kafka_bootstrap=defaults.kafka.bootstrap, registry_url=defaults.registry,
+                     gateway_url=f"http://{defaults.gateway_host}:{defaults.gateway_port}")
+
+
+def rendered(prefix: str | None = None) -> dict[Path, str]:
+    """Every generated document by its path relative to the repository root (default: the catalog's prefix)."""
     from contract.asyncapi import render_asyncapi_yaml
     from contract.markdown import render_contract_md
 
-    return {CONTRACT_MD: render_contract_md(prefix), ASYNCAPI_YAML: render_asyncapi_yaml(prefix)}
+    prefix = load_catalog().default_prefix if prefix is None else prefix
+    addresses = local_addresses()
+    return {CONTRACT_MD: render_contract_md(prefix, addresses), ASYNCAPI_YAML: render_asyncapi_yaml(prefix, addresses)}
 
 
-def compare(root: Path | None = None, prefix: str = "jateng") -> list[DocFile]:
+def compare(root: Path | None = None, prefix: str | None = None) -> list[DocFile]:
     """Each document's state on disk compared with what the generator renders now."""
     root = REPO_ROOT if root is None else root
     result = []
@@ -54,7 +67,7 @@ def compare(root: Path | None = None, prefix: str = "jateng") -> list[DocFile]:
     return result
 
 
-def write(root: Path | None = None, prefix: str = "jateng") -> list[DocFile]:
+def write(root: Path | None = None, prefix: str | None = None) -> list[DocFile]:
     """Write every document that differs; returns what was written and what was already current."""
     root = REPO_ROOT if root is None else root
     result = []

@@ -28,9 +28,10 @@ from schemas.catalog import default_catalog
 from schemas.models import model_for
 from schemas.outcomes import RejectReason
 from schemas.reference import regency_codes
-from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi, derived_record_models
+from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi
 from topics.catalog import topic_names
 from contract.markdown import render_contract_md
+from contract.sources import derived_record_models
 
 PREFIX = "jateng"
 ROOT = docs_cli.REPO_ROOT
@@ -39,12 +40,12 @@ HINT = "run `simpul docs generate` (or `python -m simpul docs generate`) and com
 
 @pytest.fixture(scope="module")
 def doc() -> dict[str, Any]:
-    return build_asyncapi(PREFIX)
+    return build_asyncapi(PREFIX, docs_cli.local_addresses())
 
 
 @pytest.fixture(scope="module")
 def contract() -> str:
-    return render_contract_md(PREFIX)
+    return render_contract_md(PREFIX, docs_cli.local_addresses())
 
 
 def _event_messages(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -259,7 +260,7 @@ def test_asyncapi_parser_accepts_the_document(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     report = json.loads(run.stdout.strip().splitlines()[-1])
     assert report["parsed"] and not report["problems"], "\n".join(report["problems"])
-    assert report["messages"] == len(build_asyncapi(PREFIX)["components"]["messages"])
+    assert report["messages"] == len(build_asyncapi(PREFIX, docs_cli.local_addresses())["components"]["messages"])
 
 
 # ---- the Markdown contract -------------------------------------------------------------------------------------
