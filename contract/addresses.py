@@ -1,7 +1,8 @@
 """The addresses the documents print.
 
 The local ones are the settings' defaults, handed in by the `simpul docs` command (this package sits below
-`simpul`); the production ones are placeholders under the reserved `.example` domain, which a province replaces with its own.
+`simpul`); the production ones are placeholders under the reserved `.example` domain, which a province replaces
+with its own.
 """
 
 from __future__ import annotations

@@ -275,9 +275,9 @@ def _info(prefix: str, topics: TopicSet, addresses: Addresses) -> dict[str, Any]
             "systems; the province validates, deduplicates, aggregates and forwards them to provincial stores "
             "and alerts.\n\n"
             "Wire format of every Avro message: magic byte `0`, the 4-byte big-endian schema id from the "
-            f"Confluent-compatible registry (`{addresses.registry_path}`), then the Avro binary body. The registry subject "
-            "is the record's full name (RecordNameStrategy), so several event types share one topic. The key is "
-            "`<regency_code>:<case_id>`. Each regency writes only its own ingress topic "
+            f"Confluent-compatible registry (`{addresses.registry_path}`), then the Avro binary body. The registry "
+            "subject is the record's full name (RecordNameStrategy), so several event types share one topic. The "
+            "key is `<regency_code>:<case_id>`. Each regency writes only its own ingress topic "
             f"`{ingress_address(prefix)}`; what the gatekeeper cannot accept goes to `{topics.dlq.name}` with a reason "
             "code. Regency developers: read docs/contract.md."
         ),

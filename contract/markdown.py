@@ -107,8 +107,8 @@ def _wire_format(topics: TopicSet, addresses: Addresses) -> list[str]:
         "of one case stay in order on one partition.",
         "- **Value**: the Confluent wire format: one magic byte `0`, the schema id as a 4-byte big-endian unsigned "
         "integer, then the Avro binary encoding of the record (no container file, no JSON).",
-        f"- **Schema id**: from the Confluent-compatible registry API (`{addresses.registry_path}` on the province's Apicurio "
-        "Registry). The **subject** is the record's full name, e.g. "
+        f"- **Schema id**: from the Confluent-compatible registry API (`{addresses.registry_path}` on the province's "
+        "Apicurio Registry). The **subject** is the record's full name, e.g. "
         f"`{NAMESPACE}.{SNIPPET_EVENT}` (RecordNameStrategy; several event types share one topic). The province "
         "registers the schemas: producers must **not** register (auto-register off) and should look up the id of "
         "the exact schema they encode with.",
@@ -360,8 +360,8 @@ def _producing(topics: TopicSet, addresses: Addresses) -> list[str]:
         "",
         "A process that publishes for several regencies under one identity (a provincial importer, the "
         "simulator) gives its `RegencyProducer`s one shared client, `client=AckedProducer(kafka, "
-        "client_id=...)` from producers/delivery.py, and closes that client last: one set of connections and threads instead of one per "
-        "regency (three times the throughput of 35 separate clients on the bench host).",
+        "client_id=...)` from producers/delivery.py, and closes that client last: one set of connections and threads "
+        "instead of one per regency (three times the throughput of 35 separate clients on the bench host).",
         "",
         "With confluent-kafka's own `AvroSerializer`/`AvroDeserializer` (version 2.14 or newer), pass "
         "`subject.name.strategy` explicitly in both configurations (`record_subject_name_strategy` to produce); "

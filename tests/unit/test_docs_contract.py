@@ -16,6 +16,7 @@ import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import avro.schema
 import fastavro
@@ -24,14 +25,16 @@ import yaml
 from typer.testing import CliRunner
 
 import simpul.cli.docs as docs_cli
+from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi
+from contract.markdown import render_contract_md
+from contract.snippets import SnippetTemplate, render
+from contract.sources import derived_record_models
 from schemas.catalog import default_catalog
 from schemas.models import model_for
-from schemas.outcomes import RejectReason
+from schemas.outcomes import Header, RejectReason
 from schemas.reference import regency_codes
-from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi
-from topics.catalog import topic_names
-from contract.markdown import render_contract_md
-from contract.sources import derived_record_models
+from simpul.settings import Settings
+from topics.catalog import load_catalog, topic_names
 
 PREFIX = "jateng"
 ROOT = docs_cli.REPO_ROOT
@@ -306,3 +309,91 @@ def test_contract_snippets_use_the_wire_settings(contract: str) -> None:
                    "RecordNameStrategy.class.getName()", '"auto.register.schemas", false',
                    '"use.latest.version", false', "X-API-Key", "/v1/events", "/apis/ccompat/v7"):
         assert needle in contract, needle
+
+
+# ---- every name the documents print is the code's --------------------------------------------------------------
+
+def _committed() -> dict[str, str]:
+    return {str(rel): (ROOT / rel).read_text(encoding="utf-8")
+            for rel in (docs_cli.CONTRACT_MD, docs_cli.ASYNCAPI_YAML)}
+
+
+def _avro_attributes(node: Any) -> set[str]:
+    """The `simpul.*` attribute names the .avsc files carry (simpul.pii, simpul.unit, ...): schema text, not headers."""
+    if isinstance(node, dict):
+        return {k for k in node if k.startswith("simpul.")} | {a for v in node.values() for a in _avro_attributes(v)}
+    if isinstance(node, list):
+        return {a for v in node for a in _avro_attributes(v)}
+    return set()
+
+
+def test_every_simpul_header_in_the_documents_is_a_header_of_the_code() -> None:
+    headers = {v for k, v in vars(Header).items() if k.isupper()}
+    attributes = {a for schema in default_catalog() for a in _avro_attributes(schema.definition)}
+    for rel, text in _committed().items():
+        # lower-case simpul.<name>: headers and schema attributes (record names such as simpul.ComplaintFiled and
+        # the example hosts kafka.simpul.example are neither)
+        printed = set(re.findall(r"(?<![\w.])simpul\.[a-z_]+(?![\w.])", text)) - {"simpul.example"}
+        unknown = printed - headers - attributes
+        assert not unknown, f"{rel} prints header name(s) {sorted(unknown)} that schemas.outcomes.Header lacks"
+        assert {Header.EVENT_TYPE, Header.EVENT_ID, Header.SOURCE, Header.REASON} <= printed, rel
+
+
+def test_every_topic_in_the_documents_is_a_catalog_topic() -> None:
+    topics = topic_names(PREFIX)
+    templates = [t.name.split("{", 1)[0] for t in load_catalog().topics if "{" in t.name]
+    for rel, text in _committed().items():
+        printed = re.findall(rf"\b{PREFIX}\.[a-z0-9_.]*[a-z0-9_](?:\.[<{{][^>}}]*[>}}])?", text)
+        assert topics.dlq.name in printed and topics.alerts.name in printed, rel
+        for name in printed:
+            if name.endswith((">", "}")):
+                stem = name.rsplit(".", 1)[0].removeprefix(f"{PREFIX}.") + "."
+                assert stem in templates, f"{rel} prints topic pattern {name!r}, not a template of topics.yaml"
+            else:
+                assert name in topics.names, f"{rel} prints topic {name!r}, which is not in the catalog"
+
+
+def test_printed_addresses_are_the_settings_defaults() -> None:
+    defaults = Settings.model_construct()
+    registry = urlsplit(defaults.registry)
+    registry_path = registry.path
+    local = {defaults.kafka.bootstrap, registry.netloc, f"{defaults.gateway_host}:{defaults.gateway_port}"}
+    for rel, text in _committed().items():
+        assert set(re.findall(r"/apis/[\w/]+", text)) == {registry_path}, (
+            f"{rel} prints a registry path other than Settings.registry's {registry_path}")
+        for host in set(re.findall(r"127\.0\.0\.1:\d+", text)):
+            assert host in local, f"{rel} prints {host}, not a default of Settings"
+    contract = _committed()[str(docs_cli.CONTRACT_MD)]
+    assert f"`{defaults.kafka.bootstrap}`" in contract and f"`{defaults.registry}`" in contract
+    assert f"http://{defaults.gateway_host}:{defaults.gateway_port}/v1/events" in contract
+
+
+def test_documents_do_not_follow_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = docs_cli.rendered(PREFIX)
+    monkeypatch.setenv("SIMPUL_KAFKA_PORT", "29092")
+    monkeypatch.setenv("SIMPUL_REGISTRY_PORT", "28080")
+    monkeypatch.setenv("SIMPUL_GATEWAY_PORT", "28000")
+    assert docs_cli.rendered(PREFIX) == before
+
+
+def test_another_prefix_renames_every_topic() -> None:
+    docs = docs_cli.rendered("dinas")
+    for text in docs.values():
+        assert "jateng." not in text
+        assert "`dinas.ingress.<regency_code>`" in text or "dinas.ingress.{regency_code}" in text
+
+
+def test_snippet_templates_fill_every_placeholder() -> None:
+    folder = ROOT / "contract" / "templates"
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["PublishServiceRequest.java", "publish.php", "publish.py", "publish.sh"]
+    contract = _committed()[str(docs_cli.CONTRACT_MD)]
+    for name in names:
+        placeholders = SnippetTemplate((folder / name).read_text(encoding="utf-8")).get_identifiers()
+        assert placeholders, name
+        with pytest.raises(KeyError):
+            render(name)
+    assert "{{" not in contract and "}}" not in contract
+    with pytest.raises(ValueError):
+        SnippetTemplate("{{ not a name }}").substitute({})
+
