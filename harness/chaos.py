@@ -22,7 +22,7 @@ from harness.stores import store_counts
 from harness.waiting import Deadline, wait_for
 from producers.simulator import plan
 from producers.simulator.send import send_sdk
-from producers.simulator.traffic import Expect
+from producers.simulator.model import Expect
 from schemas.catalog import FAMILIES
 from simpul import bootstrap
 

@@ -6,6 +6,7 @@ exactly what the pipeline must make of it (pipeline spec, "Simulator guarantees"
 
 from producers.simulator.faults import FaultMix
 from producers.simulator.manifest import Manifest
-from producers.simulator.traffic import Plan, PlannedRecord, plan
+from producers.simulator.model import Plan, PlannedRecord
+from producers.simulator.traffic import plan
 
 __all__ = ["FaultMix", "Manifest", "Plan", "PlannedRecord", "plan"]

@@ -24,7 +24,7 @@ from producers.delivery import AckedProducer
 from producers.exceptions import ProducerError
 from producers.sdk import Delivery, RegencyProducer
 from producers.simulator.manifest import Via
-from producers.simulator.traffic import Expect, PlannedRecord
+from producers.simulator.model import Expect, PlannedRecord
 from schemas.codec import AvroCodec, frame
 from schemas.outcomes import GatewayRejection
 from topics.connection import KafkaConnection
