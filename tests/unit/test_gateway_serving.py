@@ -45,7 +45,7 @@ def test_half_a_tls_pair_or_a_missing_file_is_refused(tmp_path: Path) -> None:
 
 
 def test_the_documents_state_the_limits_the_gateway_enforces() -> None:
-    """README's gateway section and docs/contract.md repeat the limits (topics/ cannot import the gateway)."""
+    """README's gateway section and docs/contract.md repeat the limits (contract/ cannot import the gateway)."""
     from producers.gateway.body import EVENT_JSON_BYTES, body_limit
 
     root = Path(__file__).resolve().parents[2]
