@@ -22,7 +22,7 @@ from rich.console import Console
 
 from bench import env
 from producers.delivery import PRODUCER_DEFAULTS
-from streams.app import topic_set
+from topics.catalog import topic_names
 
 
 def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
@@ -34,7 +34,7 @@ def measure(rate: float, seconds: float, linger_ms: int) -> dict[str, Any]:
     stats: list[dict[str, Any]] = []
     value = os.urandom(250)  # about one event's Avro body
     with env.fresh_prefix(settings, "req") as s:
-        ingress = [t.name for t in topic_set(s.topic_prefix).role("ingress")]
+        ingress = [t.name for t in topic_names(s.topic_prefix).role("ingress")]
         producer = Producer(s.kafka.librdkafka(**{**PRODUCER_DEFAULTS, "linger.ms": linger_ms,
                                                   "statistics.interval.ms": 500,
                                                   "stats_cb": lambda raw: stats.append(json.loads(raw))}))

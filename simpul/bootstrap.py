@@ -108,6 +108,65 @@ def _store_stats(settings: Settings):  # noqa: ANN202
     return view.stats
 
 
+# ---- streams: the gatekeeper worker, the Faust apps of aggregates and alerts --------------------------------------
+
+def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 - Recovered / GatekeeperWorker, lazy
+    """The gatekeeper worker (`simpul streams run gatekeeper`): creates its dedup changelog, reads the tail of its
+    output topics (records already written before a crash; skipped when `recovered` is given), opens its local
+    dedup cache and its Kafka clients. Raises SecretError, naming the variable, when a key is missing."""
+    import logging
+    import time
+
+    from confluent_kafka import Consumer, Producer
+
+    from schemas.dlq_seal import DlqSeal
+    from streams.gatekeeper.dedup import DedupTable
+    from streams.gatekeeper.recovery import read_tail
+    from streams.gatekeeper.worker import GatekeeperTopics, GatekeeperWorker, consumer_settings, producer_settings
+    from streams.runtime import data_dir, ensure_internal_topics
+    from topics.catalog import topic_names
+
+    topics = GatekeeperTopics.of(topic_names(settings.topic_prefix), settings)
+    ensure_internal_topics(settings, settings, topics.internal())
+    if recovered is None:
+        started = time.monotonic()
+        recovered = read_tail(settings.kafka, topics.outputs, settings.recovery_tail_records)
+        logging.getLogger("simpul.streams.gatekeeper").info(
+            "recovery: read %d output records in %.1fs; %d inputs already done, %d event ids", recovered.records_read,
+            time.monotonic() - started, len(recovered.done_sources), len(recovered.event_sources))
+    conn = settings.kafka
+    return GatekeeperWorker(
+        settings, topics, connection=conn, codec=codec(settings),
+        hmac_key=settings.secret("nik_hmac_key").encode("utf-8"), seal=DlqSeal(settings.secret("dlq_key")),
+        table=DedupTable(data_dir("gatekeeper", settings, settings) / "dedup"), recovered=recovered,
+        producer=Producer(conn.librdkafka(**producer_settings(topics.group))),
+        consumer=Consumer(conn.librdkafka(**consumer_settings(topics.group, settings.streams_instance))))
+
+
+def aggregates_app(settings: Settings):  # noqa: ANN201 - faust.App, lazy import
+    """The aggregates processor's Faust app (`simpul streams run aggregates`), its internal topics created first."""
+    from streams.aggregates.app import build_aggregates, internal_topics
+    from streams.runtime import ensure_internal_topics
+    from topics.catalog import topic_names
+
+    topics, parts = topic_names(settings.topic_prefix), codec(settings)
+    ensure_internal_topics(settings, settings, internal_topics(settings))
+    return build_aggregates(settings, settings, topics=topics, codec=parts)
+
+
+def alerts_app(settings: Settings):  # noqa: ANN201 - faust.App, lazy import
+    """The alerts processor's Faust app (`simpul streams run alerts`) with the rules of SIMPUL_ALERT_RULES_FILE,
+    its internal topics created first."""
+    from streams.alerts.app import build_alerts, internal_topics
+    from streams.alerts.rules import load_rules
+    from streams.runtime import ensure_internal_topics
+    from topics.catalog import topic_names
+
+    topics, rules, parts = topic_names(settings.topic_prefix), load_rules(settings.alert_rules_file), codec(settings)
+    ensure_internal_topics(settings, settings, internal_topics(settings))
+    return build_alerts(settings, settings, topics=topics, codec=parts, rules=rules)
+
+
 # ---- consumers: the provincial store sink, alert dispatch, transparency read model -------------------------------
 
 def store_engine(settings: Settings, store_url: str | None = None, *, migrate: bool = True):  # noqa: ANN201

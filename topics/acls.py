@@ -9,7 +9,7 @@ Everything here is a pure function of the prefix and the catalog: the secured lo
 `KafkaUser` resources, and the unit tests check the isolation properties without a broker.
 
 Group and internal-topic names are the ones the code uses:
-- Faust app id (= consumer group) `<prefix>-<processor>` (streams.app.app_id); its internal topics (changelogs,
+- Faust app id (= consumer group) `<prefix>-<processor>` (streams.runtime.app_id); its internal topics (changelogs,
   repartitions, the `-__assignor-__leader` topic) all start with `<prefix>-<processor>-`.
 - store sink group `<prefix>-sink-store` (consumers.store.sink.group_id), alert dispatch `<prefix>-sink-alerts`.
 - gatekeeper start-up recovery reads with throw-away groups `simpul-gatekeeper-recovery-<random>`.

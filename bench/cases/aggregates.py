@@ -15,7 +15,7 @@ from bench import env
 from bench.cases import Context, preload
 from schemas.catalog import FAMILIES
 from streams.aggregates.app import REPARTITIONS
-from streams.app import topic_set
+from topics.catalog import topic_names
 
 MAX_RECORDS = 100_000  # a slow version would need most of an hour per repetition for more
 
@@ -23,7 +23,7 @@ MAX_RECORDS = 100_000  # a slow version would need most of an hour per repetitio
 def run(ctx: Context, rep: int) -> dict[str, float]:
     items = [(fam, k, v, t) for fam, k, v, t, _ in ctx.records.canonical][:MAX_RECORDS]
     with env.fresh_prefix(ctx.settings, "agg") as s:
-        topics = topic_set(s.topic_prefix)
+        topics = topic_names(s.topic_prefix)
         canonical = [TopicPartition(topics.events(f).name, p) for f in FAMILIES
                      for p in range(topics.events(f).partitions)]
         preload(s, [(f"{s.topic_prefix}.events.{fam}", k, v, t) for fam, k, v, t in items])

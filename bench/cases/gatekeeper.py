@@ -30,7 +30,7 @@ from bench.stats import percentile
 from schemas.catalog import FAMILIES
 from schemas.codec import AvroCodec
 from schemas.outcomes import Header
-from streams.app import topic_set
+from topics.catalog import topic_names
 
 LATENCY_SECONDS = 20.0
 
@@ -38,7 +38,7 @@ LATENCY_SECONDS = 20.0
 def run(ctx: Context, rep: int) -> dict[str, float]:
     n = len(ctx.records)
     with env.fresh_prefix(ctx.settings, "gk") as s:
-        topics = topic_set(s.topic_prefix)
+        topics = topic_names(s.topic_prefix)
         canonical = [topics.events(f).name for f in FAMILIES]
         partitions = topics.events(FAMILIES[0]).partitions
         preload(s, [(f"{s.topic_prefix}.ingress.{reg}", k, v, t) for reg, k, v, t in ctx.records.ingress])

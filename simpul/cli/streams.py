@@ -50,28 +50,30 @@ def run(
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if processor is Processor.all:
         raise typer.Exit(_run_children(loglevel))
-    from schemas.exceptions import SimpulError
+    from simpul import bootstrap
+    from simpul.cli.output import fail_on
     from simpul.settings import load_settings
-    from streams.app import build, run_worker
 
     for noisy in ("httpx", "httpx2"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        settings = load_settings()
-        if processor is Processor.gatekeeper:
-            from streams.gatekeeper.worker import run_gatekeeper
+    if processor is Processor.gatekeeper:
+        from streams.gatekeeper.worker import run_until_signalled
 
-            run_gatekeeper(settings, settings)
-            return
-        faust_app = build(processor.value, settings, settings)
-    except SimpulError as exc:
-        typer.echo(f"error: {exc}", err=True)
-        raise typer.Exit(1) from None
+        with fail_on():
+            run_until_signalled(bootstrap.gatekeeper(load_settings()))
+        return
+    from streams.faust_app import run_worker
+
+    builders = {Processor.aggregates: bootstrap.aggregates_app, Processor.alerts: bootstrap.alerts_app}
+    with fail_on():
+        faust_app = builders[processor](load_settings())
     run_worker(faust_app, loglevel=loglevel)
 
 
 def _run_children(loglevel: str) -> int:
     """The three processors as child processes; a signal to us is passed on; exits when all have stopped."""
+    from simpul.cli.output import console
+
     children = {
         name: subprocess.Popen([sys.executable, "-m", "simpul", "streams", "run", name, "--loglevel", loglevel])
         for name in ("gatekeeper", "aggregates", "alerts")
@@ -92,8 +94,10 @@ def _run_children(loglevel: str) -> int:
         for name, child in children.items():
             rc = child.poll()
             if rc not in (None, 0) and not stopping:
-                typer.echo(f"streams: {name} exited with {rc}; stopping the others", err=True)
+                console.print(f"streams: {name} exited with {rc}; stopping the others", highlight=False)
                 code = rc
                 forward(signal.SIGTERM, None)
         time.sleep(0.5)
+    for name, child in children.items():
+        console.print(f"streams: {name} stopped (exit {child.returncode})", highlight=False)
     return code

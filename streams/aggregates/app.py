@@ -14,13 +14,13 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.codec import AvroCodec
-from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
-from schemas.nik import NikContext
+from schemas.records import Aggregate
 from streams.aggregates import accumulators
 from streams.aggregates.logic import METRICS, Observation, keys_for, observe
-from streams.app import JSON_SCHEMA, app_id, ensure_internal_topics, make_app, retrying, topic_set
 from streams.config import StreamsConfig, StreamsSettings
-from schemas.records import Aggregate
+from streams.faust_app import JSON_SCHEMA, make_app, retrying
+from streams.runtime import InternalTopics, app_id, decode_canonical
+from topics.catalog import TopicSet
 
 log = logging.getLogger("simpul.streams.aggregates")
 
@@ -29,20 +29,16 @@ BATCH = 1000  # canonical records per batch of `observe`
 BATCH_WITHIN_S = 0.2  # a batch that does not fill is handled after this long
 
 
-def _decode(codec: AvroCodec, value: bytes):  # type: ignore[no-untyped-def]
-    """Decode; a poison record comes back as the exception (skipped by the caller), anything else is raised."""
-    try:
-        return codec.decode(value, NikContext.CANONICAL)
-    except (WireFormatError, UnknownEventType, EventValidationError) as exc:
-        return exc
-
-
-def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, codec: AvroCodec | None = None) -> faust.App:
-    topics = topic_set(settings.topic_prefix)
-    codec = codec or AvroCodec.from_url(settings.registry)
+def internal_topics(settings: StreamsSettings) -> InternalTopics:
+    """The table's changelog and the repartition topic, created before the app starts."""
     ident = app_id("aggregates", settings)
-    ensure_internal_topics(settings, config, {f"{ident}-windows-changelog": (REPARTITIONS, True),
-                                              f"{ident}-observations-repartition": (REPARTITIONS, False)})
+    return {f"{ident}-windows-changelog": (REPARTITIONS, True),
+            f"{ident}-observations-repartition": (REPARTITIONS, False)}
+
+
+def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics: TopicSet,
+                     codec: AvroCodec) -> faust.App:
+    """The aggregates app over `topics` (its internal topics must exist: `internal_topics`)."""
     app = make_app("aggregates", settings, config)
     canonical = app.topic(*[t.name for t in topics.role("events")], key_serializer="raw", value_serializer="raw")
     by_window = app.topic(f"{app.conf.id}-observations-repartition", internal=True, partitions=REPARTITIONS,
@@ -61,7 +57,7 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, codec:
         async for events in stream.take_events(BATCH, within=BATCH_WITHIN_S):
             grouped: dict[str, dict] = {}
             for ev in events:
-                event = await retrying("decoding", lambda ev=ev: _decode(codec, ev.message.value))
+                event = await retrying("decoding", lambda ev=ev: decode_canonical(codec, ev.message.value))
                 if isinstance(event, Exception):  # not a canonical event (cannot happen behind the gatekeeper)
                     stats["skipped"] += 1
                     log.warning("skipping %s:%s:%s: %s", ev.message.topic, ev.message.partition, ev.message.offset,

@@ -14,24 +14,28 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.codec import AvroCodec
-from streams.alerts.rules import Deduplicator, evaluate, load_rules, partition_key
-from streams.aggregates.app import _decode
-from streams.app import JSON_SCHEMA, app_id, ensure_internal_topics, make_app, retrying, topic_set
+from streams.alerts.rules import Deduplicator, RulesConfig, evaluate, partition_key
 from streams.config import StreamsConfig, StreamsSettings
+from streams.faust_app import JSON_SCHEMA, make_app, retrying
+from streams.runtime import InternalTopics, app_id, decode_canonical
+from topics.catalog import TopicSet
 
 log = logging.getLogger("simpul.streams.alerts")
 
 REPARTITIONS = 6
 
 
-def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, codec: AvroCodec | None = None) -> faust.App:
-    topics = topic_set(settings.topic_prefix)
-    rules = load_rules(config.alert_rules_file)
-    codec = codec or AvroCodec.from_url(settings.registry)
+def internal_topics(settings: StreamsSettings) -> InternalTopics:
+    """The two tables' changelogs and the repartition topic, created before the app starts."""
     ident = app_id("alerts", settings)
-    ensure_internal_topics(settings, config, {f"{ident}-rule_state-changelog": (REPARTITIONS, True),
-                                              f"{ident}-raised-changelog": (REPARTITIONS, True),
-                                              f"{ident}-subjects-repartition": (REPARTITIONS, False)})
+    return {f"{ident}-rule_state-changelog": (REPARTITIONS, True),
+            f"{ident}-raised-changelog": (REPARTITIONS, True),
+            f"{ident}-subjects-repartition": (REPARTITIONS, False)}
+
+
+def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, topics: TopicSet, codec: AvroCodec,
+                 rules: RulesConfig) -> faust.App:
+    """The alerts app over `topics` with `rules` (its internal topics must exist: `internal_topics`)."""
     app = make_app("alerts", settings, config)
     canonical = app.topic(*[t.name for t in topics.role("events")], key_serializer="raw", value_serializer="raw")
     by_subject = app.topic(f"{app.conf.id}-subjects-repartition", internal=True, partitions=REPARTITIONS,
@@ -43,7 +47,7 @@ def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, codec: Avr
     stats = {"events": 0, "skipped": 0, "alerts": 0}
 
     async def decode(ev):  # type: ignore[no-untyped-def]
-        event = await retrying("decoding", lambda: _decode(codec, ev.message.value))
+        event = await retrying("decoding", lambda: decode_canonical(codec, ev.message.value))
         if isinstance(event, Exception):  # not a canonical event (cannot happen behind the gatekeeper)
             exc = event
             stats["skipped"] += 1

@@ -29,12 +29,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 from schemas.codec import AvroCodec
 from schemas.dlq_seal import DlqSeal
 from schemas.nik import redact_niks
-from streams.app import app_id, data_dir, ensure_internal_topics, topic_set
 from streams.config import StreamsConfig, StreamsSettings
 from streams.exceptions import TransientFailure
 from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
 from streams.gatekeeper.logic import Counters, DedupMemory, RecentSources, Rejected, Routed, Routing, screen
-from streams.gatekeeper.recovery import Recovered, read_tail
+from streams.gatekeeper.recovery import Recovered
+from streams.runtime import InternalTopics, app_id
+from topics.catalog import TopicSet
+from topics.connection import KafkaConnection
 
 log = logging.getLogger("simpul.streams.gatekeeper")
 T = TypeVar("T")
@@ -47,6 +49,51 @@ PRODUCER_SETTINGS = {
     "enable.idempotence": True, "acks": "all", "linger.ms": 20, "compression.type": "lz4",
     "batch.size": 1_000_000, "queue.buffering.max.messages": 1_000_000, "queue.buffering.max.kbytes": 1_048_576,
 }
+
+
+def producer_settings(group: str) -> dict[str, Any]:
+    """The librdkafka settings of the gatekeeper's producer."""
+    return {**PRODUCER_SETTINGS, "client.id": f"{group}-producer"}
+
+
+def consumer_settings(group: str, instance: str) -> dict[str, Any]:
+    """The librdkafka settings of the gatekeeper's ingress consumer (one group member per instance)."""
+    return {
+        "group.id": group, "client.id": f"{group}-{instance}",
+        "enable.auto.commit": True, "enable.auto.offset.store": False, "auto.commit.interval.ms": 1000,
+        "auto.offset.reset": "earliest", "partition.assignment.strategy": "range",
+        "max.poll.interval.ms": 600_000, "session.timeout.ms": 30_000,
+        # a fetch waits for 64 KiB or 50 ms: live traffic trickles into 105 partitions, and answering every
+        # fetch at the first byte kept the broker busy with near-empty fetches
+        "fetch.wait.max.ms": 50, "fetch.min.bytes": 65_536, "queued.max.messages.kbytes": 262_144,
+    }
+
+
+@dataclass(frozen=True)
+class GatekeeperTopics:
+    """The topics one gatekeeper reads and writes, and its consumer group: names only, no cluster needed."""
+
+    routing: Routing
+    ingress: list[str]
+    group: str
+    changelog: str
+    changelog_partitions: int
+
+    @classmethod
+    def of(cls, topics: TopicSet, settings: StreamsSettings) -> GatekeeperTopics:
+        group = app_id("gatekeeper", settings)
+        ingress = topics.role("ingress")
+        return cls(routing=Routing.from_topic_set(topics), ingress=[t.name for t in ingress], group=group,
+                   changelog=f"{group}-dedup-changelog", changelog_partitions=ingress[0].partitions)
+
+    @property
+    def outputs(self) -> list[str]:
+        """The canonical topics and the DLQ: the tail read at start-up (`recovery.read_tail`)."""
+        return [*self.routing.canonical.values(), self.routing.dlq]
+
+    def internal(self) -> InternalTopics:
+        """The dedup changelog (compacted, one partition per ingress partition number)."""
+        return {self.changelog: (self.changelog_partitions, True)}
 
 
 @dataclass
@@ -75,44 +122,30 @@ class _Batch:
 class GatekeeperWorker:
     """One gatekeeper instance; `run()` blocks until `stop()` (SIGINT/SIGTERM) or a fatal error."""
 
-    def __init__(self, settings: StreamsSettings, config: StreamsConfig, *, codec: AvroCodec | None = None,
-                 recovered: Recovered | None = None) -> None:
-        self.settings, self.config = settings, config
-        topics = topic_set(settings.topic_prefix)
-        self.routing = Routing.from_topic_set(topics)
-        self.ingress = [t.name for t in topics.role("ingress")]
-        self.group = app_id("gatekeeper", settings)
-        self.changelog = f"{self.group}-dedup-changelog"
-        ensure_internal_topics(settings, config, {self.changelog: (topics.role("ingress")[0].partitions, True)})
-        if recovered is None:
-            started = time.monotonic()
-            recovered = read_tail(settings.kafka, [*self.routing.canonical.values(), self.routing.dlq],
-                                  config.recovery_tail_records)
-            log.info("recovery: read %d output records in %.1fs; %d inputs already done, %d event ids",
-                     recovered.records_read, time.monotonic() - started, len(recovered.done_sources),
-                     len(recovered.event_sources))
+    def __init__(self, config: StreamsConfig, topics: GatekeeperTopics, *, connection: KafkaConnection,
+                 codec: AvroCodec, hmac_key: bytes, seal: DlqSeal, table: DedupTable, recovered: Recovered,
+                 producer: Producer, consumer: Consumer) -> None:
+        """Parts only, no I/O: the composition root (`simpul.bootstrap.gatekeeper`) creates the changelog, reads
+        the output tail and opens the table and the clients."""
+        self.config = config
+        self.connection = connection
+        self.routing = topics.routing
+        self.ingress = topics.ingress
+        self.group = topics.group
+        self.changelog = topics.changelog
         self.recovered = recovered
-        self.codec = codec or AvroCodec.from_url(settings.registry)
-        self.hmac_key = settings.secret("nik_hmac_key").encode("utf-8")
-        self.seal = DlqSeal(settings.secret("dlq_key"))
-        self.table = DedupTable(data_dir("gatekeeper", settings, config) / "dedup")
-        self.memory = DedupMemory(self.table, config.dedup_horizon_ms, recovered.event_sources)  # type: ignore[arg-type]
+        self.codec = codec
+        self.hmac_key = hmac_key
+        self.seal = seal
+        self.table = table
+        self.memory = DedupMemory(table, config.dedup_horizon_ms, recovered.event_sources)  # type: ignore[arg-type]
         self.counters = Counters()
         self.written = RecentSources()
         self._stopping = False
         self._restored: set[int] = set()
         self._in_flight: deque[_Batch] = deque()
-        conn = settings.kafka
-        self.producer = Producer(conn.librdkafka(**{**PRODUCER_SETTINGS, "client.id": f"{self.group}-producer"}))
-        self.consumer = Consumer(conn.librdkafka(**{
-            "group.id": self.group, "client.id": f"{self.group}-{config.streams_instance}",
-            "enable.auto.commit": True, "enable.auto.offset.store": False, "auto.commit.interval.ms": 1000,
-            "auto.offset.reset": "earliest", "partition.assignment.strategy": "range",
-            "max.poll.interval.ms": 600_000, "session.timeout.ms": 30_000,
-            # a fetch waits for 64 KiB or 50 ms: live traffic trickles into 105 partitions, and answering every
-            # fetch at the first byte kept the broker busy with near-empty fetches
-            "fetch.wait.max.ms": 50, "fetch.min.bytes": 65_536, "queued.max.messages.kbytes": 262_144,
-        }))
+        self.producer = producer
+        self.consumer = consumer
 
     # ---- the loop -------------------------------------------------------------------------------------------
     def run(self) -> None:
@@ -238,7 +271,7 @@ class GatekeeperWorker:
     def _on_assign(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         numbers = {tp.partition for tp in partitions} - self._restored
         if numbers:
-            self.table.restore(self.settings.kafka, self.changelog, numbers)
+            self.table.restore(self.connection, self.changelog, numbers)
             self._restored |= numbers
         log.info("assigned %d ingress partitions", len(partitions))
 
@@ -266,9 +299,8 @@ class GatekeeperWorker:
             self.report()
 
 
-def run_gatekeeper(settings: StreamsSettings, config: StreamsConfig) -> None:
+def run_until_signalled(worker: GatekeeperWorker) -> None:
     """Run one gatekeeper until SIGINT/SIGTERM; a fatal error raises (the process exits non-zero)."""
-    worker = GatekeeperWorker(settings, config)
     signal.signal(signal.SIGINT, worker.stop)
     signal.signal(signal.SIGTERM, worker.stop)
     log.info("gatekeeper %s started on %d ingress topics", worker.group, len(worker.ingress))

@@ -15,12 +15,12 @@ from schemas.codec import AvroCodec
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.settings import Settings
-from streams.app import topic_set
 from streams.gatekeeper.worker import GatekeeperWorker
+from topics.catalog import topic_names
 
 
 def _canonical_count(settings: Settings) -> int:
-    topics = topic_set(settings.topic_prefix)
+    topics = topic_names(settings.topic_prefix)
     c = Consumer(settings.kafka.librdkafka(**{"group.id": f"count-{uuid.uuid4().hex[:6]}"}))
     try:
         total = 0
@@ -58,7 +58,7 @@ def test_new_instance_with_empty_state_restores_dedup_from_the_changelog(setting
         producer.produce(ingress, codec.encode(e), e.ordering_key.encode())
     producer.flush(30)
 
-    first = GatekeeperWorker(s, s)
+    first = bootstrap.gatekeeper(s)
     _run_until(first, lambda: first.counters.routed == 20)
     assert _canonical_count(s) == 20
 
@@ -67,7 +67,7 @@ def test_new_instance_with_empty_state_restores_dedup_from_the_changelog(setting
         producer.produce(ingress, codec.encode(e), e.ordering_key.encode())
     producer.flush(30)
     other = s.model_copy(update={"state_dir": tmp_path / "b"})
-    second = GatekeeperWorker(other, other)
+    second = bootstrap.gatekeeper(other)
     assert not second.recovered.event_sources  # nothing learned from the output tail
     _run_until(second, lambda: second.counters.duplicates == 20)
     assert second.counters.routed == 0

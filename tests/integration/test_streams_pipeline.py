@@ -1,7 +1,7 @@
 """The stream processors on the real platform, driven by the simulator's plan and manifest.
 
 Each test provisions its own prefix (topics, schemas), runs the workers as subprocesses
-(`python -m streams run <processor>`, the same entry as `simpul streams run`), sends a seeded simulation through
+(`python -m simpul streams run <processor>`, as an operator runs them), sends a seeded simulation through
 the SDK, and checks the outputs against the manifest exactly.
 """
 
@@ -18,21 +18,22 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from producers.simulator import FaultMix, plan
 from producers.simulator.send import send_sdk
 from producers.simulator.traffic import Expect
-from schemas.catalog import nik_fields
+from schemas.catalog import family_of, nik_fields
 from schemas.codec import AvroCodec
+from schemas.examples import example
 from schemas.models import is_nik_token, is_raw_nik
 from schemas.nik import NikContext
-from schemas.outcomes import AlertRule, RejectReason
+from schemas.outcomes import AlertRule, Header, RejectReason
 from simpul.settings import Settings
-from streams.app import topic_set
 from schemas.records import Aggregate, Alert
 from topics.admin import TopicAdmin
+from topics.catalog import topic_names
 from topics.plan import plan as plan_topics
 
 pytestmark = pytest.mark.integration
@@ -50,7 +51,7 @@ class Env:
                                     "state_dir": state})
         self.prefix = prefix
         self.state = state
-        self.topics = topic_set(prefix)
+        self.topics = topic_names(prefix)
         self.codec = AvroCodec.from_url(settings.registry)
         self.workers: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: list[Path] = []
@@ -313,3 +314,88 @@ def test_gatekeeper_sigkill_and_restart_keeps_exact_counts(env: Env) -> None:
     time.sleep(2)
     check_gatekeeper_output(env, records, p.manifest)
     print(f"sigkill run: {written_at_kill} outputs at the kill, {EVENTS} records, {time.monotonic() - started:.1f}s")
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The live child processes of `pid` (pid -> command line), from /proc."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_streams_run_all_routes_an_event_rejects_another_and_stops_on_sigterm(env: Env) -> None:
+    """`simpul streams run all`: its three processors run as children of one command; a valid event reaches its
+    canonical topic (and the aggregates and alerts read it), an undecodable record goes to the DLQ, and SIGTERM to
+    the command stops all three, each with exit code 0, and the command with 0."""
+    log = env.state / "all.log"
+    env.logs.append(log)
+    proc = subprocess.Popen([sys.executable, "-m", "simpul", "streams", "run", "all"], env=env.env(), cwd=ROOT,
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT)
+    try:
+        wait_for("three processors", lambda: len(_children(proc.pid)) == 3, timeout=60)
+        kids = _children(proc.pid)
+        assert sorted(cmd.split(" streams run ")[1].split()[0] for cmd in kids.values()) == [
+            "aggregates", "alerts", "gatekeeper"]
+
+        event = example("ComplaintFiled", event_id=uuid.uuid4())
+        ingress = env.topics.ingress(event.regency_code).name
+        producer = Producer(env.settings.kafka.librdkafka())
+        written: list[str] = []
+
+        def delivered(err, msg) -> None:  # type: ignore[no-untyped-def]
+            assert err is None, err
+            written.append(f"{msg.topic()}:{msg.partition()}:{msg.offset()}")
+
+        producer.produce(ingress, env.codec.encode(event), event.ordering_key.encode(), on_delivery=delivered)
+        producer.flush(30)
+        producer.produce(ingress, b"not an avro record", b"3374:garbage", on_delivery=delivered)
+        assert producer.flush(30) == 0 and len(written) == 2
+
+        canonical = env.topics.events(family_of("ComplaintFiled")).name
+        wait_for("the canonical event and the DLQ record", lambda: count(
+            env.settings, [canonical]) >= 1 and count(env.settings, [env.topics.dlq.name]) >= 1)
+        assert proc.poll() is None
+        [routed] = read_all(env.settings, [canonical])
+        assert headers(routed)[Header.EVENT_ID] == str(event.event_id)
+        assert headers(routed)[Header.SOURCE] == written[0]
+        assert env.codec.decode(routed.value(), NikContext.CANONICAL).event_id == event.event_id
+        [rejected] = read_all(env.settings, [env.topics.dlq.name])
+        assert headers(rejected)[Header.REASON] == RejectReason.UNDECODABLE.value
+        assert ":".join(headers(rejected)[h] for h in (Header.SOURCE_TOPIC, Header.SOURCE_PARTITION,
+                                                       Header.SOURCE_OFFSET)) == written[1]
+
+        wait_for("an aggregate window of the event", lambda: count(env.settings, env.names("agg")) >= 1)
+        wait_for("the alerts processor to read it", lambda: count(
+            env.settings, [f"{env.prefix}-alerts-subjects-repartition"]) >= 1 and caught_up(
+            env.settings, f"{env.prefix}-alerts", [canonical, f"{env.prefix}-alerts-subjects-repartition"]))
+        assert proc.poll() is None and all(_alive(pid) for pid in kids)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            code = proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            raise
+    assert code == 0, log.read_text(errors="replace")[-3000:]
+    assert not [pid for pid in kids if _alive(pid)], "a processor outlived `streams run all`"
+    text = log.read_text(errors="replace")
+    for name in ("gatekeeper", "aggregates", "alerts"):
+        assert f"streams: {name} stopped (exit 0)" in text, text[-3000:]

@@ -1,45 +1,27 @@
-"""The composition root of the stream processors: one faust.App per processor, built from StreamsSettings.
+"""The Faust app factory of the Faust stages (aggregates and alerts): one faust.App per processor with Simpul's
+defaults, the worker that runs it, and the agents' retry of transient failures.
 
-    app = build("aggregates", settings)   # a faust.App with its agents, tables and timers
-    run_worker(app)                        # blocks; SIGINT/SIGTERM stop it cleanly
-
-The gatekeeper is a librdkafka batch loop (`streams.gatekeeper.worker.run_gatekeeper`), see its docstring for why.
-
-Several processes running the same processor with the same prefix form one consumer group and share partitions.
+The composition root (`simpul.bootstrap`) builds each stage's app; the gatekeeper does not use Faust
+(`streams.gatekeeper.worker`), and nothing but this module and the two Faust stages imports it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 import faust
 
-from schemas.reference import regency_codes
 from streams.config import StreamsConfig, StreamsSettings
-from topics.catalog import TopicSet, load_catalog
+from streams.exceptions import TransientFailure
+from streams.runtime import app_id, data_dir
 
 log = logging.getLogger("simpul.streams")
 
-PROCESSORS = ("gatekeeper", "aggregates", "alerts")
 T = TypeVar("T")
-
-
-def topic_set(prefix: str) -> TopicSet:
-    """The catalog topics of one prefix (partition counts and names; provisioned by `simpul topics apply`)."""
-    return load_catalog().expand(regency_codes=sorted(regency_codes()), profile="single", prefix=prefix)
-
-
-def app_id(processor: str, settings: StreamsSettings) -> str:
-    """The Faust app id = consumer group of a processor: `<prefix>-<processor>`."""
-    return f"{settings.topic_prefix}-{processor}"
-
-
-def data_dir(processor: str, settings: StreamsSettings, config: StreamsConfig) -> Path:
-    """Local RocksDB state of one instance: `<state_dir>/streams/<processor>/<app id>-<instance>`."""
-    return (settings.state_dir / "streams" / processor / f"{app_id(processor, settings)}-{config.streams_instance}").resolve()
 
 
 def _idempotent_producer() -> None:
@@ -91,19 +73,6 @@ def make_app(processor: str, settings: StreamsSettings, config: StreamsConfig) -
     )
 
 
-def build(processor: str, settings: StreamsSettings, config: StreamsConfig | None = None) -> faust.App:
-    """The Faust app of `processor` (aggregates or alerts; the gatekeeper is `streams.gatekeeper.worker`)."""
-    config = config or StreamsConfig()
-    from streams.aggregates.app import build_aggregates
-    from streams.alerts.app import build_alerts
-
-    builders: dict[str, Callable[[StreamsSettings, StreamsConfig], faust.App]] = {
-        "aggregates": build_aggregates, "alerts": build_alerts}
-    if processor not in builders:
-        raise ValueError(f"unknown Faust processor {processor!r}; choose one of {', '.join(builders)}")
-    return builders[processor](settings, config)
-
-
 def run_worker(app: faust.App, loglevel: str = "info") -> None:
     """Run one app until SIGINT/SIGTERM (Faust's worker handles both and stops cleanly); logs go to stderr."""
     worker = faust.Worker(app, loglevel=loglevel, quiet=True, redirect_stdouts=False)
@@ -126,11 +95,6 @@ async def retrying(what: str, call: Callable[[], T], *, give_up_after: float = 3
     treated as transient, and the partition waits rather than skipping the record. After `give_up_after`
     seconds it raises `TransientFailure`, which stops the worker; its restart resumes at the committed offset.
     """
-    import asyncio
-    import time
-
-    from streams.exceptions import TransientFailure
-
     started, delay = time.monotonic(), 0.5
     while True:
         try:
@@ -142,42 +106,3 @@ async def retrying(what: str, call: Callable[[], T], *, give_up_after: float = 3
             log.warning("%s failed (%s); retrying in %.1fs", what, exc, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10.0)
-
-
-def ensure_internal_topics(settings: StreamsSettings, config: StreamsConfig, topics: dict[str, tuple[int, bool]],
-                           timeout: float = 30.0) -> None:
-    """Create the processor's internal topics (name -> (partitions, compacted)) before Faust starts, and wait
-    until the cluster serves them.
-
-    Faust would declare them itself, but a changelog created in the middle of start-up can be seen with 0
-    partitions by the consumer's stale metadata, and Faust then crashes the agent with PartitionsMismatch on every
-    table write. Created here first, they are known before the worker's first metadata request.
-    """
-    import time
-
-    from confluent_kafka import KafkaError, KafkaException
-    from confluent_kafka.admin import AdminClient, NewTopic
-
-    from streams.exceptions import TransientFailure
-
-    admin = AdminClient(settings.kafka.librdkafka())
-    new = [NewTopic(name, num_partitions=n, replication_factor=config.streams_replication,
-                    config={"cleanup.policy": "compact" if compacted else "delete"})
-           for name, (n, compacted) in topics.items()]
-    for name, future in admin.create_topics(new, operation_timeout=timeout).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TransientFailure(f"cannot create {name}: {exc}") from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        md = admin.list_topics(timeout=timeout)
-        ready = all(name in md.topics and len(md.topics[name].partitions) == n
-                    and all(p.leader >= 0 for p in md.topics[name].partitions.values())
-                    for name, (n, _) in topics.items())
-        if ready:
-            return
-        if time.monotonic() > deadline:
-            raise TransientFailure(f"internal topics {sorted(topics)} not ready after {timeout:.0f}s")
-        time.sleep(0.2)
