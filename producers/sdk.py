@@ -4,7 +4,8 @@ Idempotent (acks=all, enable.idempotence), batched by librdkafka, a `Future` per
 acknowledgement. An event the contract refuses raises `InvalidEvent` before anything is sent; an event the broker
 never acknowledges fails its future with `DeliveryFailed`: nothing accepted is dropped silently.
 
-    with RegencyProducer.connect("3374", bootstrap="kafka:9092", registry_url="http://registry/apis/ccompat/v7") as p:
+    # BOOTSTRAP, REGISTRY_URL: the broker and the registry's Confluent-compatible base URL the province gives you
+    with RegencyProducer.connect("3374", bootstrap=BOOTSTRAP, registry_url=REGISTRY_URL) as p:
         future = p.publish(event)        # raises InvalidEvent at once if the event is wrong
         delivery = future.result(30)     # topic, partition, offset once the broker has it
 """
@@ -22,16 +23,12 @@ from schemas.exceptions import EventValidationError, FieldProblem, UnknownEventT
 from schemas.models import Event, model_for
 from schemas.outcomes import Header
 from schemas.reference import regency_codes
+from topics.catalog import topic_names
 from topics.connection import KafkaConnection
 
 EVENT_TYPE_HEADER = Header.EVENT_TYPE
 
-__all__ = ["Delivery", "RegencyProducer", "ingress_topic", "EVENT_TYPE_HEADER"]
-
-
-def ingress_topic(prefix: str, regency_code: str) -> str:
-    """The one topic a regency may write: `<prefix>.ingress.<regency_code>` (topics/topics.yaml)."""
-    return f"{prefix}.ingress.{regency_code}"
+__all__ = ["Delivery", "RegencyProducer", "EVENT_TYPE_HEADER"]
 
 
 class RegencyProducer:
@@ -45,7 +42,7 @@ class RegencyProducer:
             raise InvalidEvent("RegencyProducer", [FieldProblem(
                 "regency_code", f"{regency_code!r} is not one of the 35 Central Java regency codes")])
         self.regency_code = regency_code
-        self.topic = ingress_topic(topic_prefix, regency_code)
+        self.topic = topic_names(topic_prefix).ingress(regency_code).name  # the one topic a regency may write
         self.codec = codec
         self._owned = client is None
         self._closed = False

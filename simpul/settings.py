@@ -18,6 +18,11 @@ from topics.connection import KafkaConnection
 
 Provider = Literal["auto", "external", "docker", "local"]
 
+LOOPBACK = "127.0.0.1"
+"""Where the local platform's services listen: loopback only."""
+REGISTRY_PATH = "/apis/ccompat/v7"
+"""The path of the Confluent-compatible API on the registry (Apicurio's ccompat; '' on a Confluent registry)."""
+
 
 class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     """Everything configurable about Simpul. Secrets are `SecretStr` and print masked."""
@@ -60,7 +65,7 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
 
     # HTTP ingress gateway: API keys (hashed) and the outcome of every accepted event_id live in its database.
     gateway_db_url: str | None = None
-    gateway_host: str = "127.0.0.1"
+    gateway_host: str = LOOPBACK
     gateway_port: int = 18000
     gateway_max_batch: int = Field(default=1000, ge=1, le=10_000)
     gateway_tls_cert: Path | None = Field(default=None, description="PEM certificate: the gateway serves HTTPS")
@@ -68,7 +73,7 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
 
     # Ops dashboard (`simpul monitor`): accounts, sessions and the audit trail live in its database.
     dashboard_db_url: str | None = None
-    dashboard_allowed_hosts: str = Field(default="127.0.0.1,localhost", description=(
+    dashboard_allowed_hosts: str = Field(default=f"{LOOPBACK},localhost", description=(
         "comma-separated host names the dashboard answers to (the Host header, any port); others get 400"))
     dashboard_session_hours: float = Field(default=10.0, gt=0, le=24, description="a login lasts this long")
     dashboard_login_max_failures: int = Field(default=5, ge=1, description="failed logins per user or address "
@@ -126,7 +131,7 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     def kafka(self) -> KafkaConnection:
         """Client settings for the configured or the local broker."""
         return KafkaConnection(
-            bootstrap=self.kafka_bootstrap or f"127.0.0.1:{self.kafka_port}",
+            bootstrap=self.kafka_bootstrap or f"{LOOPBACK}:{self.kafka_port}",
             security_protocol=self.kafka_security_protocol,
             username=self.kafka_username,
             password=self.kafka_password,
@@ -135,7 +140,7 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     @property
     def registry(self) -> str:
         """Base URL of the Confluent-compatible registry API."""
-        return self.registry_url or f"http://127.0.0.1:{self.registry_port}/apis/ccompat/v7"
+        return self.registry_url or f"http://{LOOPBACK}:{self.registry_port}{REGISTRY_PATH}"
 
     @property
     def postgres(self) -> str:
@@ -162,6 +167,11 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
 
 
     @property
+    def gateway_url(self) -> str:
+        """Base URL of the HTTP ingress gateway as `simpul gateway` serves it (https when it has a certificate)."""
+        return f"{'https' if self.gateway_tls_cert else 'http'}://{self.gateway_host}:{self.gateway_port}"
+
+    @property
     def gateway_db(self) -> str:
         """SQLAlchemy URL of the gateway's keys and outcomes: SQLite under the state folder by default."""
         return self.gateway_db_url or f"sqlite:///{(self.state_dir / 'gateway.sqlite').resolve()}"
@@ -171,7 +181,7 @@ def _local_postgres(user: str, password: SecretStr | None, port: int, database: 
     from urllib.parse import quote
 
     auth = quote(user, safe="") + (f":{quote(password.get_secret_value(), safe='')}" if password else "")
-    return f"postgresql+psycopg://{auth}@127.0.0.1:{port}/{quote(database, safe='')}"
+    return f"postgresql+psycopg://{auth}@{LOOPBACK}:{port}/{quote(database, safe='')}"
 
 
 class SettingsError(SecretError):

@@ -26,7 +26,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         topics = topic_names(s.topic_prefix)
         canonical = [TopicPartition(topics.events(f).name, p) for f in FAMILIES
                      for p in range(topics.events(f).partitions)]
-        preload(s, [(f"{s.topic_prefix}.events.{fam}", k, v, t) for fam, k, v, t in items])
+        preload(s, [(topics.events(fam).name, k, v, t) for fam, k, v, t in items])
         group = f"{s.topic_prefix}-aggregates"
         repartition = [TopicPartition(f"{group}-observations-repartition", p) for p in range(REPARTITIONS)]
         child = env.spawn(f"aggregates-{rep}", ["-m", "simpul", "streams", "run", "aggregates", "--loglevel", "warning"],

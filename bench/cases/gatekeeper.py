@@ -41,7 +41,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         topics = topic_names(s.topic_prefix)
         canonical = [topics.events(f).name for f in FAMILIES]
         partitions = topics.events(FAMILIES[0]).partitions
-        preload(s, [(f"{s.topic_prefix}.ingress.{reg}", k, v, t) for reg, k, v, t in ctx.records.ingress])
+        preload(s, [(topics.ingress(reg).name, k, v, t) for reg, k, v, t in ctx.records.ingress])
         latency_batch = _latency_records(ctx, s)
         state = ctx.workdir / f"gatekeeper-{rep}"
         children = [env.spawn(f"gatekeeper-{rep}-{i}", ["-m", "simpul", "streams", "run", "gatekeeper", "--instance",
@@ -67,10 +67,11 @@ def _throughput(s, children: list[env.Child], canonical: list[str], partitions: 
 def _latency_records(ctx: Context, s) -> list[tuple[str, bytes, bytes, str, str]]:  # type: ignore[no-untyped-def]
     """Copies of the events with new ids, encoded now (not during the timed run)."""
     codec = AvroCodec.from_url(s.registry)
+    topics = topic_names(s.topic_prefix)
     out = []
     for r in ctx.records.planned:
         e = r.event.model_copy(update={"event_id": uuid.uuid4()})
-        out.append((f"{s.topic_prefix}.ingress.{r.ingress}", r.key, codec.encode(e), r.event_type, str(e.event_id)))
+        out.append((topics.ingress(r.ingress).name, r.key, codec.encode(e), r.event_type, str(e.event_id)))
     return out
 
 

@@ -19,6 +19,7 @@ from bench import env
 from bench.cases import Context, last_json, preload
 from bench.cases.raw import rounds
 from schemas.codec import HEADER_SIZE
+from topics.catalog import topic_names
 
 MIN_RECORDS = 300_000
 UUID_STRING = 0x48  # Avro's zigzag length of a 36-character string: event_id, every schema's first field
@@ -63,7 +64,8 @@ def _drain(ctx: Context, s, name: str, store_url: str, count: int) -> dict[str, 
 
 def run(ctx: Context, rep: int) -> dict[str, dict[str, float]]:
     with env.fresh_prefix(ctx.settings, "sink") as s:
-        items = [(f"{s.topic_prefix}.events.{fam}", k, v, t) for fam, k, v, t, _ in ctx.records.canonical]
+        topics = topic_names(s.topic_prefix)
+        items = [(topics.events(fam).name, k, v, t) for fam, k, v, t, _ in ctx.records.canonical]
         copies = rounds(len(items), MIN_RECORDS)
         preload(s, items + [(t, k, with_fresh_id(v), e) for _ in range(copies - 1) for t, k, v, e in items])
         count = len(items) * copies

@@ -163,7 +163,7 @@ def test_apply_refuses_before_touching_the_cluster(desired: TopicSet) -> None:
         def __getattr__(self, name: str) -> object:
             raise AssertionError(f"the cluster was touched ({name}) although a change was refused")
 
-    admin = TopicAdmin(KafkaConnection(), client=Untouchable())  # type: ignore[arg-type]
+    admin = TopicAdmin(KafkaConnection(bootstrap="unreached:9092"), client=Untouchable())  # type: ignore[arg-type]
     with pytest.raises(DestructiveChangeRefused, match="nothing was changed") as caught:
         admin.apply(changes)
     assert [c.topic for c in caught.value.refused] == [desired.dlq.name]
