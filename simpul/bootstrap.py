@@ -204,3 +204,64 @@ def alert_dispatcher(settings: Settings, *, store_url: str | None = None,
         settings.secret("alert_webhook_secret"), max_attempts=cs.alert_max_attempts,
         retry_base_s=cs.alert_retry_base_s, retry_max_s=cs.alert_retry_max_s, timeout_s=cs.alert_timeout_s,
         workers=cs.alert_workers)
+
+
+def alert_dispatch(settings: Settings, dispatcher, *, group: str | None = None, once: bool = False,
+                   stop=None):  # noqa: ANN001, ANN201 - AlertDispatcher, Stopper -> () -> DispatchStats
+    """One run of the alert dispatch (`simpul sink alerts`) on a new consumer of the alerts topic, as a function to
+    call again after a fencing (a fenced consumer cannot be used again: `consumers.kafka.rejoin_when_fenced`)."""
+    from consumers.alerts.dispatch import build_consumer, run
+    from consumers.config import consumer_conf
+    from consumers.kafka import EndOffsets
+    from topics.catalog import topic_names
+
+    topics, ends = topic_names(settings.topic_prefix), EndOffsets(settings.kafka)
+    return lambda: run(dispatcher, build_consumer(settings.kafka, topics, group, consumer_conf(settings, "alerts")),
+                       topics.alerts.name, poll_timeout=settings.sink_poll_timeout_s, once=once, stop=stop, ends=ends)
+
+
+# ---- monitor: the ops records the CLI shares with the dashboard -------------------------------------------------
+
+def ops_records(settings: Settings):  # noqa: ANN201 - (Accounts, AuditLog)
+    """The ops accounts and the audit trail in the dashboard database (`simpul users`, `simpul dlq replay`)."""
+    from monitor.accounts import Accounts
+    from monitor.audit import AuditLog
+    from monitor.opsdb import connect
+    from topics.catalog import topic_names
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    engine = connect(settings.dashboard_db)
+    return Accounts(engine), AuditLog(engine, settings.kafka, topic_names(settings.topic_prefix).find("audit").name)
+
+
+# ---- producers: the SDK publisher and the traffic simulator's sender ---------------------------------------------
+
+def publisher(settings: Settings, regency_code: str):  # noqa: ANN201 - RegencyProducer
+    """The SDK producer of one regency (`simpul publish`) on the configured broker and registry."""
+    from producers.sdk import RegencyProducer
+
+    return RegencyProducer(regency_code, settings.kafka, codec(settings), topic_prefix=settings.topic_prefix)
+
+
+def simulator_sender(settings: Settings, *, via: str, prefix: str | None = None, rate: float = 0.0,
+                     gateway_url: str | None = None, api_keys: dict[str, str] | None = None,
+                     show_progress: bool = True):  # noqa: ANN201 - (records) -> SendReport
+    """How `simpul simulate` sends its planned records: over HTTP to the gateway (settings.gateway_url unless given)
+    with each regency's key, or through the SDK on the configured broker and registry once the ingress topics and
+    the schemas are found there (checked when sending starts; nothing is sent otherwise)."""
+    from producers.simulator.preflight import preflight
+    from producers.simulator.send import send_http, send_sdk
+    from topics.catalog import topic_names
+
+    if via == "http":
+        url, keys = gateway_url or settings.gateway_url, dict(api_keys or {})
+        return lambda records: send_http(records, base_url=url, api_keys=keys, rate=rate, show_progress=show_progress)
+    topic_prefix = prefix or settings.topic_prefix
+
+    def send(records):  # noqa: ANN001, ANN202 - Sequence[PlannedRecord] -> SendReport
+        parts = codec(settings)
+        preflight(settings.kafka, settings.registry, topic_names(topic_prefix), parts)
+        return send_sdk(records, kafka=settings.kafka, codec=parts, topic_prefix=topic_prefix, rate=rate,
+                        show_progress=show_progress)
+
+    return send

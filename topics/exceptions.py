@@ -7,12 +7,15 @@ lives in the bottom layer (`schemas`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from schemas.exceptions import SimpulError
 
-if TYPE_CHECKING:
-    from topics.plan import Change
+
+class Described(Protocol):
+    """What the refusal needs of a planned change (`topics.plan.Change`): one line that says what it would do."""
+
+    def describe(self) -> str: ...
 
 
 class TopicsError(SimpulError):
@@ -37,7 +40,7 @@ class DestructiveChangeRefused(TopicsError):
     Nothing is applied when this is raised: a half-applied plan is harder to reason about than none.
     """
 
-    def __init__(self, refused: Sequence[Change]) -> None:
+    def __init__(self, refused: Sequence[Described]) -> None:
         self.refused = list(refused)
         lines = "\n".join(f"  - {change.describe()}" for change in self.refused)
         super().__init__(

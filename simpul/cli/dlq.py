@@ -13,18 +13,14 @@ app = typer.Typer(help="Inspect the dead-letter queue and replay its records to 
                   no_args_is_help=True)
 
 
-def _browser():  # noqa: ANN202
-    from simpul import bootstrap
-    from simpul.settings import load_settings
-
-    return bootstrap.dlq_browser(load_settings())
-
-
 @app.command("list")
 def list_records(limit: int = typer.Option(50, "--limit"), json_out: bool = typer.Option(False, "--json")) -> None:
     """The newest rejected records with their reason, source and decoded payload where it decodes (NIKs masked)."""
+    from simpul import bootstrap
+    from simpul.settings import load_settings
+
     with fail_on():
-        records = _browser().latest(limit)
+        records = bootstrap.dlq_browser(load_settings()).latest(limit)
 
     def table() -> None:
         from rich.table import Table
@@ -48,16 +44,17 @@ def replay(record: str = typer.Argument(..., help="PARTITION:OFFSET of the DLQ r
     In the fixed event, a NIK field left masked as `simpul dlq list` shows it (or left out) keeps the original NIK."""
     partition, _, offset = record.partition(":")
     if not (partition.isdigit() and offset.isdigit()):
-        console.print("error: give the record as PARTITION:OFFSET, e.g. 2:1045")
-        raise typer.Exit(2)
+        raise typer.BadParameter("give the record as PARTITION:OFFSET, e.g. 2:1045", param_hint="RECORD")
     with fail_on():
         from monitor.audit import audited_replay
-        from simpul.cli.ops_audit import CLI_ROLE, cli_actor, ops_records, publish_now
+        from simpul import bootstrap
+        from simpul.cli.ops_audit import CLI_ROLE, cli_actor, publish_now
         from simpul.settings import load_settings
 
-        _, audit = ops_records(load_settings())
+        settings = load_settings()
+        _, audit = bootstrap.ops_records(settings)
         try:  # recorded in the audit trail, whatever the result
-            result = audited_replay(_browser(), audit, actor=cli_actor(), role=CLI_ROLE, partition=int(partition),
+            result = audited_replay(bootstrap.dlq_browser(settings), audit, actor=cli_actor(), role=CLI_ROLE, partition=int(partition),
                                     offset=int(offset), fixed=json.loads(fixed.read_text()) if fixed else None)
         finally:
             publish_now(audit)

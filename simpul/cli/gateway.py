@@ -8,10 +8,13 @@ import typer
 
 from producers.gateway.serving import LIMIT_CONCURRENCY, LogLevel
 from simpul.cli.output import console, fail_on
+from simpul.settings import Settings
+
+HOST, PORT = (Settings.model_fields[name].default for name in ("gateway_host", "gateway_port"))
 
 
-def gateway(host: str | None = typer.Option(None, "--host", help="default SIMPUL_GATEWAY_HOST (127.0.0.1)"),
-            port: int | None = typer.Option(None, "--port", help="default SIMPUL_GATEWAY_PORT (18000)"),
+def gateway(host: str | None = typer.Option(None, "--host", help=f"default SIMPUL_GATEWAY_HOST ({HOST})"),
+            port: int | None = typer.Option(None, "--port", help=f"default SIMPUL_GATEWAY_PORT ({PORT})"),
             tls_cert: Path | None = typer.Option(None, "--tls-cert", help="PEM certificate (chain): serve HTTPS; "
                                                  "default SIMPUL_GATEWAY_TLS_CERT"),
             tls_key: Path | None = typer.Option(None, "--tls-key", help="PEM private key of the certificate; "

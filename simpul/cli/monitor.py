@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from simpul.cli.output import console, fail_on
+from simpul.settings import LOOPBACK
 
 
 def is_loopback(host: str) -> bool:
@@ -19,7 +20,7 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def monitor(host: str = typer.Option("127.0.0.1", "--host"),
+def monitor(host: str = typer.Option(LOOPBACK, "--host"),
             port: int = typer.Option(18090, "--port", help="dashboard port"),
             interval: float = typer.Option(3.0, "--interval", help="seconds between collection rounds"),
             silent_after: int = typer.Option(3600, "--silent-after",

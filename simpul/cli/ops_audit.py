@@ -6,7 +6,6 @@ from __future__ import annotations
 import getpass
 
 from simpul.cli.output import console
-from simpul.settings import Settings
 
 CLI_ROLE = "cli"
 
@@ -16,18 +15,6 @@ def cli_actor() -> str:
         return f"cli:{getpass.getuser()}"
     except OSError:
         return "cli:unknown"
-
-
-def ops_records(settings: Settings):  # noqa: ANN201 - (Accounts, AuditLog); imported lazily to keep the CLI fast
-    """The accounts and the audit trail in the dashboard database of `settings`."""
-    from monitor.accounts import Accounts
-    from monitor.audit import AuditLog
-    from monitor.opsdb import connect
-    from topics.catalog import topic_names
-
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    engine = connect(settings.dashboard_db)
-    return Accounts(engine), AuditLog(engine, settings.kafka, topic_names(settings.topic_prefix).find("audit").name)
 
 
 def publish_now(audit) -> None:  # noqa: ANN001 - monitor.audit.AuditLog

@@ -1,10 +1,21 @@
-"""CLI manners: data to stdout, progress and logs to stderr, no colour off a terminal, `--json` everywhere."""
+"""CLI manners: data to stdout, progress and logs to stderr, no colour off a terminal, `--json` everywhere.
+
+Every command prints through `emit` (data: JSON or the human rendering), `out` (data on stdout) and `console`
+(progress, notes, errors on stderr), and fails through `fail_on`, which prints our own error as one
+`error: <message>` line on stderr. Exit codes, the same for every command:
+
+- 0: done (a check found nothing wrong);
+- 1: our error (a `SimpulError`: a bad setting, an unreachable broker, a missing secret), or a check or batch that
+  ran and found something wrong (incompatible schemas, stale documents, lines not published);
+- 2: usage: a bad option or argument (raise `typer.BadParameter`; click prints it with the command's usage);
+- 3: refused: a destructive change asked for without its explicit flag (`topics apply --allow-destructive`).
+"""
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -13,6 +24,10 @@ from rich.console import Console
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_REFUSED = 3
 
 
 def emit(data: Any, as_json: bool, human: Callable[[], object]) -> None:
@@ -24,8 +39,9 @@ def emit(data: Any, as_json: bool, human: Callable[[], object]) -> None:
 
 
 @contextmanager
-def fail_on() -> Iterator[None]:
-    """Turn our own errors into one line on stderr and exit code 1; anything else is a bug and shows a trace."""
+def fail_on(refused: Sequence[type[Exception]] = ()) -> Iterator[None]:
+    """Turn our own errors into one line on stderr and exit code 1 (3 for the `refused` types); anything else is
+    a bug and shows a trace."""
     from simpul.exceptions import SimpulError
 
     try:
@@ -34,4 +50,4 @@ def fail_on() -> Iterator[None]:
         from rich.markup import escape
 
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False)
-        raise typer.Exit(1) from None
+        raise typer.Exit(EXIT_REFUSED if isinstance(exc, tuple(refused)) else EXIT_ERROR) from None

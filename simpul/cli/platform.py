@@ -18,7 +18,7 @@ app = typer.Typer(help="Start, inspect and stop the platform (Kafka, schema regi
                   no_args_is_help=True)
 
 
-def _table(status: PlatformStatus) -> None:
+def status_table(status: PlatformStatus) -> None:
     from rich.table import Table
 
     kafka = f", kafka: {status.kafka_security}" + (f"/{status.kafka_sasl_mechanism}" if status.kafka_sasl_mechanism else "")
@@ -66,7 +66,7 @@ def up(with_postgres: bool = typer.Option(False, "--with-postgres", help="also s
             status = platform.up(with_postgres=with_postgres, progress=lambda m: spinner.update(m), **mode)
     elapsed = time.monotonic() - started
     emit(status.model_dump() | {"elapsed_s": round(elapsed, 1)}, json_out,
-         lambda: (_table(status), console.print(f"ready in {elapsed:.1f} s")))
+         lambda: (status_table(status), console.print(f"ready in {elapsed:.1f} s")))
 
 
 @app.command()
@@ -104,7 +104,7 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
     """Say what runs and where it listens."""
     with fail_on():
         st = platform_for(load_settings()).status()
-    emit(st.model_dump(), json_out, lambda: _table(st))
+    emit(st.model_dump(), json_out, lambda: status_table(st))
 
 
 @app.command()
@@ -136,8 +136,7 @@ def credentials(principal: str = typer.Option(None, "--principal", help="one pri
         data = {u: creds.password(u) for u in users}
     if env:
         if not principal:
-            console.print("[red]error:[/] --env needs --principal")
-            raise typer.Exit(2)
+            raise typer.BadParameter("--env needs --principal", param_hint="--env")
         for key, value in creds.env(principal).items():
             typer.echo(f"export {key}={value}")
         return

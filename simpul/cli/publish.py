@@ -16,15 +16,14 @@ def publish(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from producers.batch import count_lines, publish_file
-    from producers.sdk import RegencyProducer
+    from producers.exceptions import ProducerError
     from simpul import bootstrap
     from simpul.settings import load_settings
 
-    settings = load_settings()
     with fail_on():
+        settings = load_settings()
         total = count_lines(file)
-        with RegencyProducer(regency, settings.kafka, bootstrap.codec(settings),
-                             topic_prefix=settings.topic_prefix) as producer, \
+        with bootstrap.publisher(settings, regency) as producer, \
                 Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                          TimeRemainingColumn(), console=console, transient=True) as progress:
             task = progress.add_task(f"publishing to {producer.topic}", total=total)
@@ -37,5 +36,7 @@ def publish(file: Path = typer.Argument(..., exists=True, dir_okay=False, help="
             console.print(f"  line {p.line}: {p.field}: {p.reason}", markup=False, highlight=False)
 
     emit(summary.model_dump(), json_out, human)
-    if not summary.ok:
-        raise typer.Exit(1)
+    with fail_on():
+        if not summary.ok:
+            raise ProducerError(f"{summary.lines - summary.sent} of {summary.lines} lines were not published (see "
+                                "above); fix them and publish the file again: duplicates are dropped downstream")

@@ -20,14 +20,14 @@ import typer
 from pydantic import SecretStr
 
 from simpul.cli.output import console, emit, fail_on
-from simpul.cli.platform import _table
+from simpul.cli.platform import status_table
 from simpul import secret_files
 from simpul.platform import platform_for, security
 from simpul.platform.endpoints import PlatformStatus
 from simpul.platform.exceptions import PlatformError
 from simpul.platform.local import LocalPlatform
 from simpul.platform.permissions import PRIVATE_UMASK
-from simpul.settings import Settings, load_settings
+from simpul.settings import LOOPBACK, Settings, load_settings
 
 INSECURE_WARNING = ("warning: --insecure: Kafka runs PLAINTEXT without authentication or ACLs; any local process "
                     "can read every topic and write any regency's ingress topic. For development only.")
@@ -111,7 +111,7 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     console.print(f"topics: {provisioned['topic_changes']} change(s) applied; schemas: {provisioned['schemas']} "
                   "registered")
     if platform_only:
-        emit(status.model_dump(), json_out, lambda: _table(status))
+        emit(status.model_dump(), json_out, lambda: status_table(status))
         return
 
     # The children read PostgreSQL's address and passwords like every setting: the environment, else the ports
@@ -136,15 +136,14 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     sup.start("simulator", "simulate", "--events", "50000", "--seed", str(seed), "--rate", str(rate),
               "--complaint-burst", "0.02", "--manifest", str(state / "run" / "simulation-manifest.json"),
               env=principal(security.SIMULATOR))
-    url = f"http://127.0.0.1:{dashboard_port}/"
-    scheme = "https" if settings.gateway_tls_cert else "http"
+    url = f"http://{LOOPBACK}:{dashboard_port}/"
     with fail_on():
         login = dashboard_login(settings)
     running = {"platform": status.model_dump(), "dashboard": url, "login": login,
-               "gateway": f"{scheme}://{settings.gateway_host}:{settings.gateway_port}/",
+               "gateway": f"{settings.gateway_url}/",
                "processes": {c.name: c.proc.pid for c in sup.children if c.proc}, "logs": str(state / "log")}
     emit(running, json_out, lambda: (
-        _table(status),
+        status_table(status),
         console.print(f"pipeline running: {', '.join(c.name for c in sup.children)} (logs in {state / 'log'})"),
         console.print(f"[bold]dashboard: {url}[/]   gateway: {running['gateway']}   Ctrl-C stops everything"),
         console.print(login["message"], highlight=False),

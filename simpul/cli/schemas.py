@@ -10,8 +10,7 @@ import typer
 from schemas.catalog import AVRO_DIR, Catalog
 from schemas.codec import register_all, registry_client
 from schemas.compatibility import check_catalog
-from schemas.exceptions import SchemaError
-from simpul.cli.output import console, emit
+from simpul.cli.output import EXIT_ERROR, console, emit, fail_on
 
 app = typer.Typer(help="Avro schemas: register them with their compatibility rules, check changes.", no_args_is_help=True)
 
@@ -32,23 +31,13 @@ def _registry_url(explicit: str | None) -> str:
     return load_settings().registry
 
 
-EXIT_INCOMPATIBLE = 1
-EXIT_ERROR = 2  # could not register/check at all (registry down, broken .avsc): not the same as "incompatible"
-
-
-def _fail(exc: SchemaError) -> typer.Exit:
-    console.print(f"error: {exc}", highlight=False, markup=False)
-    return typer.Exit(EXIT_ERROR)
-
-
 @app.command()
 def register(registry: RegistryOption = None, schemas_dir: DirOption = AVRO_DIR, as_json: JsonOption = False) -> None:
     """Register every schema under its record-name subject and set the subject's compatibility rule."""
-    try:
+    with fail_on():
         catalog = Catalog.load(schemas_dir)
         regs = register_all(registry_client(_registry_url(registry)), catalog)
-    except SchemaError as exc:
-        raise _fail(exc) from exc
+
     def human() -> None:
         for r in regs:
             typer.echo(f"{r.subject}\tid={r.schema_id}\t{r.compatibility}")
@@ -59,14 +48,11 @@ def register(registry: RegistryOption = None, schemas_dir: DirOption = AVRO_DIR,
 
 @app.command()
 def check(registry: RegistryOption = None, schemas_dir: DirOption = AVRO_DIR, as_json: JsonOption = False) -> None:
-    """Compare local schemas with the registry under each subject's rule; exit 1 naming each incompatible change.
-
-    Exit 2 if the check could not run (registry unreachable, broken schema files).
-    """
-    try:
+    """Compare local schemas with the registry under each subject's rule; exit 1 naming each incompatible change,
+    or with the reason when the check could not run (registry unreachable, broken schema files)."""
+    with fail_on():
         reports = check_catalog(_registry_url(registry), Catalog.load(schemas_dir))
-    except SchemaError as exc:
-        raise _fail(exc) from exc
+
     failed = [r for r in reports if not r.ok]
     def human() -> None:
         for r in reports:
@@ -85,4 +71,4 @@ def check(registry: RegistryOption = None, schemas_dir: DirOption = AVRO_DIR, as
 
     emit({"ok": not failed, "subjects": [r.as_dict() for r in reports]}, as_json, human)
     if failed:
-        raise typer.Exit(EXIT_INCOMPATIBLE)
+        raise typer.Exit(EXIT_ERROR)

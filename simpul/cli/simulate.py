@@ -14,29 +14,20 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from confluent_kafka import KafkaException
-from confluent_kafka.admin import AdminClient
 from pydantic import ValidationError
 
 from producers.simulator.faults import FaultMix
 from producers.simulator.manifest import Manifest
-from producers.simulator.send import SendReport, send_http, send_sdk
-from producers.simulator.traffic import Plan, plan
-from schemas.catalog import event_types
-from schemas.codec import AvroCodec
-from schemas.exceptions import RegistryError
-from schemas.reference import regency_codes
-from simpul.cli.output import console, emit
+from producers.simulator.preflight import PreflightError
+from producers.simulator.send import SendReport
+from producers.simulator.traffic import plan
+from simpul import bootstrap
+from simpul.cli.output import console, emit, fail_on
 from simpul.exceptions import SimpulError
 from simpul.settings import Settings, load_settings
-from topics.catalog import load_catalog
 
 app = typer.Typer(help="Send simulated regency traffic and write its manifest.", no_args_is_help=True,
                   add_completion=False)
-
-
-class PreflightError(SimpulError):
-    """The platform is not ready for the simulator (topics or schemas missing, broker unreachable)."""
 
 
 Pct = float | None
@@ -56,8 +47,8 @@ def simulate_command(
         "manifest.json"),
     via: Annotated[str, typer.Option("--via", help="sdk (Kafka producers) or http (the ingress gateway).")] = "sdk",
     rate: Annotated[float, typer.Option("--rate", min=0.0, help="Records per second; 0 = as fast as possible.")] = 0.0,
-    gateway_url: Annotated[str, typer.Option("--gateway-url", help="Base URL of the HTTP gateway (--via http).")] = (
-        "http://127.0.0.1:18000"),
+    gateway_url: Annotated[str | None, typer.Option(
+        "--gateway-url", help="Base URL of the HTTP gateway (--via http); default SIMPUL_GATEWAY_HOST/PORT.")] = None,
     keys_file: Annotated[Path | None, typer.Option("--keys-file", help="JSON {regency_code: api_key} (--via http).")
                          ] = None,
     prefix: Annotated[str | None, typer.Option("--prefix", help="Topic prefix; default SIMPUL_TOPIC_PREFIX.")] = None,
@@ -85,7 +76,7 @@ def simulate_command(
              "double_aid": double_aid, "air_quality": air_quality, "price_jump": price_jump,
              "complaint_overdue": complaint_overdue}
     mix = _mix(clean, {k: v for k, v in flags.items() if v is not None})
-    try:
+    with fail_on():
         keys = _keys(keys_file) if via == "http" and not dry_run else {}
         the_plan = plan(events, seed, mix, via=via,  # type: ignore[arg-type]
                         nik_hmac_key=settings.secret("nik_hmac_key"))
@@ -95,16 +86,15 @@ def simulate_command(
                       markup=False, highlight=False)
         report = None
         if not dry_run:
-            report = _send(the_plan, settings, via, rate, prefix or settings.topic_prefix, gateway_url, keys)
-    except SimpulError as exc:
-        console.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
+            send = bootstrap.simulator_sender(settings, via=via, prefix=prefix, rate=rate, gateway_url=gateway_url,
+                                              api_keys=keys, show_progress=console.is_terminal)
+            report = send(the_plan.records)
     summary = _summary(the_plan.manifest, manifest, report)
     emit(summary, as_json, lambda: _human(summary))
-    if report is not None and report.unexpected_count:
-        console.print(f"error: the gateway answered {report.unexpected_count} record(s) differently from the manifest",
-                      markup=False, highlight=False)
-        raise typer.Exit(1)
+    with fail_on():
+        if report is not None and report.unexpected_count:
+            raise SimpulError(f"the gateway answered {report.unexpected_count} record(s) differently from the "
+                              "manifest")
 
 
 simulate = simulate_command
@@ -136,40 +126,6 @@ def _keys(path: Path | None) -> dict[str, str]:
     return {str(k): v for k, v in data.items()}
 
 
-def preflight(settings: Settings, prefix: str, codec: AvroCodec, timeout: float = 15.0) -> None:
-    """Refuse to send unless all 35 ingress topics exist and every schema is registered."""
-    topics = load_catalog().expand(regency_codes=sorted(regency_codes()), profile="single", prefix=prefix)
-    wanted = {topics.ingress(code).name for code in regency_codes()}
-    try:
-        existing = set(AdminClient(settings.kafka.librdkafka()).list_topics(timeout=timeout).topics)
-    except KafkaException as exc:
-        raise PreflightError(f"cannot reach Kafka at {settings.kafka.bootstrap}: {exc}; is the platform up "
-                             "(`simpul platform up`)?") from None
-    missing = sorted(wanted - existing)
-    if missing:
-        raise PreflightError(f"{len(missing)} ingress topic(s) are missing (e.g. {missing[0]}); "
-                             f"run `simpul topics apply --prefix {prefix}` first")
-    for event_type in event_types():
-        try:
-            codec.schema_id(event_type)
-        except RegistryError as exc:
-            raise PreflightError(f"schema of {event_type} is not usable: {exc}; run `simpul schemas register` "
-                                 "first") from None
-        except Exception as exc:  # noqa: BLE001 - connection errors come from the HTTP library underneath
-            raise PreflightError(f"cannot reach the schema registry at {settings.registry}: {exc}") from None
-
-
-def _send(the_plan: Plan, settings: Settings, via: str, rate: float, prefix: str, gateway_url: str,
-          keys: dict[str, str]) -> SendReport:
-    show = console.is_terminal
-    if via == "http":
-        return send_http(the_plan.records, base_url=gateway_url, api_keys=keys, rate=rate, show_progress=show)
-    codec = AvroCodec.from_url(settings.registry)
-    preflight(settings, prefix, codec)
-    return send_sdk(the_plan.records, kafka=settings.kafka, codec=codec, topic_prefix=prefix, rate=rate,
-                    show_progress=show)
-
-
 def _summary(m: Manifest, path: Path, report: SendReport | None) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "manifest": str(path), "seed": m.seed, "via": m.via, "total_sent": m.total_sent,
@@ -192,4 +148,4 @@ def _human(summary: dict[str, Any]) -> None:
         typer.echo(f"{key}\t{value}")
 
 
-__all__ = ["app", "preflight", "simulate", "simulate_command"]
+__all__ = ["app", "simulate", "simulate_command"]

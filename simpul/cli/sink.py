@@ -90,12 +90,10 @@ def alerts(
     loglevel: Annotated[str, typer.Option("--loglevel")] = "info",
 ) -> None:
     """Deliver each alert once per alert id to every webhook (signed, retried, dead-lettered) and to the store."""
-    from consumers.alerts.dispatch import build_consumer, delivery_status, run
-    from consumers.config import consumer_conf
-    from consumers.kafka import EndOffsets, Stopper, rejoin_when_fenced
+    from consumers.alerts.dispatch import delivery_status
+    from consumers.kafka import Stopper, rejoin_when_fenced
     from simpul import bootstrap
     from simpul.settings import load_settings
-    from topics.catalog import topic_names
 
     _logging(loglevel)
     with fail_on():
@@ -104,7 +102,6 @@ def alerts(
             data = delivery_status(bootstrap.store_engine(settings, store_url))
             emit(data, as_json, lambda: _print_status(data))
             return
-        cs = settings
         dispatcher = bootstrap.alert_dispatcher(settings, store_url=store_url, webhooks=webhook)
         if not dispatcher.webhooks:
             console.print("[yellow]warning:[/] no webhook configured (--webhook or SIMPUL_ALERT_WEBHOOKS): "
@@ -115,12 +112,9 @@ def alerts(
                     "dead": sum(r.status == "dead" for r in results)}
             emit(data, as_json, lambda: console.print(data))
             return
-        topics = topic_names(settings.topic_prefix)
-        stop, ends = Stopper().install(), EndOffsets(settings.kafka)
+        stop = Stopper().install()
         stats = rejoin_when_fenced(  # a fenced consumer cannot be used again: rejoin with a new one
-            lambda: run(dispatcher, build_consumer(settings.kafka, topics, group, consumer_conf(cs, "alerts")),
-                        topics.alerts.name, poll_timeout=cs.sink_poll_timeout_s, once=once, stop=stop, ends=ends),
-            stop=stop)
+            bootstrap.alert_dispatch(settings, dispatcher, group=group, once=once, stop=stop), stop=stop)
         dispatcher.close()
         data = stats.as_dict()
         emit(data, as_json, lambda: console.print(data))

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.markup import escape
 
-from simpul.cli.output import console
+from simpul.cli.output import console, fail_on
 from schemas import reference
 from simpul.settings import Settings, load_settings
 from topics.admin import ClusterState, TopicAdmin
@@ -31,10 +30,6 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
-EXIT_ERROR = 1
-EXIT_REFUSED = 3
-
 
 def regency_codes() -> list[str]:
     """The 35 regency/city codes the ingress topics are expanded over (schemas/reference/regencies.csv)."""
@@ -80,10 +75,8 @@ def plan_command(
 ) -> None:
     """Print the difference between the catalog and the cluster; changes nothing."""
     err = _stderr()
-    try:
+    with fail_on():
         _, state, topics, changes = _prepare(ctx, err, prefix, profile, prune, allow_destructive, catalog, timeout)
-    except TopicsError as exc:
-        _fail(err, exc)
     _print_plan(err, state, topics, changes, as_json)
 
 
@@ -101,7 +94,7 @@ def apply_command(
 ) -> None:
     """Make the cluster match the catalog; running it twice changes nothing the second time."""
     err = _stderr()
-    try:
+    with fail_on(refused=(DestructiveChangeRefused,)):
         admin, state, topics, changes = _prepare(
             ctx, err, prefix, profile, prune, allow_destructive, catalog, timeout
         )
@@ -117,8 +110,6 @@ def apply_command(
             allow_destructive=allow_destructive,
             progress=lambda line: err.print(f"applying: {line}", markup=False, highlight=False),
         )
-    except TopicsError as exc:
-        _fail(err, exc)
     _emit(done, as_json)
     err.print(f"applied {len(done)} change(s) to {state.bootstrap}")
 
@@ -205,7 +196,3 @@ def _stderr() -> Console:
     """The shared stderr console of `simpul.cli.output`: rich drops colour by itself when not on a terminal."""
     return console
 
-
-def _fail(err: Console, exc: TopicsError) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
-    raise typer.Exit(EXIT_REFUSED if isinstance(exc, DestructiveChangeRefused) else EXIT_ERROR)

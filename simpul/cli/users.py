@@ -10,7 +10,8 @@ import sys
 
 import typer
 
-from simpul.cli.ops_audit import CLI_ROLE, cli_actor, ops_records, publish_now
+from simpul import bootstrap
+from simpul.cli.ops_audit import CLI_ROLE, cli_actor, publish_now
 from simpul.cli.output import console, emit, fail_on, out
 from simpul.settings import Settings, load_settings
 
@@ -25,7 +26,7 @@ def create_user(settings: Settings, name: str, role: str, password: str | None =
     """Create a dashboard account (password generated when None) and record it in the audit trail."""
     from schemas.audit import AuditAction
 
-    accounts, audit = ops_records(settings)
+    accounts, audit = bootstrap.ops_records(settings)
     created = accounts.create(name, role, password)
     audit.record(actor=cli_actor(), role=CLI_ROLE, action=AuditAction.USER_CREATE, target=f"user:{name}",
                  result="ok", detail=f"role {created.account.role}")
@@ -38,7 +39,7 @@ def disable_user(settings: Settings, name: str, *, publish: bool = True):  # noq
     """Disable a dashboard account (its sessions end at once) and record it in the audit trail."""
     from schemas.audit import AuditAction
 
-    accounts, audit = ops_records(settings)
+    accounts, audit = bootstrap.ops_records(settings)
     account = accounts.disable(name)
     audit.record(actor=cli_actor(), role=CLI_ROLE, action=AuditAction.USER_DISABLE, target=f"user:{name}",
                  result="ok")
@@ -51,7 +52,7 @@ def first_operator(settings: Settings, name: str = FIRST_OPERATOR):  # noqa: ANN
     """On an installation without any dashboard account, create operator `name` with a generated password and return
     it (its `.password` is to be shown once); None when accounts exist already. The audit entry goes to the topic
     with the dashboard's next collection round."""
-    accounts, _ = ops_records(settings)
+    accounts, _ = bootstrap.ops_records(settings)
     if accounts.count():
         return None
     return create_user(settings, name, "operator", publish=False)
@@ -86,7 +87,7 @@ def create(name: str = typer.Argument(..., help="the login name: lower-case lett
 def list_users(json_out: bool = typer.Option(False, "--json")) -> None:
     """The accounts: names, roles, when created and disabled (never passwords or hashes)."""
     with fail_on():
-        accounts, _ = ops_records(load_settings())
+        accounts, _ = bootstrap.ops_records(load_settings())
         rows = [a.as_dict() for a in accounts.list_accounts()]
 
     def table() -> None:

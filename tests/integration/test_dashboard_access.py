@@ -30,7 +30,6 @@ from schemas.codec import frame
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.cli.users import app as users_cli
-from simpul.cli.ops_audit import ops_records
 from simpul.cli.users import disable_user
 from simpul.settings import Settings
 from topics.catalog import topic_names
@@ -241,7 +240,7 @@ def test_accounts_sessions_and_audit_on_sqlite_and_postgresql(pipeline: Settings
         assert client.get("/api/session").json()["user"] == name
         disable_user(s, name, publish=False)
         assert client.get("/api/session").status_code == 401
-    _, audit = ops_records(s)
+    _, audit = bootstrap.ops_records(s)
     assert [(e["action"], e["target"]) for e in audit.recent()] == [("user.disable", f"user:{name}"),
                                                                      ("user.create", f"user:{name}")]
 

@@ -25,7 +25,8 @@ from confluent_kafka.admin import (
 )
 from typer.testing import CliRunner, Result
 
-from simpul.cli.topics import EXIT_ERROR, EXIT_REFUSED, app, regency_codes
+from simpul.cli.output import EXIT_ERROR, EXIT_REFUSED
+from simpul.cli.topics import app, regency_codes
 from simpul.settings import Settings
 from topics.catalog import DEFAULT_CATALOG, load_catalog
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from simpul import secret_files
 from simpul.cli.run import dashboard_login
-from simpul.cli.users import ops_records
+from simpul.bootstrap import ops_records
 from simpul.settings import load_settings
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from simpul.cli.topics import EXIT_ERROR, app, regency_codes
+from simpul.cli.output import EXIT_ERROR
+from simpul.cli.topics import app, regency_codes
 from simpul.settings import Settings
 
 NOWHERE = Settings(kafka_bootstrap="127.0.0.1:1")  # nothing listens on port 1
