@@ -399,3 +399,24 @@ def test_streams_run_all_routes_an_event_rejects_another_and_stops_on_sigterm(en
     text = log.read_text(errors="replace")
     for name in ("gatekeeper", "aggregates", "alerts"):
         assert f"streams: {name} stopped (exit 0)" in text, text[-3000:]
+
+
+def test_streams_run_on_a_prefix_without_topics_fails_in_one_line(settings: Settings, unique: str,
+                                                                   tmp_path: Path) -> None:
+    """A processor that cannot start says why in one line on stderr and exits 1, without a traceback."""
+    prefix = f"sn{unique}"
+    e = Env(settings, prefix, tmp_path)
+    try:
+        done = subprocess.run([sys.executable, "-m", "simpul", "streams", "run", "gatekeeper"], env=e.env(), cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        client = AdminClient(settings.kafka.librdkafka())
+        doomed = [t for t in client.list_topics(timeout=10).topics if t.startswith((f"{prefix}.", f"{prefix}-"))]
+        if doomed:
+            for future in client.delete_topics(doomed, operation_timeout=30).values():
+                future.result()
+    assert done.returncode == 1, done.stderr[-2000:]
+    errors = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and f"{prefix}.events." in errors[0] and "simpul topics apply" in errors[0], done.stderr
+    assert "Traceback" not in done.stderr
+    assert done.stdout == ""
