@@ -17,12 +17,10 @@ def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: 
     from producers.delivery import AckedProducer
     from producers.gateway.app import PRODUCER_CONF, Gateway, create_app
     from producers.gateway.digest import RetryDigest
-    from producers.gateway.store import GatewayStore
     from topics.catalog import topic_names
 
     digest = RetryDigest(settings.secret("gateway_digest_key"))
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    store = GatewayStore(settings.gateway_db)
+    store = gateway_store(settings)
     store.migrate()
     parts = Gateway(
         store=store,
@@ -34,6 +32,14 @@ def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: 
         max_body_bytes=max_body_bytes,
     )
     return create_app(parts)
+
+
+def gateway_store(settings: Settings):  # noqa: ANN201 - GatewayStore
+    """The gateway's database of API keys and outcomes (`simpul gateway`, `simpul keys`); migrated on first use."""
+    from producers.gateway.store import GatewayStore
+
+    settings.state_dir.mkdir(parents=True, exist_ok=True)
+    return GatewayStore(settings.gateway_db)
 
 
 def provision(settings: Settings) -> dict[str, int]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from simpul import bootstrap
 from simpul.cli.output import console, emit, fail_on, out
 from simpul.settings import load_settings
 
@@ -11,12 +12,8 @@ app = typer.Typer(help="Issue, list and revoke the HTTP gateway's API keys (one 
                   no_args_is_help=True)
 
 
-def _store():  # noqa: ANN202
-    from producers.gateway.store import GatewayStore
-
-    settings = load_settings()
-    settings.state_dir.mkdir(parents=True, exist_ok=True)
-    return GatewayStore(settings.gateway_db)
+def _store():  # noqa: ANN202 - GatewayStore
+    return bootstrap.gateway_store(load_settings())
 
 
 @app.command()

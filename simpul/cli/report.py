@@ -27,6 +27,7 @@ def report(
     regency: Annotated[str | None, typer.Option("--regency", help="one regency code, e.g. 3374")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
     store_url: Annotated[str | None, typer.Option("--store-url", help="SQLAlchemy URL of the store")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
 ) -> None:
     """Requests, completed, SLA-met %, median completion hours, fee anomalies and complaints per regency x service."""
     import sys
@@ -42,7 +43,7 @@ def report(
             raise SimpulError(f"{regency!r} is not a Central Java regency code (3301-3329, 3371-3376)")
         engine = bootstrap.store_engine(load_settings(), store_url)
         cells = transparency(engine, period=period.value, regency=regency)  # type: ignore[arg-type]
-        text = export(cells, fmt.value)  # type: ignore[arg-type]
+        text = export(cells, "json" if as_json else fmt.value)  # type: ignore[arg-type]
         if output is not None:
             output.write_text(text, encoding="utf-8")
             console.print(f"{len(cells)} rows written to {output}")
