@@ -14,6 +14,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from simpul.platform.exceptions import PlatformError
 from simpul.platform.permissions import PRIVATE_UMASK, open_private_log, write_private
 
 
@@ -107,6 +108,35 @@ def terminate(pid: int, grace_s: float = 20.0, first: signal.Signals = signal.SI
             if not _alive(pid):
                 return
             time.sleep(0.1)
+
+
+def terminate_all(pids: list[int], first: signal.Signals, group: bool) -> None:
+    """Signal every process first, then wait for each (so nodes of one cluster stop together)."""
+    for pid in pids:
+        try:
+            os.killpg(pid, first) if group else os.kill(pid, first)
+        except (ProcessLookupError, PermissionError):
+            pass
+    for pid in pids:
+        terminate(pid, first=first, group=group)
+
+
+def java_with_argfile(launcher: list[str], args: list[str], argfile: Path, doing: str) -> None:
+    """Run `launcher` with the main class and its `args` in a 0600 Java argument file (deleted afterwards), so
+    that no password among them shows in the process table."""
+    write_private(argfile, "".join(_java_quoted(a) + "\n" for a in args))
+    try:
+        proc = subprocess.run([*launcher, f"@{argfile}"], capture_output=True, text=True, check=False,
+                              umask=PRIVATE_UMASK)
+    finally:
+        argfile.unlink(missing_ok=True)
+    if proc.returncode != 0:
+        raise PlatformError(f"{doing} failed: {proc.stdout}{proc.stderr}".strip())
+
+
+def _java_quoted(arg: str) -> str:
+    """One argument as a Java argument file line: double-quoted, backslashes and quotes escaped."""
+    return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _alive(pid: int) -> bool:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from simpul.platform.local import KafkaMode, _node_properties, kafka_nodes
+from simpul.platform.kraft import KafkaMode, kafka_nodes, node_properties
 from simpul.platform.security import Credentials, scram_format_args
 
 
@@ -19,7 +19,7 @@ CREDS = Credentials(users={"admin": SecretStr("adm-pw"), "controller": SecretStr
 
 def test_secure_single_node(tmp_path: Path) -> None:
     (node,) = kafka_nodes(tmp_path, KafkaMode(secure=True), 19092, 19093)
-    p = props(_node_properties(node, [node], CREDS))
+    p = props(node_properties(node, [node], CREDS))
     assert p["listeners"] == "SASL_PLAINTEXT://127.0.0.1:19092,CONTROLLER://127.0.0.1:19093"
     assert p["listener.security.protocol.map"] == "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
     assert p["authorizer.class.name"] == "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
@@ -37,7 +37,7 @@ def test_three_nodes_share_static_voters(tmp_path: Path) -> None:
                                                                        (3, 30004, 30005)]
     assert len({n.data for n in nodes}) == 3
     for node in nodes:
-        p = props(_node_properties(node, nodes, None))
+        p = props(node_properties(node, nodes, None))
         assert p["node.id"] == str(node.node_id)
         assert p["controller.quorum.voters"] == "1@127.0.0.1:30001,2@127.0.0.1:30003,3@127.0.0.1:30005"
         assert "controller.quorum.bootstrap.servers" not in p
@@ -49,11 +49,11 @@ def test_cluster_ids_never_start_with_a_dash(monkeypatch) -> None:
     """`kafka-storage format -t -abc…` reads the id as an option; one random id in 64 starts with '-'."""
     import uuid as uuid_module
 
-    from simpul.platform import local
+    from simpul.platform import kraft
 
     dash_first = uuid_module.UUID(bytes=b"\xfb" + bytes(15))  # base64url "-w…"
     fresh = iter([dash_first, uuid_module.UUID(int=7)])
-    monkeypatch.setattr(local.uuid, "uuid4", lambda: next(fresh))
-    cluster_id = local._cluster_id()
+    monkeypatch.setattr(kraft.uuid, "uuid4", lambda: next(fresh))
+    cluster_id = kraft.cluster_id()
     assert not cluster_id.startswith("-")
     assert cluster_id == "AAAAAAAAAAAAAAAAAAAABw"

@@ -11,9 +11,10 @@ import pytest
 import yaml
 from pydantic import SecretStr
 
-from simpul.platform import docker, local, postgres
+from simpul.platform import docker, postgres, processes
 from simpul.platform.exceptions import PlatformError
-from simpul.platform.local import KafkaMode, LocalPlatform
+from simpul.platform.kraft import KafkaMode
+from simpul.platform.local import LocalPlatform
 from simpul.platform.permissions import exposed, harden, private_umask, write_private
 from simpul.platform.security import Credentials
 from simpul.settings import Settings, load_settings
@@ -180,12 +181,13 @@ def test_storage_format_gets_the_scram_password_in_an_argument_file(tmp_path: Pa
         seen.append((cmd, argfile.read_text(), argfile.stat().st_mode & 0o777))
         return subprocess.CompletedProcess(cmd, 0, "", "")
 
-    monkeypatch.setattr(local.subprocess, "run", fake_run)
+    monkeypatch.setattr(processes.subprocess, "run", fake_run)
     creds = Credentials(users={"admin": SecretStr("adm-pw-\"quoted\""), "controller": SecretStr("ctl")})
     from simpul.platform.security import scram_format_args
 
-    local.java_with_argfile(["java", "-cp", "lib/*"], ["kafka.tools.StorageTool", "format", *scram_format_args(creds)],
-                             tmp_path / "format.args", "formatting")
+    processes.java_with_argfile(["java", "-cp", "lib/*"],
+                                ["kafka.tools.StorageTool", "format", *scram_format_args(creds)],
+                                tmp_path / "format.args", "formatting")
     ((cmd, text, mode),) = seen
     assert not any("adm-pw" in a for a in cmd)
     assert cmd[:3] == ["java", "-cp", "lib/*"] and cmd[-1] == f"@{tmp_path / 'format.args'}"

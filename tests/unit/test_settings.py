@@ -7,7 +7,8 @@ from pydantic import SecretStr, ValidationError
 
 from simpul.platform import platform_for
 from simpul.platform.external import ExternalPlatform
-from simpul.platform.local import LocalPlatform, _kafka_properties
+from simpul.platform.kraft import kafka_properties
+from simpul.platform.local import LocalPlatform
 from simpul.settings import Settings, load_settings
 from topics.connection import KafkaConnection
 
@@ -70,7 +71,7 @@ def test_explicit_provider_wins(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_single_node_broker_properties(tmp_path) -> None:  # noqa: ANN001
-    props = dict(line.split("=", 1) for line in _kafka_properties(19092, 19093, tmp_path).splitlines()
+    props = dict(line.split("=", 1) for line in kafka_properties(19092, 19093, tmp_path).splitlines()
                  if line and not line.startswith("#"))
     assert props["controller.quorum.bootstrap.servers"] == "127.0.0.1:19093"
     assert props["offsets.topic.replication.factor"] == "1"
