@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from simpul.cli.output import console, emit, fail_on
+from simpul.cli.output import console, emit, fail_on, out
 
 app = typer.Typer(help="Province consumers: the store sink and the alert dispatch.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
@@ -59,7 +59,7 @@ def store(
             engine = bootstrap.store_engine(settings, store_url)
             with engine.connect() as conn:
                 data = counts(conn)
-            emit(data, as_json, lambda: [console.print(f"{k:24} {v}") for k, v in data.items()])
+            emit(data, as_json, lambda: [out.print(f"{k:24} {v}") for k, v in data.items()])
             return
         stop = Stopper().install()
         runs: list[StoreSink] = []
@@ -73,7 +73,7 @@ def store(
 
         stats = rejoin_when_fenced(start, stop=stop)
         data = stats.as_dict()
-        emit(data, as_json, lambda: console.print(
+        emit(data, as_json, lambda: out.print(
             f"{data['records']} records in {data['batches']} batches, {data['poison']} poison, {data['seconds']}s"))
 
 
@@ -110,19 +110,19 @@ def alerts(
             results = dispatcher.retry_dead()
             data = {"retried": len(results), "delivered": sum(r.status == "delivered" for r in results),
                     "dead": sum(r.status == "dead" for r in results)}
-            emit(data, as_json, lambda: console.print(data))
+            emit(data, as_json, lambda: out.print(data))
             return
         stop = Stopper().install()
         stats = rejoin_when_fenced(  # a fenced consumer cannot be used again: rejoin with a new one
             bootstrap.alert_dispatch(settings, dispatcher, group=group, once=once, stop=stop), stop=stop)
         dispatcher.close()
         data = stats.as_dict()
-        emit(data, as_json, lambda: console.print(data))
+        emit(data, as_json, lambda: out.print(data))
 
 
 def _print_status(data: dict) -> None:  # type: ignore[type-arg]
-    console.print(f"alerts stored: {data['alerts']}; deliveries: {data['deliveries']}")
+    out.print(f"alerts stored: {data['alerts']}; deliveries: {data['deliveries']}")
     for hook, counts in data["webhooks"].items():
-        console.print(f"  {hook}: {counts}")
+        out.print(f"  {hook}: {counts}")
     for d in data["dead_letters"]:
-        console.print(f"[red]dead[/] {d['alert_id']} -> {d['webhook']} after {d['attempts']} attempts: {d['last_error']}")
+        out.print(f"[red]dead[/] {d['alert_id']} -> {d['webhook']} after {d['attempts']} attempts: {d['last_error']}")
