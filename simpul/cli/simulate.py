@@ -16,11 +16,11 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from producers.simulator import plan
 from producers.simulator.faults import FaultMix
 from producers.simulator.manifest import Manifest
 from producers.simulator.preflight import PreflightError
 from producers.simulator.send import SendReport
-from producers.simulator.traffic import plan
 from simpul import bootstrap
 from simpul.cli.output import console, emit, fail_on
 from simpul.exceptions import SimpulError
