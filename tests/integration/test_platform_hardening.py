@@ -23,12 +23,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 import pytest
+import sqlalchemy as sa
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
 from private_platform import (REPO, command_lines_showing, free_ports, private_env, private_state, remove_private,
                               secret_values)
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
 
@@ -106,20 +109,24 @@ def run() -> Iterator[Run]:
         yield Run(proc, state, env, ports, _read_json(proc, START_DEADLINE_S, stderr), stderr)
     finally:
         if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # what Ctrl-C does: stop the pipeline and the platform it started
+            proc.send_signal(signal.SIGINT)  # Ctrl-C: stop the pipeline and the platform it started
             try:
                 proc.wait(timeout=120)
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         returncode = proc.returncode
+        # Ctrl-C leaves nothing behind: no port held, no process of this state folder alive (PostgreSQL's
+        # cluster lives outside it: its port says whether it stopped)
+        held = [p for p in ports if not port_free("127.0.0.1", p)]
+        left = [line for _pid, line in command_lines_showing({str(state)})]
         down = remove_private(state, env)
         log = stderr.read_text(errors="replace")
         stderr.unlink(missing_ok=True)
         assert returncode == 0, log[-3000:]
+        assert not held, f"ports still held after Ctrl-C: {held}"
+        assert not left, f"processes of the run still alive after Ctrl-C: {left}"
         assert down.returncode == 0, down.stderr
-        held = [p for p in ports if not port_free("127.0.0.1", p)]
-        assert not held, f"ports still held after the run stopped: {held}"
 
 
 def test_run_comes_up_in_secure_mode(run: Run) -> None:
@@ -222,3 +229,64 @@ def test_no_secret_on_any_command_line(run: Run) -> None:
     alive = [pid for pid in pids if pid and Path(f"/proc/{pid}").exists()]
     assert len(alive) >= 10, f"expected the platform and the pipeline to run, found {alive}"
     assert command_lines_showing(values) == []
+
+
+def _dashboard(run: Run) -> httpx.Client:
+    """A client logged in to the run's dashboard with the first operator `simpul run` printed."""
+    login = run.running["login"]
+    assert login["user"] and login["password"], "a new installation's run printed no first operator"
+    client = httpx.Client(base_url=f"http://127.0.0.1:{run.ports[6]}", timeout=15)
+    answer = client.post("/login", data={"username": login["user"], "password": login["password"]})
+    assert answer.status_code in (200, 303), answer.text
+    assert client.get("/api/session").status_code == 200
+    return client
+
+
+def test_an_event_posted_to_the_gateway_is_stored_and_shown_on_the_dashboard(run: Run) -> None:
+    created = subprocess.run([sys.executable, "-m", "simpul", "keys", "create", "--regency", "3374", "--json"],
+                             env=run.env, cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert created.returncode == 0, created.stderr
+    key = json.loads(created.stdout)["api_key"]
+    case = f"SR-3374-SMOKE-{uuid.uuid4().hex[:8]}"
+    event = example("ServiceRequestSubmitted", event_id=uuid.uuid4(), case_id=case, fee_charged_idr=150_000)
+    body = {"events": [{"event_type": "ServiceRequestSubmitted", **event.model_dump(mode="json")}]}
+    answer = httpx.post(f"http://127.0.0.1:{run.ports[5]}/v1/events", json=body, headers={"X-API-Key": key},
+                        timeout=30)
+    assert answer.status_code == 202, answer.text
+    store = sa.create_engine(f"sqlite:///{run.state / 'store.sqlite'}")
+    table = f"events_{family_of('ServiceRequestSubmitted')}"
+
+    def stored() -> bool:
+        with store.connect() as conn:
+            return conn.execute(sa.text(f"select count(*) from {table} where event_id = :i"),
+                                {"i": str(event.event_id)}).scalar_one() == 1
+
+    deadline = time.monotonic() + 120
+    while not stored():
+        assert time.monotonic() < deadline, f"event {event.event_id} posted to the gateway never reached the store"
+        time.sleep(1)
+    store.dispose()
+    dashboard = _dashboard(run)  # the fee above the official tariff shows among the dashboard's alerts
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            overview = dashboard.get("/api/overview").json()
+            alerts = (overview.get("store") or {}).get("recent_alerts") or []
+            if any(case in a["message"] and a["rule"] == "fee_above_tariff" for a in alerts):
+                break
+            assert time.monotonic() < deadline, f"no fee_above_tariff alert of {case} on the dashboard: {alerts[:3]}"
+            time.sleep(2)
+        assert (overview["store"]["regencies"].get("3374") or {}).get("events_today", 0) >= 1
+    finally:
+        dashboard.close()
+
+
+def test_metrics_need_the_token_and_parse(run: Run) -> None:
+    url = f"http://127.0.0.1:{run.ports[6]}/metrics"
+    assert httpx.get(url, timeout=15).status_code == 401
+    token = (run.state / "secrets" / "simpul_metrics_token").read_text().strip()
+    answer = httpx.get(url, headers={"Authorization": f"Bearer {token}"}, timeout=15)
+    assert answer.status_code == 200
+    families = {f.name: f for f in text_string_to_metric_families(answer.text)}
+    assert "simpul_monitor_up" in families, sorted(families)
+    assert any(s.value == 1 for s in families["simpul_monitor_up"].samples)
