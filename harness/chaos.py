@@ -93,7 +93,7 @@ def chaos_run(p: Pipeline, *, events: int, seed: int, kills: Sequence[tuple[str,
         f"dlq={sum(manifest.dlq.values())} alerts={sum(manifest.alerts.values())} dupes={manifest.duplicates_sent}")
     codec = bootstrap.codec(p.settings)
     # Migrate the fresh store once before the two sinks start: each sink migrates at start-up, and two first
-    # migrations of one fresh PostgreSQL database at the same moment race (product bug, see the report).
+    # migrations of one fresh PostgreSQL database at the same moment race.
     bootstrap.store_engine(p.settings, p.store_url).dispose()
     for name in (*STREAM_PROCESSORS, *SINKS):
         p.start(name)
