@@ -6,9 +6,12 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient
 
 from schemas.catalog import FAMILIES
 from schemas.codec import AvroCodec
@@ -45,14 +48,27 @@ def _run_until(worker: GatekeeperWorker, done, timeout: float = 90.0) -> None:  
     assert done(), f"not done within {timeout:.0f}s: {worker.counters}"
 
 
-def test_new_instance_with_empty_state_restores_dedup_from_the_changelog(settings: Settings, unique: str,
-                                                                          tmp_path: Path) -> None:
+@pytest.fixture
+def prefixed(settings: Settings, unique: str, tmp_path: Path) -> Iterator[Settings]:
+    """Settings on a provisioned prefix of this test's own, whose topics are deleted afterwards."""
     s = settings.model_copy(update={"topic_prefix": f"dr{unique}", "state_dir": tmp_path / "a",
                                     "recovery_tail_records": 0})  # only the changelog may know the event ids
     bootstrap.provision(s)
+    yield s
+    client = AdminClient(s.kafka.librdkafka())
+    doomed = [t for t in client.list_topics(timeout=10).topics if t.startswith((f"{s.topic_prefix}.",
+                                                                               f"{s.topic_prefix}-"))]
+    if doomed:
+        for future in client.delete_topics(doomed, operation_timeout=30).values():
+            future.result()
+
+
+def test_new_instance_with_empty_state_restores_dedup_from_the_changelog(prefixed: Settings,
+                                                                          tmp_path: Path) -> None:
+    s = prefixed
     codec = AvroCodec.from_url(s.registry)
     events = [example("AirQualityReading").model_copy(update={"event_id": uuid.uuid4()}) for _ in range(20)]
-    ingress = f"{s.topic_prefix}.ingress.{events[0].regency_code}"
+    ingress = topic_names(s.topic_prefix).ingress(events[0].regency_code).name
     producer = Producer(s.kafka.librdkafka())
     for e in events:
         producer.produce(ingress, codec.encode(e), e.ordering_key.encode())
