@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("schemas", "topics", "producers", "streams", "consumers", "monitor", "contract", "simpul", "harness", "bench")
+PACKAGES = ("schemas", "topics", "producers", "streams", "consumers", "monitor", "contract", "transparency", "simpul", "harness", "bench")
 LINT = str(Path(sys.executable).with_name("lint-imports"))
 
 
