@@ -24,7 +24,7 @@ from harness.fuzz import (
     oracle,
     random_bytes,
 )
-from harness.processes import ROOT, SINKS, STREAM_PROCESSORS, WEBHOOK_SECRET, Pipeline
+from harness.processes import ROOT, SINKS, STREAM_PROCESSORS, WEBHOOK_SECRET, Pipeline, terminate
 from harness.receiver import Receiver
 from harness.stores import create_pg_database, drop_pg_database, store_counts
 from harness.waiting import Deadline, wait_for
@@ -34,6 +34,7 @@ __all__ = [
     "ChaosResult", "Cluster", "Deadline", "Input", "Mutation", "Pipeline", "Receiver",
     "chaos_run", "collect", "committed_total", "consumer", "count", "create_pg_database", "delete_topics",
     "drop_pg_database", "framed_mutation", "gatekeeper_accounting", "headers", "lag", "mutated_event_input",
-    "mutated_events", "mutations", "oracle", "partitions", "read_all", "random_bytes", "store_counts", "wait_for",
+    "mutated_events", "mutations", "oracle", "partitions", "read_all", "random_bytes", "store_counts", "terminate",
+    "wait_for",
     "watermarks",
 ]

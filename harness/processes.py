@@ -27,6 +27,17 @@ SINKS = ("sink-store", "sink-alerts")
 WEBHOOK_SECRET = secrets.token_urlsafe(32)  # per run, as an installation would have
 
 
+def terminate(proc: subprocess.Popen[bytes], grace_s: float = 30.0) -> None:
+    """SIGTERM (a clean stop with its final commit), then SIGKILL if it has not ended within `grace_s`."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 @dataclass
 class Pipeline:
     """One prefix's topics, state folder and store, and the worker subprocesses it runs."""
@@ -116,13 +127,8 @@ class Pipeline:
 
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name, None)
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        if proc is not None:
+            terminate(proc)
 
     def stop_all(self) -> None:
         for name in list(self.procs):

@@ -36,6 +36,8 @@ from topics.admin import TopicAdmin
 from topics.catalog import topic_names
 from topics.plan import plan as plan_topics
 
+from harness import terminate
+
 pytestmark = pytest.mark.integration
 
 EVENTS = 2000
@@ -74,13 +76,8 @@ class Env:
 
     def stop(self, processor: str) -> None:
         proc = self.workers.pop(processor, None)
-        if proc is not None and proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(10)
+        if proc is not None:
+            terminate(proc)
 
     def names(self, role: str) -> list[str]:
         return [t.name for t in self.topics.role(role)]
