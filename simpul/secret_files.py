@@ -43,6 +43,7 @@ SPECS: tuple[SecretSpec, ...] = (
     SecretSpec("session_key", "signs dashboard session cookies and CSRF tokens", "free"),
     SecretSpec("metrics_token", "bearer token of the dashboard's /metrics", "free"),
     SecretSpec("gateway_digest_key", "keys the gateway's retry digests (HMAC-SHA256)", "free"),
+    SecretSpec("tlog_signing_key", "seeds the Ed25519 key signing the transparency log's checkpoints", "free"),
 )
 BY_NAME = {s.name: s for s in SPECS}
 RETIRED_DLQ_KEYS = "dlq_keys_retired"

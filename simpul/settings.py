@@ -98,6 +98,12 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     session_key: SecretStr | None = None
     metrics_token: SecretStr | None = None
     gateway_digest_key: SecretStr | None = None
+    tlog_signing_key: SecretStr | None = None
+
+    # The transparency log (transparency.stage): its name in every checkpoint, and how often it signs one.
+    tlog_origin: str | None = Field(default=None, description="checkpoint origin; default jatengprov.go.id/simpul/<prefix>")
+    tlog_checkpoint_seconds: float = Field(default=5.0, gt=0, description="sign a checkpoint at least this often")
+    tlog_checkpoint_events: int = Field(default=10_000, gt=0, description="or after this many new leaves")
 
     @model_validator(mode="after")
     def _no_weak_secret(self) -> "Settings":
