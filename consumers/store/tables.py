@@ -63,43 +63,7 @@ def _event_table(family: str) -> sa.Table:
     )
 
 
-EVENT_# The transparency log's record (written by the transparency stage, read by `simpul audit` and the gateway's
-# receipts). Append-only: migration 0002 adds triggers refusing UPDATE and DELETE on both dialects, so an
-# application role cannot quietly rewrite it; the signed checkpoints catch an owner who drops the triggers.
-tlog_leaves = sa.Table(
-    "tlog_leaves", metadata,
-    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("kind", sa.String(8), nullable=False),
-    sa.Column("ref_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("regency_code", sa.String(4), nullable=True),
-    sa.Column("leaf_hash", sa.String(64), nullable=False),
-    sa.Column("source", sa.String(300), nullable=False),
-    sa.Column("appended_at", UTCDateTime, nullable=False),
-    sa.CheckConstraint("kind in ('event', 'ops')", name="ck_tlog_leaves_kind"),
-)
-
-tlog_checkpoints = sa.Table(
-    "tlog_checkpoints", metadata,
-    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("root_hash", sa.String(64), nullable=False),
-    sa.Column("signed_at", UTCDateTime, nullable=False),
-    sa.Column("origin", sa.String(200), nullable=False),
-    sa.Column("note", sa.Text, nullable=False),
-    sa.Column("verifier_key", sa.String(300), nullable=False),
-)
-
-tlog_receipts = sa.Table(
-    "tlog_receipts", metadata,
-    sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("regency_code", sa.String(4), nullable=False),
-    sa.Column("idx", sa.BigInteger, nullable=False),
-    sa.Column("checkpoint_size", sa.BigInteger, nullable=False),
-    sa.Column("proof", sa.JSON, nullable=False),
-)
-
-TLOG_TABLES: dict[str, sa.Table] = {t.name: t for t in (tlog_leaves, tlog_checkpoints, tlog_receipts)}
-
-TABLES: dict[str, sa.Table] = {family: _event_table(family) for family in FAMILIES}
+EVENT_TABLES: dict[str, sa.Table] = {family: _event_table(family) for family in FAMILIES}
 
 service_requests = sa.Table(
     "service_requests", metadata,
@@ -178,6 +142,42 @@ alert_deliveries = sa.Table(
     sa.CheckConstraint("status in ('pending', 'delivered', 'dead')", name="ck_alert_deliveries_status"),
     sa.Index("ix_alert_deliveries_status", "status"),
 )
+
+# The transparency log's record (written by the transparency stage, read by `simpul audit` and the gateway's
+# receipts). Append-only: migration 0002 adds triggers refusing UPDATE and DELETE on both dialects, so an
+# application role cannot quietly rewrite it; the signed checkpoints catch an owner who drops the triggers.
+tlog_leaves = sa.Table(
+    "tlog_leaves", metadata,
+    sa.Column("idx", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(8), nullable=False),
+    sa.Column("ref_id", sa.String(64), nullable=False, unique=True),
+    sa.Column("regency_code", sa.String(4), nullable=True),
+    sa.Column("leaf_hash", sa.String(64), nullable=False),
+    sa.Column("source", sa.String(300), nullable=False),
+    sa.Column("appended_at", UTCDateTime, nullable=False),
+    sa.CheckConstraint("kind in ('event', 'ops')", name="ck_tlog_leaves_kind"),
+)
+
+tlog_checkpoints = sa.Table(
+    "tlog_checkpoints", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("root_hash", sa.String(64), nullable=False),
+    sa.Column("signed_at", UTCDateTime, nullable=False),
+    sa.Column("origin", sa.String(200), nullable=False),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Column("verifier_key", sa.String(300), nullable=False),
+)
+
+tlog_receipts = sa.Table(
+    "tlog_receipts", metadata,
+    sa.Column("event_id", sa.String(64), primary_key=True),
+    sa.Column("regency_code", sa.String(4), nullable=False),
+    sa.Column("idx", sa.BigInteger, nullable=False),
+    sa.Column("checkpoint_size", sa.BigInteger, nullable=False),
+    sa.Column("proof", sa.JSON, nullable=False),
+)
+
+TLOG_TABLES: dict[str, sa.Table] = {t.name: t for t in (tlog_leaves, tlog_checkpoints, tlog_receipts)}
 
 TABLES: dict[str, sa.Table] = {
     **{t.name: t for t in EVENT_TABLES.values()},
