@@ -46,3 +46,71 @@ def test_cells() -> None:
     assert data["sla_met_pct"] == 66.67 and data["regency_name"] == "Kota Semarang"
     (row,) = list(csv.DictReader(io.StringIO(export([march], "csv"))))
     assert row["median_completion_hours"] == "4.0" and row["requests"] == "5"
+
+
+def test_working_day_deadlines() -> None:
+    from consumers.report import add_working_days, resolution_deadline
+
+    friday = datetime(2025, 3, 7, 9, 0, tzinfo=UTC)
+    assert add_working_days(friday, 1) == friday + timedelta(days=3)  # Monday
+    assert add_working_days(friday, 8) == datetime(2025, 3, 19, 9, 0, tzinfo=UTC)  # 3 + 5 working days
+    assert resolution_deadline(friday, "PUNGLI") == resolution_deadline(friday, None) == add_working_days(friday, 8)
+
+
+def test_complaint_resolution_share() -> None:
+    monday = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)  # deadline: 8 working days later, 2025-03-13 09:00
+
+    def cp(resolved: datetime | None, service: str | None = "KTP_EL") -> dict:
+        return {"regency_code": "3374", "service_code": service, "filed_at": monday, "category": "PUNGLI",
+                "resolved_at": resolved}
+
+    rows = [cp(monday + timedelta(days=1)), cp(datetime(2025, 3, 13, 9, 0, tzinfo=UTC)),
+            cp(datetime(2025, 3, 13, 9, 1, tzinfo=UTC)), cp(None), cp(None, service=None)]
+    none, ktp = build_cells([], rows)
+    assert (ktp.complaints, ktp.complaints_resolved, ktp.complaints_resolved_in_time) == (4, 3, 2)
+    assert ktp.complaints_resolved_in_time_pct == 50.0
+    assert none.complaints == 1 and none.complaints_resolved == 0 and none.complaints_resolved_in_time_pct == 0.0
+    data = json.loads(export([ktp], "json"))[0]
+    assert list(data)[:13] == ["regency_code", "regency_name", "service_code", "period", "requests", "completed",
+                               "issued", "sla_met", "sla_known", "sla_met_pct", "median_completion_hours",
+                               "fee_anomalies", "complaints"]  # the old columns first, unchanged
+    assert (data["complaints_resolved"], data["complaints_resolved_in_time"],
+            data["complaints_resolved_in_time_pct"]) == (3, 2, 50.0)
+    assert build_cells([sr(1, 2, met=True)], [])[0].complaints_resolved_in_time_pct is None
+
+
+def test_resolution_from_a_real_store(tmp_path) -> None:
+    """Complaints written by the store's own writer: the first RESOLVED status change counts (a late case
+    resolved again later stays late), in time or late."""
+    from consumers.report import transparency
+    from consumers.store import writer
+    from consumers.store.db import connect, migrate
+    from consumers.store.rows import BatchRows, Coordinates
+    from schemas.examples import example
+    from schemas.nik import tokenise_event
+
+    engine = connect(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    migrate(engine)
+    filed_at = datetime(2025, 3, 3, 9, 0, tzinfo=UTC)
+    batch, n = BatchRows(), 0
+
+    def add(event_type: str, case: str, at: datetime, **fields) -> None:
+        nonlocal n
+        n += 1
+        ev = example(event_type, event_id=__import__("uuid").uuid4(), case_id=case, occurred_at=at, **fields)
+        batch.add_event(tokenise_event(ev, b"k"), Coordinates("t", 0, n), at)
+
+    for case, resolved_after in (("LG-1", 2), ("LG-2", 30), ("LG-3", None)):
+        add("ComplaintFiled", case, filed_at)
+        if resolved_after is not None:
+            add("ComplaintStatusChanged", case, filed_at + timedelta(days=resolved_after),
+                from_status="IN_PROGRESS", to_status="RESOLVED")
+            add("ComplaintStatusChanged", case, filed_at + timedelta(days=resolved_after + 1),
+                from_status="RESOLVED", to_status="CLOSED")
+    add("ComplaintStatusChanged", "LG-2", filed_at + timedelta(days=40), from_status="IN_PROGRESS", to_status="RESOLVED")
+    with engine.begin() as conn:
+        writer.write_batch(conn, batch)
+    (cell,) = transparency(engine)
+    assert (cell.service_code, cell.complaints, cell.complaints_resolved, cell.complaints_resolved_in_time) == \
+        ("KTP_EL", 3, 2, 1)
+    assert transparency(engine, regency="3301") == []
