@@ -265,6 +265,63 @@ def _audit_message(model: type[BaseModel], shared: dict[str, Any], topics: Topic
     }
 
 
+def _hex(description: str) -> dict[str, Any]:
+    return {"type": "string", "pattern": "^[0-9a-f]{64}$", "description": description}
+
+
+_CHECKPOINT_FIELDS: dict[str, Any] = {
+    "size": {"type": "integer", "minimum": 0, "description": "Tree size: how many leaves the checkpoint covers."},
+    "root_hash": _hex("RFC 6962 Merkle tree hash of those leaves, hex."),
+    "signed_at": {"type": "string", "format": "date-time", "description": "When it was signed (UTC)."},
+    "note": {"type": "string", "description": "The C2SP signed note (origin, size, base64 root, Ed25519 "
+                                              "signature line): what a third party verifies."},
+    "verifier_key": {"type": "string", "description": "The C2SP verifier key of the province's Ed25519 key."},
+    "origin": {"type": "string", "description": "The log's origin line."},
+}
+
+
+def _checkpoint_message() -> dict[str, Any]:
+    """The transparency log's signed checkpoint (a CheckpointRecord of transparency/log_store.py, as JSON)."""
+    return {
+        "name": "Checkpoint",
+        "title": "Signed checkpoint of the transparency log",
+        "summary": "Tree size, root hash and time, signed with the province's Ed25519 key (C2SP signed note).",
+        "description": "JSON (UTF-8), written by the transparency stage only; see docs/audit.md for how to verify "
+                       "the note with the public key alone.",
+        "contentType": JSON_CONTENT_TYPE,
+        "payload": {"type": "object", "required": sorted(_CHECKPOINT_FIELDS), "properties": _CHECKPOINT_FIELDS},
+        "bindings": {"kafka": {"key": {"type": "string", "description": "the tree size (decimal)"},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+
+
+def _receipt_message() -> dict[str, Any]:
+    """A regency's receipt (transparency/receipts.py `Receipt`, as JSON)."""
+    fields: dict[str, Any] = {
+        "event_id": {"type": "string", "format": "uuid", "description": "The accepted event."},
+        "regency_code": {"type": "string", "description": "Its regency: the topic's own."},
+        "leaf_hash": _hex("SHA-256(0x00 || leaf data) of the event's canonical form, hex."),
+        "log_index": {"type": "integer", "minimum": 0, "description": "Its 0-based index in the log."},
+        "tree_size": {"type": "integer", "minimum": 1, "description": "Size of the checkpoint that proves it."},
+        "inclusion_proof": {"type": "array", "items": _hex("a node of the RFC 9162 audit path")},
+        "checkpoint": _CHECKPOINT_FIELDS["note"],
+        "verifier_key": _CHECKPOINT_FIELDS["verifier_key"],
+        "origin": _CHECKPOINT_FIELDS["origin"],
+    }
+    return {
+        "name": "Receipt",
+        "title": "Receipt of an accepted event",
+        "summary": "Proof that the province accepted one of the regency's events: leaf hash, log index, an "
+                   "inclusion proof and the signed checkpoint it leads to.",
+        "description": "JSON (UTF-8), written by the transparency stage only; readable only by the regency whose "
+                       "topic it is. Also served by the gateway at `GET /v1/receipts/{event_id}`.",
+        "contentType": JSON_CONTENT_TYPE,
+        "payload": {"type": "object", "required": sorted(fields), "properties": fields},
+        "bindings": {"kafka": {"key": {"type": "string", "format": "uuid", "description": "event_id"},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+    }
+
+
 def _info(prefix: str, topics: TopicSet, addresses: Addresses) -> dict[str, Any]:
     return {
         "title": "Simpul",
@@ -325,6 +382,8 @@ def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
     messages["Alert"] = _alert_message(models["Alert"], shared)
     messages["RejectedRecord"] = _dlq_message(topics)
     messages["AuditEntry"] = _audit_message(models["AuditEntry"], shared, topics)
+    messages["Checkpoint"] = _checkpoint_message()
+    messages["Receipt"] = _receipt_message()
 
     def refs(names: list[str]) -> dict[str, Any]:
         return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
@@ -355,8 +414,29 @@ def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
         "summary": "Produce with acks=all and idempotence, key `<regency_code>:<case_id>`, Confluent-framed Avro.",
         "messages": [{"$ref": f"#/channels/ingress/messages/{n}"} for n in catalog.event_types()],
     }
+    receipts = topics.role("receipts")
+    channels["receipts"] = {
+        "address": topic_pattern(prefix, "receipts", f"{{{REGENCY_PARAMETER}}}"),
+        "title": "Regency receipts",
+        "summary": "One topic per regency; only that regency may read it.",
+        "description": f"{receipts[0].description} Key: {templates['receipts'].key}.",
+        "parameters": {REGENCY_PARAMETER: {
+            "description": "Kemendagri/BPS code of the regency or city (as for ingress).",
+            "enum": [t.labels["regency"] for t in receipts],
+            "examples": [EXAMPLE_REGENCY],
+        }},
+        "messages": refs(["Receipt"]),
+        "bindings": _kafka_channel_binding(receipts[0], concrete=False),
+    }
+    operations["receiveReceipts"] = {
+        "action": "receive",
+        "channel": {"$ref": "#/channels/receipts"},
+        "title": "A regency system reads its receipts",
+        "summary": "Consume with a group starting `<prefix>-regency-<code>-`; the ACL allows no other regency's topic.",
+        "messages": [{"$ref": "#/channels/receipts/messages/Receipt"}],
+    }
     for topic in topics:
-        if topic.role == "ingress":
+        if topic.role in {"ingress", "receipts"}:
             continue
         cid = channel_id(topic)
         if topic.role == "events":
@@ -367,6 +447,8 @@ def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
             names_here = ["Alert"]
         elif topic.role == "audit":
             names_here = ["AuditEntry"]
+        elif topic.role == "checkpoints":
+            names_here = ["Checkpoint"]
         else:
             names_here = ["RejectedRecord"]
         channels[cid] = {

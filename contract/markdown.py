@@ -178,8 +178,13 @@ def _topics(topics: TopicSet) -> list[str]:
                  "ingress: you write",
                  first.partitions, duration_text(int(first.config["retention.ms"])),
                  first.config["cleanup.policy"], templates["ingress"].key, "every event type"])
+    receipts = topics.role("receipts")
+    rows.append([f"`{topic_pattern(topics.prefix, 'receipts', '<regency_code>')}` ({len(receipts)} topics)",
+                 "receipts: you read (your own only)", receipts[0].partitions,
+                 duration_text(int(receipts[0].config["retention.ms"])), receipts[0].config["cleanup.policy"],
+                 templates["receipts"].key, "Receipt (JSON): inclusion proof of each accepted event"])
     for topic in topics:
-        if topic.role == "ingress":
+        if topic.role in {"ingress", "receipts"}:
             continue
         if topic.role == "events":
             carries = ", ".join(by_family[topic.labels["family"]]) or "(no event type yet)"
@@ -189,6 +194,8 @@ def _topics(topics: TopicSet) -> list[str]:
             carries = "Alert (JSON)"
         elif topic.role == "audit":
             carries = "AuditEntry (JSON): ops actions"
+        elif topic.role == "checkpoints":
+            carries = "Checkpoint (JSON): signed tree heads of the transparency log"
         else:
             carries = "rejected records (original bytes)"
         rows.append([f"`{topic.name}`", f"{topic.role}: province reads", topic.partitions,

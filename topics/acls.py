@@ -1,7 +1,8 @@
 """Who may do what on the broker: the ACL model of the secured platform, as data derived from the topic catalog.
 
-One principal per regency (`regency-<code>`) may write only its own ingress topic; each stage of the flow has one
-principal with the least it needs (gatekeeper, aggregates, alerts, sink-store, sink-alerts, gateway, monitor);
+One principal per regency (`regency-<code>`) may write only its own ingress topic and read only its own receipts
+topic; each stage of the flow has one principal with the least it needs (gatekeeper, aggregates, alerts, sink-store,
+sink-alerts, gateway, monitor, transparency);
 `admin` is a super user (topics apply, schema-free operations, the platform itself) and needs no ACL.
 
 Everything here is a pure function of the prefix and the catalog: the secured local platform
@@ -15,6 +16,9 @@ Group and internal-topic names are the ones the code uses:
 - gatekeeper start-up recovery reads with throw-away groups `simpul-gatekeeper-recovery-<random>`.
 - monitor: `simpul-monitor-reader`, `simpul-dlq-browser`; it describes the groups `<prefix>-…` and is the only
   writer of the audit topic `<prefix>.audit.ops`.
+- transparency log stage: group `<prefix>-transparency`; the only writer of `<prefix>.audit.checkpoints` and of the
+  receipts topics `<prefix>.receipts.<code>`.
+- a regency reading its receipts: groups starting `<prefix>-regency-<code>-` (its own, no other regency's).
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ Operation = Literal["Read", "Write", "Create", "Describe", "DescribeConfigs", "I
 CLUSTER = "kafka-cluster"  # Kafka's one cluster resource name
 
 PROCESSORS = ("gatekeeper", "aggregates", "alerts")
-SERVICES = ("gatekeeper", "aggregates", "alerts", "sink-store", "sink-alerts", "gateway", "monitor")
+SERVICES = ("gatekeeper", "aggregates", "alerts", "sink-store", "sink-alerts", "gateway", "monitor", "transparency")
 ADMIN = "admin"
 
 # The principal running each deployable component (`simpul deploy render k8s` and `simpul platform credentials`).
@@ -115,6 +119,14 @@ def regency_principal(code: str) -> str:
     return f"regency-{code}"
 
 
+def regency_group_prefix(prefix: str, code: str) -> str:
+    """The consumer groups a regency may use to read its receipts topic: `<prefix>-regency-<code>-…`.
+
+    The trailing '-' keeps one regency's prefix from covering another's (codes are fixed-width, but this does not
+    rely on it)."""
+    return f"{prefix}-{regency_principal(code)}-"
+
+
 def _topic(pattern: PatternKind, name: str, *ops: Operation) -> list[Grant]:
     return [Grant(kind="topic", pattern=pattern, name=name, operation=op) for op in ops]
 
@@ -142,16 +154,24 @@ def acl_model(prefix: str, topics: TopicSet | None = None) -> AclModel:
     """The principals and grants for `prefix`, derived from the catalog's topics of that prefix."""
     topics = topics or topic_names(prefix)
     p = topics.prefix
-    ingress, events, agg = f"{p}.ingress.", f"{p}.events.", f"{p}.agg."
+    ingress, events, agg, receipts = f"{p}.ingress.", f"{p}.events.", f"{p}.agg.", f"{p}.receipts."
     alerts, dlq, audit = topics.alerts.name, topics.dlq.name, topics.find("audit").name
-    _check_prefix_roles(topics, {"ingress": ingress, "events": events, "agg": agg})
+    checkpoints = topics.find("checkpoints").name
+    _check_prefix_roles(topics, {"ingress": ingress, "events": events, "agg": agg, "receipts": receipts})
     principals: list[Principal] = []
     for spec in topics.role("ingress"):
         code = spec.labels["regency"]
+        own_receipts = topics.find("receipts", regency=code).name
         principals.append(Principal(
             name=regency_principal(code),
-            description=f"regency {code}: writes its own ingress topic {spec.name}, nothing else",
-            grants=_sorted([*_topic("literal", spec.name, "Write", "Describe"), *_idempotent()]),
+            description=(f"regency {code}: writes its own ingress topic {spec.name} and reads its own receipts "
+                         f"{own_receipts}, nothing else"),
+            grants=_sorted([
+                *_topic("literal", spec.name, "Write", "Describe"),
+                *_idempotent(),
+                *_topic("literal", own_receipts, "Read", "Describe"),
+                *_group("prefixed", regency_group_prefix(p, code), "Read", "Describe"),
+            ]),
         ))
     principals += [
         Principal(name="gatekeeper", description=(
@@ -200,6 +220,17 @@ def acl_model(prefix: str, topics: TopicSet | None = None) -> AclModel:
                 *_group("prefixed", f"{p}-", "Describe"),
                 *_group("literal", "simpul-monitor-reader", "Read", "Describe"),
                 *_group("literal", "simpul-dlq-browser", "Read", "Describe"),
+                *_idempotent(),
+            ])),
+        Principal(name="transparency", description=(
+            "the transparency log: reads the canonical topics and the ops audit trail, writes the signed "
+            "checkpoints and every regency's receipts"),
+            grants=_sorted([
+                *_topic("prefixed", events, "Read", "Describe"),
+                *_topic("literal", audit, "Read", "Describe"),
+                *_group("literal", f"{p}-transparency", "Read", "Describe"),
+                *_topic("literal", checkpoints, "Write", "Describe"),
+                *_topic("prefixed", receipts, "Write", "Describe"),
                 *_idempotent(),
             ])),
         Principal(name=ADMIN, description="operators and the platform itself: super user (topics apply, ACLs)",

@@ -5,7 +5,8 @@ stopped, whatever platform the suite itself runs on and whoever holds the defaul
 (a machine without Java fails them, and the message says what to install). The acceptance of regency isolation:
 regency 3374's credentials cannot write 3301's ingress topic nor read a canonical topic (authorization errors, not
 timeouts), an unauthenticated or wrong-password client is refused, and the gatekeeper principal reads ingress and
-writes canonical.
+writes canonical. Receipts: only the transparency principal writes `receipts.<code>`, regency 3374 reads its own
+with its own consumer group, and regency 3301 is refused reading 3374's.
 """
 
 from __future__ import annotations
@@ -121,11 +122,60 @@ def test_regency_cannot_read_a_canonical_topic(secured: Secured) -> None:
     assert err is not None and err.code() in (KafkaError.GROUP_AUTHORIZATION_FAILED,
                                               KafkaError.TOPIC_AUTHORIZATION_FAILED), err
     assert "authorization" in err.str().lower()
-    # Nor does the metadata show it the topic: only its own ingress topic is visible to it.
+    # Nor does the metadata show it the topic: only its own ingress and receipts topics are visible to it.
     admin = AdminClient(secured.conf("regency-3374"))
     md = admin.list_topics(timeout=10)
     visible = {n for n, t in md.topics.items() if t.error is None}
-    assert visible == {topics.ingress("3374").name}, visible
+    assert visible == {topics.ingress("3374").name, topics.find("receipts", regency="3374").name}, visible
+
+
+def _read_one(consumer: Consumer, topic: str, seconds: float = 20) -> bytes | None:
+    consumer.subscribe([topic])
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        msg = consumer.poll(0.5)
+        if msg is None:
+            continue
+        assert msg.error() is None, msg.error()
+        return msg.value()
+    return None
+
+
+def test_receipts_are_written_by_transparency_and_read_by_their_regency_alone(secured: Secured) -> None:
+    topics = topic_names(PREFIX)
+    theirs = topics.find("receipts", regency="3374").name
+    assert produce(secured.conf("transparency"), theirs, b"receipt-3374") is None
+    assert produce(secured.conf("transparency"), topics.find("checkpoints").name, b"{}") is None
+    # No one else writes receipts: not the regency itself, not the gatekeeper.
+    for user in ("regency-3374", "gatekeeper"):
+        err = produce(secured.conf(user), theirs)
+        assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, (user, err)
+    # 3374 reads its own, with a group of its own prefix.
+    own = Consumer(secured.conf("regency-3374", **{"group.id": f"{PREFIX}-regency-3374-receipts",
+                                                   "auto.offset.reset": "earliest"}))
+    try:
+        assert _read_one(own, theirs) == b"receipt-3374"
+    finally:
+        own.close()
+    # 3301, with a group it may use, is refused at the topic: an authorization error, not silence.
+    other = Consumer(secured.conf("regency-3301", **{"group.id": f"{PREFIX}-regency-3301-receipts",
+                                                     "auto.offset.reset": "earliest"}))
+    try:
+        other.subscribe([theirs])
+        err = first_error(other, codes=(KafkaError.TOPIC_AUTHORIZATION_FAILED,))
+    finally:
+        other.close()
+    assert err is not None, "regency 3301 was not refused reading 3374's receipts"
+    assert "authorization" in err.str().lower()
+    # Nor may it borrow 3374's consumer group.
+    borrowed = Consumer(secured.conf("regency-3301", **{"group.id": f"{PREFIX}-regency-3374-receipts",
+                                                        "auto.offset.reset": "earliest"}))
+    try:
+        borrowed.subscribe([topics.find("receipts", regency="3301").name])
+        err = first_error(borrowed, codes=(KafkaError.GROUP_AUTHORIZATION_FAILED,))
+    finally:
+        borrowed.close()
+    assert err is not None, "regency 3301 used 3374's consumer group"
 
 
 def test_unauthenticated_and_wrong_password_clients_are_refused(secured: Secured) -> None:
@@ -180,7 +230,7 @@ def test_broker_holds_exactly_the_model_acls(secured: Secured) -> None:
     creds = security.load_credentials(secured.state)
     assert creds is not None
     model = acl_model(PREFIX)
-    for name in ("regency-3374", "gatekeeper", "sink-store", "monitor"):
+    for name in ("regency-3374", "gatekeeper", "sink-store", "monitor", "transparency"):
         held = {(b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name)
                 for b in security.acls_of(secured.bootstrap, creds, name)}
         wanted = {(b.restype.name, b.name, b.resource_pattern_type.name, b.operation.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from topics.acls import ADMIN, SERVICES, acl_model, regency_principal
+from topics.acls import ADMIN, SERVICES, acl_model, regency_group_prefix, regency_principal
 from topics.catalog import topic_names
 
 PREFIX = "jateng"
@@ -27,19 +27,67 @@ def test_principals(model, topics) -> None:  # noqa: ANN001
     assert model.super_users == [ADMIN]
 
 
-def test_a_regency_writes_only_its_own_ingress_topic(model, topics) -> None:  # noqa: ANN001
+def test_a_regency_writes_only_its_own_ingress_topic_and_reads_only_its_own_receipts(model, topics) -> None:  # noqa: ANN001
     for own in topics.role("ingress"):
-        p = model.principal(regency_principal(own.labels["regency"]))
+        code = own.labels["regency"]
+        p = model.principal(regency_principal(code))
+        receipts = topics.find("receipts", regency=code)
         assert p.allows("Write", "topic", own.name)
+        assert p.allows("Read", "topic", receipts.name) and not p.allows("Write", "topic", receipts.name)
         for other in topics:
             if other.name != own.name:
                 assert not p.allows("Write", "topic", other.name), (p.name, other.name)
+            if other.name not in {own.name, receipts.name}:
                 assert not p.allows("Describe", "topic", other.name), (p.name, other.name)
-            assert not p.allows("Read", "topic", other.name), (p.name, other.name)
-        assert all(g.pattern == "literal" for g in p.grants)
-        assert not any(g.kind == "group" for g in p.grants)
-        assert {(g.kind, g.operation) for g in p.grants} == {("topic", "Write"), ("topic", "Describe"),
-                                                              ("cluster", "IdempotentWrite")}
+            if other.name != receipts.name:
+                assert not p.allows("Read", "topic", other.name), (p.name, other.name)
+        assert all(g.pattern == "literal" for g in p.grants if g.kind != "group")
+        assert {(g.kind, g.operation) for g in p.grants} == {
+            ("topic", "Write"), ("topic", "Describe"), ("topic", "Read"), ("cluster", "IdempotentWrite"),
+            ("group", "Read"), ("group", "Describe")}
+        groups = [g for g in p.grants if g.kind == "group"]
+        assert {(g.pattern, g.name) for g in groups} == {("prefixed", regency_group_prefix(PREFIX, code))}
+        assert p.allows("Read", "group", f"{PREFIX}-regency-{code}-receipts")
+
+
+def test_regency_3301_cannot_read_the_receipts_of_3374(model, topics) -> None:  # noqa: ANN001
+    p = model.principal("regency-3301")
+    theirs = topics.find("receipts", regency="3374").name
+    assert theirs == f"{PREFIX}.receipts.3374"
+    assert not p.allows("Read", "topic", theirs) and not p.allows("Describe", "topic", theirs)
+    assert not any(g.covers("topic", theirs) for g in p.grants)
+    assert not p.allows("Read", "group", f"{PREFIX}-regency-3374-receipts")  # nor use 3374's consumer group
+    assert p.allows("Read", "topic", topics.find("receipts", regency="3301").name)
+
+
+def test_receipts_are_readable_by_their_regency_and_the_province_services_only(model, topics) -> None:  # noqa: ANN001
+    for t in topics.role("receipts"):
+        readers = {p.name for p in model.principals if p.allows("Read", "topic", t.name)}
+        assert readers == {regency_principal(t.labels["regency"]), "monitor", ADMIN}, (t.name, readers)
+
+
+def test_only_the_transparency_stage_writes_receipts_and_checkpoints(model, topics) -> None:  # noqa: ANN001
+    for t in [*topics.role("receipts"), topics.find("checkpoints")]:
+        writers = [p.name for p in model.principals if p.allows("Write", "topic", t.name)]
+        assert writers == ["transparency", ADMIN], (t.name, writers)
+
+
+def test_transparency_has_exactly_its_grants(model, topics) -> None:  # noqa: ANN001
+    p = model.principal("transparency")
+    effective = {(g.kind, g.pattern, g.name, g.operation) for g in p.grants if g.operation != "Describe"}
+    assert effective == {
+        ("topic", "prefixed", f"{PREFIX}.events.", "Read"),
+        ("topic", "literal", f"{PREFIX}.audit.ops", "Read"),
+        ("group", "literal", f"{PREFIX}-transparency", "Read"),
+        ("topic", "literal", f"{PREFIX}.audit.checkpoints", "Write"),
+        ("topic", "prefixed", f"{PREFIX}.receipts.", "Write"),
+        ("cluster", "literal", "kafka-cluster", "IdempotentWrite"),
+    }
+    for t in topics:
+        assert p.allows("Read", "topic", t.name) == (t.role in {"events", "audit"}), t.name
+        assert p.allows("Write", "topic", t.name) == (t.role in {"checkpoints", "receipts"}), t.name
+    assert not p.allows("Read", "group", f"{PREFIX}-gatekeeper")
+    assert not p.allows("Create", "topic", f"{PREFIX}.receipts.3374")
 
 
 def test_regency_3374_has_nothing_on_3301(model, topics) -> None:  # noqa: ANN001
@@ -103,6 +151,7 @@ def test_monitor_reads_and_replays(model, topics) -> None:  # noqa: ANN001
     for t in topics:
         assert m.allows("Read", "topic", t.name)
         assert m.allows("Write", "topic", t.name) == (t.role in {"ingress", "audit"}), t.name  # DLQ replay, audit
+    assert not m.allows("Write", "topic", f"{PREFIX}.audit.checkpoints")
     assert m.allows("Describe", "group", f"{PREFIX}-gatekeeper")
     assert not m.allows("Read", "group", f"{PREFIX}-gatekeeper")  # describes lag, never joins a pipeline group
 
@@ -125,4 +174,5 @@ def test_no_grant_reaches_another_prefix(topics) -> None:  # noqa: ANN001
 
 def test_model_is_deterministic() -> None:
     assert acl_model(PREFIX) == acl_model(PREFIX)
-    assert acl_model("zz").principal("regency-3374").grants[1].name == "zz.ingress.3374"
+    grants = acl_model("zz").principal("regency-3374").grants
+    assert [g.name for g in grants if g.kind == "topic"] == ["zz.ingress.3374"] * 2 + ["zz.receipts.3374"] * 2

@@ -89,16 +89,30 @@ def test_every_principal_has_a_user_with_the_model_acls(rendered) -> None:  # no
         assert _acl_set(spec["authorization"]["acls"]) == {(g.kind, g.pattern, g.name, g.operation) for g in p.grants}
 
 
-def test_regency_users_only_write_their_own_ingress(rendered) -> None:  # noqa: ANN001
+def test_regency_users_only_write_their_own_ingress_and_read_their_own_receipts(rendered) -> None:  # noqa: ANN001
     topics = topic_names("jateng")
     regency_users = [u for u in kinds(rendered, "KafkaUser") if u["metadata"]["name"].startswith("regency-")]
     assert len(regency_users) == 35
     for user in regency_users:
         code = user["metadata"]["name"].removeprefix("regency-")
+        receipts = topics.find("receipts", regency=code).name
         assert _acl_set(user["spec"]["authorization"]["acls"]) == {
             ("topic", "literal", topics.ingress(code).name, "Write"),
             ("topic", "literal", topics.ingress(code).name, "Describe"),
-            ("cluster", "literal", "kafka-cluster", "IdempotentWrite")}
+            ("cluster", "literal", "kafka-cluster", "IdempotentWrite"),
+            ("topic", "literal", receipts, "Read"),
+            ("topic", "literal", receipts, "Describe"),
+            ("group", "prefixed", f"jateng-regency-{code}-", "Read"),
+            ("group", "prefixed", f"jateng-regency-{code}-", "Describe")}
+
+
+def test_the_transparency_user_alone_writes_receipts_and_checkpoints(rendered) -> None:  # noqa: ANN001
+    writes = {(u["metadata"]["name"], a["resource"].get("patternType"), a["resource"].get("name"))
+              for u in kinds(rendered, "KafkaUser") for a in u["spec"].get("authorization", {}).get("acls", [])
+              if "Write" in a["operations"] and a["resource"]["type"] == "topic"}
+    assert {w for w in writes if w[2] in ("jateng.receipts.", "jateng.audit.checkpoints")} == {
+        ("transparency", "prefixed", "jateng.receipts."), ("transparency", "literal", "jateng.audit.checkpoints")}
+    assert not any(w[2].startswith("jateng.receipts.") and w[0] != "transparency" for w in writes)
 
 
 def _resolve(root: object, argv: list[str]) -> None:

@@ -37,6 +37,7 @@ from simpul.settings import Settings
 from topics.catalog import load_catalog, topic_names
 
 PREFIX = "jateng"
+EXAMPLE = "3374"  # a regency code, to name one concrete topic of a parameterised channel
 ROOT = docs_cli.REPO_ROOT
 HINT = "run `simpul docs generate` (or `python -m simpul docs generate`) and commit the result"
 
@@ -162,7 +163,8 @@ def test_kafka_bindings_carry_the_catalog_settings(doc: dict[str, Any]) -> None:
     topics = topic_names(PREFIX)
     for channel in doc["channels"].values():
         binding = channel["bindings"]["kafka"]
-        spec = topics.by_name(binding["topic"]) if "topic" in binding else topics.role("ingress")[0]
+        concrete = binding.get("topic") or channel["address"].replace(f"{{{REGENCY_PARAMETER}}}", EXAMPLE)
+        spec = topics.by_name(concrete)
         assert binding["partitions"] == spec.partitions
         config = binding["topicConfiguration"]
         assert config["retention.ms"] == int(spec.config["retention.ms"])
@@ -271,9 +273,10 @@ def test_asyncapi_parser_accepts_the_document(tmp_path: Path) -> None:
 def test_contract_lists_every_topic_event_type_and_field(contract: str) -> None:
     topics = topic_names(PREFIX)
     for topic in topics:
-        if topic.role != "ingress":
+        if topic.role not in {"ingress", "receipts"}:
             assert f"`{topic.name}`" in contract
     assert f"`{PREFIX}.ingress.<regency_code>`" in contract
+    assert f"`{PREFIX}.receipts.<regency_code>`" in contract
     for schema in default_catalog():
         section = contract.split(f"\n### {schema.name}\n", 1)[1].split("\n### ", 1)[0]
         for field in schema.fields[5:]:

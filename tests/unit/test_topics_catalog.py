@@ -40,7 +40,9 @@ def test_every_topic_of_the_flow(catalog: Catalog, codes: list[str]) -> None:
     assert topics.alerts.name == "jateng.alerts"
     assert topics.dlq.name == "jateng.dlq"
     assert topics.find("audit").name == "jateng.audit.ops"
-    assert len(topics) == 35 + 6 + 6 + 3
+    assert topics.find("checkpoints").name == "jateng.audit.checkpoints"
+    assert [t.name for t in topics.role("receipts")] == [f"jateng.receipts.{code}" for code in codes]
+    assert len(topics) == 35 + 6 + 6 + 3 + 1 + 35
     assert len(set(topics.names)) == len(topics)
 
 
@@ -73,6 +75,12 @@ def test_settings_per_role(catalog: Catalog) -> None:
     assert topics.ingress("3301").config["cleanup.policy"] == "delete"
     audit = topics.find("audit")
     assert (audit.partitions, audit.config["cleanup.policy"], audit.config["retention.ms"]) == (1, "delete", "-1")
+    checkpoints = topics.find("checkpoints")
+    assert (checkpoints.partitions, checkpoints.config["cleanup.policy"], checkpoints.config["retention.ms"]) == (
+        1, "delete", "-1")
+    receipts = topics.find("receipts", regency="3301")
+    assert (receipts.name, receipts.partitions, receipts.config["retention.ms"]) == (
+        "jateng.receipts.3301", 3, str(365 * 86_400_000))
 
 
 def test_replication_follows_the_cluster(catalog: Catalog) -> None:
