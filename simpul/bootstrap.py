@@ -13,7 +13,8 @@ def codec(settings: Settings) -> AvroCodec:
 
 def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: ANN201 - FastAPI app, lazy import
     """The HTTP ingress gateway app, wired to the broker, the registry, its own database (migrated here, so that a
-    wrong URL fails before serving) and the installation's retry digest key."""
+    wrong URL fails before serving), the installation's retry digest key and the transparency log's receipts in
+    the provincial store (read only when asked, so that a store down or not there yet fails that endpoint alone)."""
     from producers.delivery import AckedProducer
     from producers.gateway.app import PRODUCER_CONF, Gateway, create_app
     from producers.gateway.digest import RetryDigest
@@ -30,8 +31,61 @@ def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: 
         digest=digest,
         max_batch=settings.gateway_max_batch,
         max_body_bytes=max_body_bytes,
+        receipts=receipt_lookup(settings),
+        receipt_retry_after_s=settings.tlog_checkpoint_seconds,
     )
     return create_app(parts)
+
+
+def receipt_lookup(settings: Settings, store_url: str | None = None):  # noqa: ANN201 - ReceiptLookup, lazy import
+    """The gateway's reader of receipts (transparency.receipts) in the provincial store, the log's states turned
+    into the gateway's exceptions. Never migrates nor creates the store (the store sink and the log stage own it);
+    the engine is made on the first request, with a short connect timeout on PostgreSQL."""
+    import threading
+    from pathlib import Path
+    from typing import Any
+
+    import sqlalchemy as sa
+    from sqlalchemy.engine import make_url
+
+    from consumers.exceptions import StoreError
+    from consumers.store.db import connect
+    from consumers.store.tables import tlog_leaves
+    from producers.gateway.receipts import ReceiptPending, ReceiptsUnavailable
+    from transparency.receipts import ReceiptNotYet, find_receipt
+
+    url = store_url or settings.store
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    sqlite_file = parsed.database if parsed.get_backend_name() == "sqlite" and parsed.database not in (
+        None, "", ":memory:") else None
+    engines: list[sa.Engine] = []
+    lock = threading.Lock()
+
+    def engine() -> sa.Engine:
+        with lock:
+            if not engines:
+                extra = {"connect_args": {"connect_timeout": 5}} if parsed.get_backend_name() == "postgresql" else {}
+                engines.append(connect(url, pool_pre_ping=True, **extra))
+            return engines[0]
+
+    def lookup(event_id: str) -> dict[str, Any] | None:
+        if sqlite_file is not None and not Path(sqlite_file).is_file():
+            raise ReceiptsUnavailable(f"the store {shown} does not exist yet (the store sink creates it)")
+        try:
+            try:
+                receipt = find_receipt(engine(), event_id)
+            except ReceiptNotYet as exc:
+                with engine().connect() as conn:
+                    regency = conn.execute(sa.select(tlog_leaves.c.regency_code)
+                                           .where(tlog_leaves.c.ref_id == event_id)).scalar()
+                raise ReceiptPending(str(exc), regency) from None
+        except (StoreError, sa.exc.SQLAlchemyError) as exc:
+            raise ReceiptsUnavailable(f"the store {shown} cannot be read ({type(exc).__name__}; is it migrated, "
+                                      "`simpul sink store`?)") from None
+        return None if receipt is None else receipt.model_dump(mode="json")
+
+    return lookup
 
 
 def gateway_store(settings: Settings):  # noqa: ANN201 - GatewayStore
@@ -224,6 +278,38 @@ def alert_dispatch(settings: Settings, dispatcher, *, group: str | None = None, 
     topics, ends = topic_names(settings.topic_prefix), EndOffsets(settings.kafka)
     return lambda: run(dispatcher, build_consumer(settings.kafka, topics, group, consumer_conf(settings, "alerts")),
                        topics.alerts.name, poll_timeout=settings.sink_poll_timeout_s, once=once, stop=stop, ends=ends)
+
+
+# ---- transparency: the signed log of every canonical event and ops action -------------------------------------
+
+def log_signer(settings: Settings):  # noqa: ANN201 - transparency.stage.Signer
+    """The province's checkpoint signer (origin from settings, key from the `tlog_signing_key` secret)."""
+    from transparency.stage import Signer, default_origin
+
+    return Signer.from_secret(settings.tlog_origin or default_origin(settings.topic_prefix),
+                              settings.secret("tlog_signing_key"))
+
+
+def transparency_log(settings: Settings, *, store_url: str | None = None, group: str | None = None):  # noqa: ANN201
+    """The transparency stage (`simpul transparency run`) on the configured broker, registry and store."""
+    from confluent_kafka import Producer
+
+    from consumers.kafka import EndOffsets, make_consumer
+    from consumers.store.sink import decoder
+    from topics.catalog import topic_names
+    from transparency.stage import LogTopics, TransparencyLog, group_id
+
+    signer = log_signer(settings)
+    topics = topic_names(settings.topic_prefix)
+    consumer = make_consumer(settings.kafka, group or group_id(settings.topic_prefix),
+                             client_id="simpul-transparency", **{"max.poll.interval.ms": 600_000})
+    producer = Producer(settings.kafka.librdkafka(**{
+        "acks": "all", "enable.idempotence": True, "client.id": "simpul-transparency", "linger.ms": 20,
+        "message.timeout.ms": 30000}))
+    return TransparencyLog(store_engine(settings, store_url), consumer, producer, LogTopics.of(topics),
+                           decoder(codec(settings)), signer,
+                           checkpoint_seconds=settings.tlog_checkpoint_seconds,
+                           checkpoint_events=settings.tlog_checkpoint_events, ends=EndOffsets(settings.kafka))
 
 
 # ---- monitor: the ops records the CLI shares with the dashboard -------------------------------------------------

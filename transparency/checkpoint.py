@@ -26,17 +26,22 @@ DASH = "\u2014"
 
 @dataclass(frozen=True)
 class Checkpoint:
-    """A tree head: (origin, size, root hash)."""
+    """A tree head: (origin, size, root hash), and optional extension lines (ours: `time <RFC 3339 UTC>`), all
+    covered by the signature."""
 
     origin: str
     size: int
     root_hash: bytes
+    extensions: tuple[str, ...] = ()
 
     def text(self) -> str:
         if not self.origin or "\n" in self.origin or self.size < 0 or len(self.root_hash) != HASH_SIZE:
             raise NoteError(f"not a checkpoint: origin {self.origin!r}, size {self.size}, "
                             f"{len(self.root_hash)}-byte root hash")
-        return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root_hash).decode()}\n"
+        if any(not line or "\n" in line for line in self.extensions):
+            raise NoteError("a checkpoint extension is one non-empty line")
+        lines = [self.origin, str(self.size), base64.b64encode(self.root_hash).decode(), *self.extensions]
+        return "\n".join(lines) + "\n"
 
 
 def _raw(public: Ed25519PublicKey) -> bytes:
@@ -114,4 +119,4 @@ def _parse(text: str) -> Checkpoint:
         raise NoteError("checkpoint root hash is not base64") from None
     if len(root_hash) != HASH_SIZE:
         raise NoteError(f"checkpoint root hash has {len(root_hash)} bytes, not {HASH_SIZE}")
-    return Checkpoint(origin, int(size), root_hash)
+    return Checkpoint(origin, int(size), root_hash, tuple(lines[3:-1]))

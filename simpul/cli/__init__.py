@@ -22,6 +22,9 @@ SUBCOMMANDS = {
     "deploy": "simpul.cli.deploy",
     "secrets": "simpul.cli.secrets",
     "users": "simpul.cli.users",
+    "site": "simpul.cli.site",
+    "transparency": "simpul.cli.transparency",
+    "audit": "simpul.cli.audit",
 }
 
 for _name, _module in SUBCOMMANDS.items():
