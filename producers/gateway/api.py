@@ -58,10 +58,38 @@ class ErrorBody(BaseModel):
     """Every 4xx/5xx answer: a machine-readable code, a sentence for people, and the problems by field."""
 
     error: Literal["bad_request", "unauthorized", "regency_forbidden", "payload_too_large", "invalid_event",
-                   "unavailable"] = Field(description="machine-readable code; `invalid_event` and "
-                                                      "`regency_forbidden` are schemas.outcomes.GatewayRejection")
+                   "invalid_parameter", "not_found", "unavailable"] = Field(
+        description="machine-readable code; `invalid_event` and `regency_forbidden` are "
+                    "schemas.outcomes.GatewayRejection")
     message: str
     problems: list[Problem] = Field(default_factory=list)
+
+
+class ReceiptOut(BaseModel):
+    """200: the proof that the province's transparency log holds the event (verify it with the province's public
+    key alone: docs/audit.md). Keep it: it stays valid for good."""
+
+    event_id: str
+    regency_code: str
+    leaf_hash: str = Field(description="hex SHA-256(0x00 || leaf data): the event's leaf in the log")
+    log_index: int = Field(description="0-based index of the event's leaf in the log")
+    tree_size: int = Field(description="size of the tree of `checkpoint`, which covers `log_index`")
+    inclusion_proof: list[str] = Field(description="hex hashes, the RFC 9162 audit path from the leaf up to the "
+                                                   "checkpoint's root")
+    checkpoint: str = Field(description="the signed note (C2SP tlog-checkpoint, Ed25519) of the tree of "
+                                        "`tree_size`")
+    verifier_key: str = Field(description="the province's verifier key (`name+keyhash+key`) that signed it")
+    origin: str = Field(description="the log's name, the first line of the checkpoint")
+
+
+class PendingReceipt(BaseModel):
+    """202: the event is in the log, but the signed checkpoint that covers it is not there yet (one is signed
+    every few seconds); ask again after `Retry-After` seconds."""
+
+    event_id: str
+    status: Literal["pending"] = "pending"
+    message: str
+    retry_after_s: int = Field(description="the same as the Retry-After header")
 
 
 class Health(BaseModel):

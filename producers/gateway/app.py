@@ -1,4 +1,5 @@
-"""The HTTP ingress gateway (FastAPI): POST /v1/events, authenticated by an API key bound to one regency.
+"""The HTTP ingress gateway (FastAPI): POST /v1/events and GET /v1/receipts/{event_id}, authenticated by an API
+key bound to one regency.
 
 Answers 202 only once the broker acknowledged every event (acks=all), with a result per event. A retry of an
 event_id already accepted returns that first outcome and writes nothing. Refusals name the field:
@@ -8,25 +9,34 @@ event, 503 broker or registry unavailable (retry the same request).
 The key is checked before a byte of the body is read, and the body is read only up to the byte limit
 (producers.gateway.body), so an unauthenticated or oversized request costs bounded memory; both refusals close
 the connection. No answer repeats a value the client sent (a NIK in the wrong field included).
+
+A receipt (producers.gateway.receipts) is given to the event's own regency only: 200 with the receipt, 403 for
+another regency's event (none of its data), 404 for an event not in the log, 202 with Retry-After while its
+checkpoint is not signed yet, 503 when the log's store cannot be read.
 """
 
 from __future__ import annotations
 
 import json
+import math
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from concurrent.futures import Future, wait
 from dataclasses import dataclass
 from typing import Any
 
-from fastapi import Depends, FastAPI, Request, Security
+from fastapi import Depends, FastAPI, Path, Request, Security
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from producers.delivery import AckedProducer, Delivery, known_offset
-from producers.gateway.api import Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, Problem
+from producers.gateway.api import (Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, PendingReceipt,
+                                   Problem, ReceiptOut)
 from producers.gateway.body import BodyIncomplete, BodyTooLarge, EVENT_JSON_BYTES, body_limit, read_limited
 from producers.gateway.digest import RetryDigest, plan_retries
+from producers.gateway.receipts import ReceiptLookup, ReceiptPending, ReceiptsUnavailable
 from producers.gateway.store import GatewayStore, Outcome
 from producers.sdk import EVENT_TYPE_HEADER
 from schemas.codec import AvroCodec
@@ -57,6 +67,10 @@ class Gateway:
     max_batch: int = 1000
     max_body_bytes: int | None = None
     """None: derived from max_batch (producers.gateway.body.body_limit)."""
+    receipts: ReceiptLookup | None = None
+    """None: this gateway serves no receipts (GET /v1/receipts answers 503)."""
+    receipt_retry_after_s: float = 5.0
+    """How often the transparency log signs a checkpoint: the Retry-After of a pending receipt."""
 
     @property
     def body_limit(self) -> int:
@@ -87,6 +101,20 @@ def _error_responses(gw: Gateway) -> dict[int | str, dict[str, Any]]:
             422: "An invalid event; `problems` names each field and reason; nothing of the request was sent",
             503: "The broker or the registry is unavailable; retry the same request (same event_ids)"}
     return {code: {"model": ErrorBody, "description": text} for code, text in docs.items()}
+
+
+def _receipt_responses() -> dict[int | str, dict[str, Any]]:
+    docs = {401: "Missing, unknown or revoked API key",
+            403: "The event belongs to another regency than the key's; nothing of it is answered",
+            404: "No event with this event_id is in the transparency log (not accepted, or accepted moments ago "
+                 "and not logged yet: the log follows the canonical topics within seconds)",
+            422: "`event_id` is not a UUID",
+            503: "The transparency log's store cannot be read now; retry later"}
+    responses: dict[int | str, dict[str, Any]] = {
+        code: {"model": ErrorBody, "description": text} for code, text in docs.items()}
+    responses[202] = {"model": PendingReceipt, "description": PendingReceipt.__doc__, "headers": {
+        "Retry-After": {"description": "seconds until the next checkpoint is due", "schema": {"type": "integer"}}}}
+    return responses
 
 
 def create_app(gw: Gateway) -> FastAPI:
@@ -120,6 +148,16 @@ def create_app(gw: Gateway) -> FastAPI:
         return JSONResponse(exc.body.model_dump(), status_code=exc.status,
                             headers={"Connection": "close"} if exc.close else None)
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """A path parameter FastAPI validated (the body is parsed by hand): our error shape, never the value."""
+        problems = [Problem(field=".".join(str(part) for part in e.get("loc", ())[1:]) or "<request>",
+                            reason=_VALIDATION_REASONS.get(e.get("type", ""), "invalid"))
+                    for e in exc.errors()]
+        body = ErrorBody(error="invalid_parameter",
+                         message="; ".join(f"{p.field}: {p.reason}" for p in problems), problems=problems)
+        return JSONResponse(body.model_dump(), status_code=422)
+
     def authenticated(key: str | None = Security(api_key),
                       authorization: str | None = _header("authorization")) -> str:
         return _authenticate(gw, key, authorization)
@@ -152,6 +190,15 @@ def create_app(gw: Gateway) -> FastAPI:
         _authorise(events, regency)
         return _publish(gw, events)
 
+    @app.get(
+        "/v1/receipts/{event_id}", response_model=ReceiptOut, responses=_receipt_responses(),
+        summary="The receipt of one accepted event of the key's regency: its inclusion proof in the province's "
+                "signed transparency log",
+    )
+    def receipt(event_id: uuid.UUID = Path(description="event_id of an event the key's regency sent"),
+                regency: str = Depends(authenticated)) -> Any:
+        return _receipt(gw, str(event_id), regency)
+
     @app.get("/healthz", response_model=Health, summary="The process is up")
     def healthz() -> Health:
         return Health(status="ok")
@@ -183,6 +230,39 @@ def _authenticate(gw: Gateway, key: str | None, authorization: str | None) -> st
         raise Refusal(401, "unauthorized", "the API key is unknown or revoked; ask the province for a key "
                                            "(`simpul keys create --regency <code>`)", close=True)
     return regency
+
+
+_VALIDATION_REASONS = {"uuid_parsing": "must be a UUID", "uuid_type": "must be a UUID",
+                       "missing": "required"}
+
+
+def _receipt(gw: Gateway, event_id: str, regency: str) -> Any:
+    """The receipt for the event's own regency; another regency learns only that the event is not its own."""
+    foreign = Refusal(403, GatewayRejection.REGENCY_FORBIDDEN,
+                      f"the event belongs to another regency; this API key gets receipts of regency {regency} only",
+                      [Problem(field="event_id", reason="event belongs to another regency")])
+    if gw.receipts is None:
+        raise Refusal(503, "unavailable", "this gateway serves no receipts: it has no transparency log store "
+                                          "configured (SIMPUL_STORE_URL)")
+    try:
+        found = gw.receipts(event_id)
+    except ReceiptPending as exc:
+        if exc.regency_code is not None and exc.regency_code != regency:
+            raise foreign from None
+        retry = max(1, math.ceil(gw.receipt_retry_after_s))
+        pending = PendingReceipt(event_id=event_id, retry_after_s=retry,
+                                 message="the event is in the transparency log; the checkpoint that covers it is "
+                                         f"signed within seconds: ask again after {retry} s")
+        return JSONResponse(pending.model_dump(), status_code=202, headers={"Retry-After": str(retry)})
+    except ReceiptsUnavailable as exc:
+        raise Refusal(503, "unavailable", f"the transparency log cannot be read now: {exc}; retry later") from None
+    if found is None:
+        raise Refusal(404, "not_found", "no event with this event_id is in the transparency log: it was not "
+                                        "accepted, or was accepted moments ago (ask again in a few seconds)",
+                      [Problem(field="event_id", reason="not in the log")])
+    if found.get("regency_code") != regency:
+        raise foreign
+    return ReceiptOut.model_validate(found)
 
 
 def _parse(body: bytes, max_batch: int) -> list[Any]:
