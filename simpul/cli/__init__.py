@@ -23,6 +23,7 @@ SUBCOMMANDS = {
     "secrets": "simpul.cli.secrets",
     "users": "simpul.cli.users",
     "site": "simpul.cli.site",
+    "site": "simpul.cli.site",
     "transparency": "simpul.cli.transparency",
     "audit": "simpul.cli.audit",
 }

@@ -1,0 +1,241 @@
+"""The public site's page model and files, against a real SQLite store filled by the store's own writer with a
+seeded simulation (tokenised as the gatekeeper would): all 35 regencies, every figure the figure of
+`simpul report` or `<5`, and none of the run's NIKs, tokens, case ids, event ids or complaint texts in any file."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from consumers.report import NO_SERVICE, Cell, transparency
+from consumers.store import writer
+from consumers.store.db import connect, migrate
+from consumers.store.rows import BatchRows, Coordinates
+from producers.simulator import plan
+from producers.simulator.model import Expect
+from producers.simulator.traffic import nik_token
+from schemas import reference
+from schemas.catalog import nik_fields
+from schemas.nik import NikContext, validation_context
+from transparency.site import privacy
+from transparency.site.build import build_site
+from transparency.site.exceptions import LeakError, SiteError
+from transparency.site.model import FIGURES, SUPPRESSED, build_model, published, suppress_count, suppress_share
+from transparency.site.render import MARKER, render, write
+
+SEED = 20261202
+NIK_KEY = "site-test-nik-key"
+EVENTS = 2500
+
+
+@cache
+def seeded() -> tuple[list, set[str]]:
+    """(canonical events of a seeded plan, every secret string of the run: raw NIKs, tokens, case ids, event ids,
+    complaint titles)."""
+    p = plan(EVENTS, SEED, nik_hmac_key=NIK_KEY)
+    events, secrets = [], set()
+    for r in p.records:
+        ev = r.event
+        secrets |= {ev.case_id, str(ev.event_id)}
+        for f in nik_fields(type(ev).event_type):
+            if getattr(ev, f):
+                secrets |= {getattr(ev, f), nik_token(NIK_KEY, getattr(ev, f))}
+        if type(ev).event_type == "ComplaintFiled":
+            secrets.add(ev.title)  # type: ignore[attr-defined]
+        if r.expect is not Expect.EVENT:
+            continue
+        tokens = {f: nik_token(NIK_KEY, getattr(ev, f)) for f in nik_fields(type(ev).event_type) if getattr(ev, f)}
+        events.append(type(ev).model_validate({**ev.model_dump(), **tokens},
+                                              context=validation_context(NikContext.CANONICAL)))
+    return events, secrets
+
+
+def fill(engine: sa.Engine, events) -> None:
+    """Write events through the store sink's own row folding and bulk writer, in batches like the sink's."""
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    for start in range(0, len(events), 500):
+        batch = BatchRows()
+        for i, ev in enumerate(events[start:start + 500], start):
+            batch.add_event(ev, Coordinates(f"p.events.{type(ev).family}", 0, i), now)
+        with engine.begin() as conn:
+            writer.write_batch(conn, batch)
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
+    engine = connect(f"sqlite:///{tmp_path_factory.mktemp('site') / 'store.sqlite'}")
+    migrate(engine)
+    fill(engine, seeded()[0])
+    return engine
+
+
+@pytest.fixture(scope="module")
+def site(store: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("built") / "site"
+    result = build_site(store, out, now=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
+    assert result.regencies == 35 and result.pages == 37 and result.cells > 0
+    return out
+
+
+def test_suppression_rules() -> None:
+    assert [suppress_count(n) for n in (0, 1, 4, 5, 120)] == [0, SUPPRESSED, SUPPRESSED, 5, 120]
+    assert suppress_share(None, 0) is None and suppress_share(100.0, 4) == SUPPRESSED and suppress_share(75.0, 5) == 75.0
+    cell = Cell("3374", "KTP_EL", "2025-03", requests=7, completed=3, issued=3, sla_met=2, sla_known=3,
+                fee_anomalies=0, complaints=6, complaints_resolved_in_time=5, hours=[1.0, 2.0, 30.0])
+    assert published(cell) == {"requests": 7, "completed": SUPPRESSED, "sla_met_pct": SUPPRESSED,
+                               "median_completion_hours": SUPPRESSED, "fee_anomalies": 0, "complaints": 6,
+                               "complaints_resolved_in_time_pct": 83.33}
+
+
+def test_every_regency_has_a_page_even_without_data() -> None:
+    only = Cell("3374", "KTP_EL", "2025-03", requests=9, completed=9, issued=9, sla_met=9, sla_known=9,
+                hours=[1.0] * 9)
+    model = build_model([only], "en")
+    regency_pages = [p for p in model.pages if p.regency_code]
+    assert sorted(p.regency_code for p in regency_pages) == sorted(reference.regency_codes())
+    assert len(regency_pages) == 35
+    empty = next(p for p in regency_pages if p.regency_code == "3301")
+    assert empty.tables[0].rows == [] and empty.charts == [] and "No data" in empty.intro
+    overview = model.pages[0].tables[0]
+    assert len(overview.rows) == 35
+    assert next(r for r in overview.rows if r["regency_code"] == "3374")["requests"] == 9
+    assert next(r for r in overview.rows if r["regency_code"] == "3301")["requests"] == 0
+    with pytest.raises(SiteError, match="--lang"):
+        build_model([only], "fr")  # type: ignore[arg-type]
+
+
+def test_regency_figures_equal_the_report_cells(store: sa.Engine) -> None:
+    """Each regency row is a report cell: the same figure, or `<5` exactly where the report counts 1 to 4
+    (for a share or median: where its denominator does)."""
+    cells = transparency(store)
+    report = {(c.regency_code, c.service_code, c.period): c for c in cells}
+    model = build_model(cells)
+    rows = [r for p in model.pages if p.regency_code for r in p.tables[0].rows]
+    assert len(rows) == len(cells)
+    shown = suppressed = 0
+    denominators = {"sla_met_pct": "sla_known", "median_completion_hours": "issued",
+                    "complaints_resolved_in_time_pct": "complaints"}
+    for row in rows:
+        cell = report[(row["regency_code"], row["service_code"], row["period"])]
+        expected = cell.as_dict()
+        for f in FIGURES:
+            if row[f] == SUPPRESSED:
+                suppressed += 1
+                base = getattr(cell, denominators.get(f, f))
+                assert 0 < base < 5 if f not in denominators else base < 5, (row, f)
+            else:
+                shown += 1
+                assert row[f] == expected[f], (row, f, expected[f])
+    assert shown > 0 and suppressed > 0  # the seeded run has both big and small cells
+    assert any(r["service_code"] == NO_SERVICE for r in rows)
+
+
+def test_overview_sums_the_report(store: sa.Engine, site: Path) -> None:
+    cells = transparency(store)
+    data = json.loads((site / "data" / "provinsi-wilayah.json").read_text("utf-8"))
+    assert len(data["rows"]) == 35
+    for row in data["rows"]:
+        own = [c for c in cells if c.regency_code == row["regency_code"]]
+        requests = sum(c.requests for c in own)
+        assert row["requests"] == (SUPPRESSED if 0 < requests < 5 else requests)
+        complaints = sum(c.complaints for c in own)
+        assert row["complaints"] == (SUPPRESSED if 0 < complaints < 5 else complaints)
+
+
+def test_downloads_equal_the_tables(store: sa.Engine, site: Path) -> None:
+    """Each regency's CSV and JSON carry the same (suppressed) figures, and the report's where not suppressed."""
+    report = {(c.regency_code, c.service_code, c.period): c.as_dict() for c in transparency(store)}
+    seen = 0
+    for code in reference.regency_codes():
+        as_json = json.loads((site / "data" / f"wilayah-{code}.json").read_text("utf-8"))
+        as_csv = list(csv.DictReader(io.StringIO((site / "data" / f"wilayah-{code}.csv").read_text("utf-8"))))
+        assert len(as_json["rows"]) == len(as_csv)
+        for j, c in zip(as_json["rows"], as_csv, strict=True):
+            assert j["regency_code"] == c["regency_code"] == code
+            expected = report[(code, j["service_code"], j["period"])]
+            for f in FIGURES:
+                assert c[f] == ("" if j[f] is None else str(j[f]))
+                if j[f] != SUPPRESSED:
+                    assert j[f] == expected[f]
+                    seen += 1
+        assert (site / "wilayah" / f"{code}.html").is_file()
+    assert seen > 100
+
+
+def test_no_secret_of_the_run_in_any_file(site: Path) -> None:
+    _, secrets = seeded()
+    assert len(secrets) > 2000
+    files = [p for p in site.rglob("*") if p.is_file()]
+    assert len(files) > 100
+    for path in files:
+        text = path.read_text("utf-8")
+        found = [s for s in secrets if s in text]
+        assert found == [], (path, found[:3])
+        assert "nik:" not in text.lower() or path.name == "chart.umd.min.js"
+        if path.parent.name != "static":
+            assert privacy.NIK_RUN.search(text) is None, path
+
+
+def test_pages_are_csp_clean(site: Path) -> None:
+    """No inline script or style anywhere: scripts are the vendored Chart.js and site.js, charts read data attributes."""
+    for page in site.rglob("*.html"):
+        text = page.read_text("utf-8")
+        assert "<style" not in text and " style=" not in text and "javascript:" not in text
+        scripts = text.count("<script")
+        assert scripts == text.count('<script src="') == 2, page
+        assert "Content-Security-Policy" in text
+    index = (site / "index.html").read_text("utf-8")
+    assert index.count("data-chart=") == 2 and index.count('href="data/provinsi-wilayah.csv"') == 1
+    assert 'href="wilayah/3374.html"' in index and "Kota Semarang" in index
+
+
+def test_the_build_refuses_a_leak() -> None:
+    privacy.check("ok.html", "root 3f5a0123456789012345678901234567 and 12,345 requests")
+    for text, reason in (("NIK 3374015502900001 here", "16-digit"), ('"nik:' + "A" * 43 + '"', "NIK token")):
+        with pytest.raises(LeakError, match=reason):
+            privacy.check("page.html", text)
+    cell = Cell("3374", "3374015502900001", "2025-03", requests=9)  # a NIK smuggled in as a service code
+    with pytest.raises(LeakError, match="16-digit"):
+        render(build_model([cell]), None, datetime(2026, 1, 1, tzinfo=UTC))
+
+
+def test_checkpoint_page(tmp_path: Path, site: Path) -> None:
+    assert "Belum ada checkpoint" in (site / "checkpoint.html").read_text("utf-8")
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from transparency.checkpoint import Checkpoint as Head
+    from transparency.checkpoint import sign, verifier_key
+    from transparency.site.render import Checkpoint
+
+    key = Ed25519PrivateKey.generate()
+    head = Head(origin="jateng.example/simpul", size=42, root_hash=bytes(range(32)))
+    note = sign(head, "jateng.example/simpul", key)
+    cp = Checkpoint(origin=head.origin, size=42, root_hash=bytes(range(32)).hex(),
+                    signed_at=datetime(2026, 12, 2, tzinfo=UTC), note=note,
+                    verifier_key=verifier_key("jateng.example/simpul", key.public_key()))
+    files = render(build_model([]), cp, datetime(2026, 12, 2, tzinfo=UTC) + timedelta(minutes=1))
+    write(files, tmp_path / "s")
+    page = (tmp_path / "s" / "checkpoint.html").read_text("utf-8")
+    assert "42" in page and cp.root_hash in page and cp.verifier_key in page
+    assert (tmp_path / "s" / "checkpoint.txt").read_text("utf-8") == note
+    assert json.loads((tmp_path / "s" / "checkpoint.json").read_text("utf-8"))["size"] == 42
+
+
+def test_write_replaces_only_a_site(tmp_path: Path) -> None:
+    files = render(build_model([]), None, datetime(2026, 1, 1, tzinfo=UTC))
+    write(files, tmp_path / "site")
+    (tmp_path / "site" / "stale.html").write_text("old")
+    write(files, tmp_path / "site")
+    assert not (tmp_path / "site" / "stale.html").exists() and (tmp_path / "site" / MARKER).is_file()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "thesis.docx").write_text("mine")
+    with pytest.raises(SiteError, match="not a Simpul site"):
+        write(files, tmp_path / "other")
+    assert (tmp_path / "other" / "thesis.docx").read_text() == "mine"

@@ -1,0 +1,223 @@
+"""The site's files: HTML pages from one template, CSV and JSON of every table, the checkpoint, static assets.
+
+Everything is rendered in memory, checked (transparency.site.privacy), and only then written: into a fresh folder
+that replaces the old site in one rename, so `simpul site serve` never shows half a build.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+import json
+import shutil
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from string import Template
+from typing import Any
+
+from schemas import reference
+from transparency.site import privacy
+from transparency.site.exceptions import SiteError
+from transparency.site.labels import LABELS
+from transparency.site.model import SUPPRESSED, Chart, Page, SiteModel, Table, Value
+
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "base-uri 'none'; form-action 'none'")
+"""The policy every page carries (the server adds `frame-ancestors 'none'`, which a meta tag cannot set)."""
+VENDORED = ("chart.umd.min.js", "chart.js-LICENSE.md")
+OWN_STATIC = ("site.js", "site.css")
+MARKER = ".simpul-site"
+"""A file in every built site: `build` replaces only a folder that has it (or an empty one), never anything else."""
+AUDIT_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    """The latest signed checkpoint as the site shows it (transparency.log_store.CheckpointRecord's fields)."""
+
+    origin: str
+    size: int
+    root_hash: str
+    signed_at: datetime
+    note: str
+    verifier_key: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"origin": self.origin, "size": self.size, "root_hash": self.root_hash,
+                "signed_at": self.signed_at.isoformat(), "note": self.note, "verifier_key": self.verifier_key}
+
+
+def _e(value: object) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def display(value: Value, lang: str) -> str:
+    """A figure as a person reads it: `–` for none, `<5` as it is, numbers in the page's locale."""
+    if value is None:
+        return "\u2013"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        text = f"{value:,}"
+        return text.replace(",", ".") if lang == "id" else text
+    text = f"{value:,.3f}".rstrip("0").rstrip(".") if isinstance(value, float) else str(value)
+    if lang == "id":
+        text = text.replace(",", "\u2009").replace(".", ",").replace("\u2009", ".")
+    return text
+
+
+def table_csv(table: Table) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=table.keys, lineterminator="\n")
+    writer.writeheader()
+    for row in table.rows:
+        writer.writerow({k: "" if row[k] is None else row[k] for k in table.keys})
+    return buf.getvalue()
+
+
+def table_json(table: Table, lang: str) -> str:
+    return json.dumps({"table": table.slug, "title": table.title, "columns": list(table.keys),
+                       "suppressed": SUPPRESSED, "suppression": LABELS[lang]["suppression"],
+                       "rows": [{k: row[k] for k in table.keys} for row in table.rows]},
+                      indent=2, ensure_ascii=False) + "\n"
+
+
+def _table_html(table: Table, root: str, lang: str) -> str:
+    L = LABELS[lang]
+    head = "".join(f'<th scope="col" class="{"num" if c not in TEXT_COLUMNS else "text"}">{_e(L[c])}</th>'
+                   for c in table.columns)
+    body = []
+    for i, row in enumerate(table.rows):
+        cells = []
+        for j, c in enumerate(table.columns):
+            text = _e(display(row[c], lang))
+            if j == 0 and i in table.links:
+                text = f'<a href="{_e(root + table.links[i])}">{text}</a>'
+            cls = "text" if c in TEXT_COLUMNS else "num" + (" suppressed" if row[c] == SUPPRESSED else "")
+            cells.append(f'<td class="{cls}">{text}</td>')
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    if not body:
+        body.append(f'<tr><td colspan="{len(table.columns)}">{_e(L["empty"])}</td></tr>')
+    data = f"{root}data/{table.slug}"
+    return (f'<section class="table" id="{_e(table.slug)}">\n<h2>{_e(table.title)}</h2>\n'
+            f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(body)
+            + f'\n</tbody></table></div>\n<p class="downloads">{_e(L["download"])}: '
+            f'<a href="{_e(data)}.csv" download>CSV</a> <a href="{_e(data)}.json" download>JSON</a></p>\n</section>')
+
+
+TEXT_COLUMNS = frozenset({"regency_code", "regency_name", "service_code", "service_name", "period"})
+
+
+def _chart_html(chart: Chart) -> str:
+    box = "chart-box tall" if chart.horizontal and len(chart.labels) > 12 else "chart-box"
+    return (f'<figure class="chart" id="chart-{_e(chart.slug)}"><figcaption>{_e(chart.title)}</figcaption>'
+            f'<div class="{box}"><canvas role="img" aria-label="{_e(chart.title)}" '
+            f"data-chart=\"{_e(json.dumps(chart.config(), ensure_ascii=False))}\"></canvas></div></figure>")
+
+
+def _page_body(page: Page, root: str, lang: str) -> str:
+    parts = [f'<p class="intro">{_e(page.intro)}</p>']
+    if page.charts:
+        parts.append('<div class="charts">' + "".join(_chart_html(c) for c in page.charts) + "</div>")
+    parts.extend(_table_html(t, root, lang) for t in page.tables)
+    return "\n".join(parts)
+
+
+def _checkpoint_body(checkpoint: Checkpoint | None, guide: bool, lang: str) -> str:
+    L = LABELS[lang]
+    parts = [f'<p class="intro">{_e(L["checkpoint_intro"])}</p>']
+    if checkpoint is None:
+        parts.append(f'<p id="checkpoint-none">{_e(L["checkpoint_none"])}</p>')
+    else:
+        rows = [("checkpoint_origin", checkpoint.origin), ("checkpoint_size", checkpoint.size),
+                ("checkpoint_root", checkpoint.root_hash), ("checkpoint_signed_at", checkpoint.signed_at.isoformat()),
+                ("checkpoint_key", checkpoint.verifier_key)]
+        parts.append('<dl class="checkpoint" id="checkpoint">' + "".join(
+            f"<dt>{_e(L[k])}</dt><dd>{_e(v)}</dd>" for k, v in rows) + "</dl>")
+        parts.append(f'<h2>{_e(L["checkpoint_note"])}</h2><pre class="note" id="checkpoint-note">'
+                     f"{_e(checkpoint.note)}</pre>")
+        parts.append(f'<p class="downloads">{_e(L["download"])}: <a href="checkpoint.txt" download>checkpoint.txt</a> '
+                     '<a href="verifier-key.txt" download>verifier-key.txt</a> '
+                     '<a href="checkpoint.json" download>checkpoint.json</a></p>')
+    parts.append(f'<p>{_e(L["checkpoint_how"])}</p>')
+    parts.append(f'<p><a href="audit.md">{_e(L["checkpoint_guide"])}</a></p>' if guide
+                 else f'<p>{_e(L["checkpoint_guide_missing"])}</p>')
+    return "\n".join(parts)
+
+
+def _page(template: Template, *, title: str, body: str, root: str, lang: str, generated: str) -> str:
+    L = LABELS[lang]
+    options = [f'<option value="">{_e(L["nav_regencies"])}\u2026</option>'] + [
+        f'<option value="wilayah/{_e(r.code)}.html">{_e(r.display_name)}</option>' for r in reference.regencies()]
+    return template.substitute(
+        lang=lang, csp=CSP, title=_e(title), site_title=_e(L["site_title"]), root=root,
+        nav_overview=_e(L["nav_overview"]), nav_checkpoint=_e(L["nav_checkpoint"]),
+        nav_regencies=_e(L["nav_regencies"]), regency_options="\n".join(options), body=body,
+        suppression=_e(L["suppression"]), definitions=_e(L["definitions"]), internal_note=_e(L["internal_note"]),
+        generated_label=_e(L["generated"]), generated=_e(generated))
+
+
+def render(model: SiteModel, checkpoint: Checkpoint | None, generated: datetime) -> dict[str, bytes]:
+    """Every file of the site (path relative to its root -> bytes), each checked by `privacy.check`."""
+    lang = model.lang
+    template = Template(resources.files("transparency.site.templates").joinpath("page.html").read_text("utf-8"))
+    stamp = generated.isoformat(timespec="seconds")
+    texts: dict[str, str] = {}
+    for page in model.pages:
+        root = "../" * page.path.count("/")
+        texts[page.path] = _page(template, title=page.title, body=_page_body(page, root, lang), root=root,
+                                 lang=lang, generated=stamp)
+        for table in page.tables:
+            texts[f"data/{table.slug}.csv"] = table_csv(table)
+            texts[f"data/{table.slug}.json"] = table_json(table, lang)
+    guide = AUDIT_GUIDE.is_file()
+    if guide:
+        try:
+            privacy.check("audit.md", AUDIT_GUIDE.read_text("utf-8"))
+            texts["audit.md"] = AUDIT_GUIDE.read_text("utf-8")
+        except SiteError:
+            guide = False  # an example in the guide looks like a NIK: link to the repository's copy instead
+    texts["checkpoint.html"] = _page(template, title=LABELS[lang]["checkpoint_title"],
+                                     body=_checkpoint_body(checkpoint, guide, lang), root="", lang=lang,
+                                     generated=stamp)
+    if checkpoint is not None:
+        texts["checkpoint.txt"] = checkpoint.note
+        texts["verifier-key.txt"] = checkpoint.verifier_key + "\n"
+        texts["checkpoint.json"] = json.dumps(checkpoint.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    static = resources.files("transparency.site.static")
+    for name in OWN_STATIC:
+        texts[f"static/{name}"] = static.joinpath(name).read_text("utf-8")
+    for name, text in texts.items():
+        privacy.check(name, text)
+    files = {name: text.encode("utf-8") for name, text in texts.items()}
+    for name in VENDORED:
+        data = static.joinpath(name).read_bytes()
+        privacy.check(f"static/{name}", data.decode("utf-8"), vendored=True)
+        files[f"static/{name}"] = data
+    files[MARKER] = f"Simpul public transparency site, built {stamp}\n".encode()
+    return files
+
+
+def write(files: dict[str, bytes], out: Path) -> None:
+    """Write the site into `out`, replacing a previous build there in one rename (never a folder of other files)."""
+    out = out.resolve()
+    if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
+        raise SiteError(f"--out {out} exists and is not a Simpul site (no {MARKER} in it); "
+                        "choose an empty or new folder")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fresh = out.with_name(f".{out.name}.new-{uuid.uuid4().hex[:8]}")
+    fresh.mkdir()
+    for name, data in files.items():
+        path = fresh / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    old = out.with_name(f".{out.name}.old-{uuid.uuid4().hex[:8]}")
+    if out.exists():
+        out.rename(old)
+    fresh.rename(out)
+    if old.exists():
+        shutil.rmtree(old)
