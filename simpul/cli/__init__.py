@@ -23,7 +23,6 @@ SUBCOMMANDS = {
     "secrets": "simpul.cli.secrets",
     "users": "simpul.cli.users",
     "site": "simpul.cli.site",
-    "site": "simpul.cli.site",
     "transparency": "simpul.cli.transparency",
     "audit": "simpul.cli.audit",
 }
