@@ -4,6 +4,8 @@ them. The receipt a regency gets verifies with the province's key alone; another
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,7 @@ from transparency.receipts import Receipt
 from transparency.tree import MerkleTree
 
 ORIGIN = "jatengprov.go.id/simpul/receipts-test"
+STANDALONE_VERIFIER = Path(__file__).resolve().parents[2] / "docs" / "audit_verify.py"
 KEY_NAME = "jatengprov.go.id/simpul/receipts-test"
 
 
@@ -129,6 +132,24 @@ def test_own_regency_gets_a_receipt_that_verifies_with_the_public_key_alone(
             verify_inclusion(bytes.fromhex(other), body["log_index"], body["tree_size"], proof, checkpoint.root_hash)
     r = client.get(f"/v1/receipts/{log.receipted['3301'][0]}", headers={"X-API-Key": keys["3301"]})
     assert r.status_code == 200 and r.json()["regency_code"] == "3301"
+
+
+def test_receipt_verifies_with_the_standalone_script(client: TestClient, log: Log, keys: dict[str, str],
+                                                     tmp_path: Path) -> None:
+    """docs/audit_verify.py, in a process of its own (isolated mode: no Simpul on its path), given the response
+    as it came over HTTP and the province's key; the same receipt under another key is refused."""
+    receipt = tmp_path / "receipt.json"
+    receipt.write_bytes(client.get(f"/v1/receipts/{log.receipted['3374'][1]}",
+                                   headers={"X-API-Key": keys["3374"]}).content)
+
+    def verify(key: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-I", str(STANDALONE_VERIFIER), "--key", key, str(receipt)],
+                              capture_output=True, text=True, timeout=60, cwd=tmp_path)
+
+    ok = verify(log.vkey)
+    assert ok.returncode == 0 and ok.stdout.startswith("OK"), ok.stdout + ok.stderr
+    other = verifier_key(KEY_NAME, Ed25519PrivateKey.generate().public_key())
+    assert verify(other).returncode == 1
 
 
 def test_another_regency_is_refused_and_told_nothing_of_the_event(
