@@ -433,7 +433,65 @@ def _gateway(topics: TopicSet, addresses: Addresses) -> list[str]:
     ]) + [
         "Every error answer has the same shape:",
         "",
-    ] + code_block("json", json.dumps(refused, indent=2))
+    ] + code_block("json", json.dumps(refused, indent=2)) + _receipts(topics, addresses)
+
+
+# A receipt as the gateway answers it, signed with an example key (not the province's): it verifies with
+# docs/audit_verify.py and its own verifier_key (tests/integration/test_gateway_receipts.py checks real ones).
+RECEIPT_EXAMPLE = {
+    "event_id": "af50a9eb-b6ff-5ec6-9125-03cac4efd3d3",
+    "regency_code": "3374",
+    "leaf_hash": "13fc6e78416fe1822090399659b3c2e01ffdc2cf2b352c5b6ed89dd694cbcfc8",
+    "log_index": 5,
+    "tree_size": 7,
+    "inclusion_proof": ["a37e33eb7b8e956051ea5839c66a2a4100a4cb122acd67183c18507f852e33e7",
+                        "0980012298583f4e8724b7ca6108bf3b15a94dc157a83abfcdabed7152d96708",
+                        "ceb83cb4520c4bfd050ad26ab837a20b99d0d39824009527047ffa0ae4504399"],
+    "checkpoint": "jatengprov.go.id/simpul/jateng\n7\nRQoltGO704rpLjkGD1eH5yGIjNetZmXwepIyDsf/rSg=\n"
+                  "time 2026-03-02T08:00:05Z\n\n\u2014 jatengprov.go.id/simpul/jateng "
+                  "JlFq/Rc45k1p2dmiuiVZ6z55C3SrD93khyo5MjrI2hhyd0k0Zsv35ymG7FQ/MzMMBOQ4OQIuwEMPeJC0xc3kh36gUgY=\n",
+    "verifier_key": "jatengprov.go.id/simpul/jateng+26516afd+Af9PVy+ORJd1sr9P7Xn7AdXx+bEOVV4LsMxMP8RHYeUo",
+    "origin": "jatengprov.go.id/simpul/jateng",
+}
+
+
+def _receipts(topics: TopicSet, addresses: Addresses) -> list[str]:
+    event_id = RECEIPT_EXAMPLE["event_id"]
+    return [
+        "### Receipts",
+        "",
+        "Every accepted event goes into the province's transparency log: an append-only Merkle tree (RFC 9162) "
+        "whose head the province signs with its Ed25519 key every few seconds (a C2SP signed checkpoint). A "
+        "receipt proves, to anyone and for good, that the province accepted one of your events: the event's "
+        "leaf hash, its index in the log, the signed checkpoint that covers it and the inclusion proof up to "
+        "that checkpoint's root. Get it from the gateway, or read it from your receipts topic "
+        f"`{topic_pattern(topics.prefix, 'receipts', '<regency_code>')}` (only your regency may read it).",
+        "",
+        "- `GET {gateway}/v1/receipts/<event_id>` with the same `X-API-Key` header; receipts of your own "
+        "regency's events only.",
+        "- Verify a receipt with the province's published verifier key alone (`simpul audit key` prints it), "
+        "with the standalone script `docs/audit_verify.py`, which needs Python and the `cryptography` package "
+        "and nothing of Simpul. Do not trust the `verifier_key` inside a receipt: check it against the "
+        "province's.",
+        "",
+    ] + code_block("bash", f"curl -sS -o receipt.json {addresses.gateway_url}/v1/receipts/{event_id} \\\n"
+                           '  -H "X-API-Key: $SIMPUL_API_KEY"\n'
+                           'python3 audit_verify.py --key "$PROVINCE_VERIFIER_KEY" receipt.json') + [
+        "`200 OK` (an example, signed with an example key):",
+        "",
+    ] + code_block("json", json.dumps(RECEIPT_EXAMPLE, indent=2, ensure_ascii=False)) + table(
+        ["status", "`error`", "when"], [
+            ["200", "", "the receipt; keep it"],
+            ["202", "", "the event is in the log, but the checkpoint that covers it is not signed yet: the body is "
+             "`{\"status\": \"pending\", ...}`; ask again after the `Retry-After` header's seconds"],
+            ["401", "`unauthorized`", "the X-API-Key header is missing, unknown or revoked"],
+            ["403", f"`{GatewayRejection.REGENCY_FORBIDDEN.value}`", "the event belongs to another regency than the "
+             "key's; nothing of it is answered"],
+            ["404", "`not_found`", "no event with this event_id is in the log: it was not accepted, or was accepted "
+             "seconds ago and is not logged yet"],
+            ["422", "`invalid_parameter`", "`event_id` is not a UUID"],
+            ["503", "`unavailable`", "the log cannot be read now: retry later"],
+        ])
 
 
 def _consuming(topics: TopicSet) -> list[str]:
