@@ -139,7 +139,11 @@ def create_app(gw: Gateway) -> FastAPI:
             f"is closed. A request carries at most {gw.max_batch:,} events and {gw.body_limit:,} bytes "
             f"({EVENT_JSON_BYTES:,} per event); a longer body is answered 413 as soon as the limit is passed, "
             "whether or not it declared its length, and the connection is closed. Error answers name the field "
-            "and the reason and never repeat a value of the request."),
+            "and the reason and never repeat a value of the request.\n\n"
+            "`GET /v1/receipts/{event_id}` gives the receipt of an accepted event of the key's regency: its "
+            "inclusion proof in the province's signed transparency log, which verifies with the province's "
+            "public key alone (docs/audit_verify.py). Until the checkpoint that covers the event is signed (a few "
+            "seconds) the answer is 202 with a Retry-After header."),
     )
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of one regency")
 
