@@ -255,7 +255,8 @@ def _audit_message(model: type[BaseModel], shared: dict[str, Any], topics: Topic
     return {
         "name": "AuditEntry",
         "title": "Ops audit entry",
-        "summary": "An operator action: a DLQ replay or edit, a dashboard account created or disabled.",
+        "summary": "An operator action: a DLQ replay or edit, a dashboard account created or disabled, an API key "
+                   "issued or revoked, the alert rules changed.",
         "description": f"{inspect.getdoc(model)} JSON (UTF-8), written by the monitor with acks=all, at least once.",
         "contentType": JSON_CONTENT_TYPE,
         "payload": record_json_schema(model, shared),

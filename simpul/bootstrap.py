@@ -216,13 +216,21 @@ def aggregates_app(settings: Settings):  # noqa: ANN201 - faust.App, lazy import
 
 def alerts_app(settings: Settings):  # noqa: ANN201 - faust.App, lazy import
     """The alerts processor's Faust app (`simpul streams run alerts`) with the rules of SIMPUL_ALERT_RULES_FILE,
-    its internal topics created first."""
+    its internal topics created first. Rules other than the last recorded ones go to the ops audit trail
+    (`alert_rules.change`, SHA-256 before and after); the monitor publishes the entry if this principal may not."""
+    from simpul.cli.ops_audit import publish_now, record_alert_rules
     from streams.alerts.app import build_alerts, internal_topics
-    from streams.alerts.rules import load_rules
+    from streams.alerts.rules import load_rules, rules_digest, rules_source
     from streams.runtime import ensure_internal_topics
     from topics.catalog import topic_names
 
     topics, rules, parts = topic_names(settings.topic_prefix), load_rules(settings.alert_rules_file), codec(settings)
+    _, audit = ops_records(settings)
+    if record_alert_rules(audit, source=str(rules_source(settings.alert_rules_file)),
+                          digest=rules_digest(settings.alert_rules_file)) is not None:
+        publish_now(audit)
+    else:
+        audit.close()
     ensure_internal_topics(settings, settings, internal_topics(settings))
     return build_alerts(settings, settings, topics=topics, codec=parts, rules=rules)
 

@@ -7,8 +7,9 @@ cannot drift from what the secured local platform enforces:
   the simple authorizer with `admin` as the only super user, replication 3 / min.insync.replicas 2;
 - a `KafkaTopic` for every catalog topic with the `cluster` profile (replicas 3, min.insync.replicas 2);
 - a `KafkaUser` per principal of topics/acls.py (SCRAM-SHA-512, `simple` authorization, the same ACLs);
-- a `Deployment` per component (gateway, gatekeeper, aggregates, alerts, sink-store, sink-alerts, monitor), each
-  connecting as its own principal with the password from the Secret the Strimzi user operator creates;
+- a `Deployment` per component (gateway, gatekeeper, aggregates, alerts, sink-store, sink-alerts, monitor,
+  transparency), each connecting as its own principal with the password from the Secret the Strimzi user operator
+  creates;
 - Services for the gateway and the monitor, and a kustomization.yaml listing it all.
 """
 
@@ -62,7 +63,9 @@ COMPONENTS: tuple[Component, ...] = (
               env=(("SIMPUL_STREAMS_REPLICATION", "3"),)),
     Component(name="alerts", principal="alerts", replicas=3,
               command=("simpul", "streams", "run", "alerts"),
-              env=(("SIMPUL_STREAMS_REPLICATION", "3"),)),
+              env=(("SIMPUL_STREAMS_REPLICATION", "3"),),
+              # a change of the rules goes to the audit trail in the dashboard's database; the monitor publishes it
+              secret_env=(("SIMPUL_DASHBOARD_DB_URL", "dashboard-db-url"),)),
     Component(name="sink-store", principal="sink-store", replicas=2,
               command=("simpul", "sink", "store"),
               secret_env=(("SIMPUL_STORE_URL", "store-url"),)),
@@ -74,6 +77,11 @@ COMPONENTS: tuple[Component, ...] = (
               env=(("SIMPUL_DASHBOARD_ALLOWED_HOSTS", "localhost,simpul-monitor,simpul-monitor.simpul.svc"),),
               secret_env=(("SIMPUL_STORE_URL", "store-url"), ("SIMPUL_DASHBOARD_DB_URL", "dashboard-db-url")),
               secrets=("session_key", "metrics_token", "dlq_key")),
+    # One replica: the log has one appender (its consumer group would split the topics between two, and each
+    # would sign its own tree).
+    Component(name="transparency", principal="transparency", replicas=1,
+              command=("simpul", "transparency", "run"),
+              secret_env=(("SIMPUL_STORE_URL", "store-url"),), secrets=("tlog_signing_key",)),
 )
 
 

@@ -8,6 +8,7 @@ Which events share state is decided by `partition_key`, which the worker uses to
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, MutableMapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -98,9 +99,24 @@ class RulesConfig(BaseModel):
     aid_double_payment: AidDoublePaymentRule = AidDoublePaymentRule(enabled=False)
 
 
+def rules_source(path: Path | str | None = None) -> Path:
+    """The rules file `load_rules(path)` reads."""
+    return Path(path) if path is not None else DEFAULT_RULES_FILE
+
+
+def rules_digest(path: Path | str | None = None) -> str:
+    """SHA-256 (hex) of the rules file's bytes: what the ops audit trail records when the rules change. Plain, not
+    keyed: the rules are not secret, and anyone holding the file can check the digest."""
+    source = rules_source(path)
+    try:
+        return hashlib.sha256(source.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise RulesConfigError(f"cannot read the alert rules {source}: {exc}") from exc
+
+
 def load_rules(path: Path | str | None = None) -> RulesConfig:
     """Read and check a rules file (streams/rules.yaml by default)."""
-    source = Path(path) if path is not None else DEFAULT_RULES_FILE
+    source = rules_source(path)
     try:
         raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:

@@ -134,7 +134,8 @@ def test_every_deployment_runs_a_simpul_command(rendered) -> None:  # noqa: ANN0
         _resolve(root, ["streams", "run", "nonsense"])
     deployments = kinds(rendered, "Deployment")
     assert sorted(d["metadata"]["name"] for d in deployments) == sorted(
-        f"simpul-{c}" for c in ("gateway", "gatekeeper", "aggregates", "alerts", "sink-store", "sink-alerts", "monitor"))
+        f"simpul-{c}" for c in ("gateway", "gatekeeper", "aggregates", "alerts", "sink-store", "sink-alerts", "monitor",
+                                "transparency"))
     users = {u["metadata"]["name"] for u in kinds(rendered, "KafkaUser")}
     for d in deployments:
         (container,) = d["spec"]["template"]["spec"]["containers"]
@@ -164,7 +165,8 @@ def test_each_process_mounts_only_the_installation_secrets_it_reads(rendered) ->
     wanted = {"simpul-gateway": {"gateway_digest_key"}, "simpul-gatekeeper": {"nik_hmac_key", "dlq_key"},
               "simpul-aggregates": set(), "simpul-alerts": set(), "simpul-sink-store": set(),
               "simpul-sink-alerts": {"alert_webhook_secret"},
-              "simpul-monitor": {"session_key", "metrics_token", "dlq_key"}}
+              "simpul-monitor": {"session_key", "metrics_token", "dlq_key"},
+              "simpul-transparency": {"tlog_signing_key"}}
     for d in kinds(rendered, "Deployment"):
         spec = d["spec"]["template"]["spec"]
         (container,) = spec["containers"]
