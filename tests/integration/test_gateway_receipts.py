@@ -18,7 +18,6 @@ from fastapi.testclient import TestClient
 
 from consumers.store.db import connect, migrate
 from producers.gateway.api import ReceiptOut
-from producers.gateway.store import GatewayStore
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.settings import Settings
