@@ -239,3 +239,17 @@ def test_write_replaces_only_a_site(tmp_path: Path) -> None:
     with pytest.raises(SiteError, match="not a Simpul site"):
         write(files, tmp_path / "other")
     assert (tmp_path / "other" / "thesis.docx").read_text() == "mine"
+
+
+def test_a_chart_of_suppressed_figures_is_not_drawn() -> None:
+    small = Cell("3374", "KTP_EL", "2025-03", requests=3, completed=3, issued=3, sla_met=3, sla_known=3,
+                 hours=[1.0] * 3)
+    page = next(p for p in build_model([small]).pages if p.regency_code == "3374")
+    assert page.charts == [] and page.charts_suppressed
+    files = render(build_model([small]), None, datetime(2026, 1, 1, tzinfo=UTC))
+    assert b"charts-suppressed" in files["wilayah/3374.html"] and b"data-chart" not in files["wilayah/3374.html"]
+    big = Cell("3374", "KTP_EL", "2025-03", requests=8, completed=8, issued=8, sla_met=6, sla_known=8,
+               hours=[1.0] * 8)
+    (sla, requests) = next(p for p in build_model([big]).pages if p.regency_code == "3374").charts
+    assert sla.config()["datasets"] == [{"label": "2025-03", "data": [75.0]}] and sla.unit == "%"
+    assert requests.config()["datasets"][0]["data"] == [8] and requests.labels == ["Kartu Tanda Penduduk elektronik"]

@@ -38,6 +38,8 @@ LABELS: dict[str, dict[str, str]] = {
         "complaints": "Pengaduan",
         "complaints_resolved_in_time_pct": "% pengaduan selesai tepat waktu (SP4N-LAPOR!)",
         "no_service": "Tanpa layanan tertentu",
+        "charts_suppressed": ("Grafik tidak ditampilkan: setiap angkanya mewakili kurang dari 5 orang "
+                              "(lihat tabel)."),
         "download": "Unduh",
         "empty": "Tidak ada baris.",
         "suppression": ("Sel yang mewakili kurang dari 5 orang disembunyikan dan ditulis \u201c<5\u201d, juga dalam "
@@ -100,6 +102,7 @@ LABELS: dict[str, dict[str, str]] = {
         "complaints": "Complaints",
         "complaints_resolved_in_time_pct": "% complaints resolved in time (SP4N-LAPOR!)",
         "no_service": "No particular service",
+        "charts_suppressed": "No chart: every figure it would draw stands for fewer than 5 people (see the table).",
         "download": "Download",
         "empty": "No rows.",
         "suppression": ("Cells standing for fewer than 5 people are suppressed and shown as \u201c<5\u201d, in the "

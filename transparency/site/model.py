@@ -110,6 +110,11 @@ class Chart:
     unit: str = ""
     horizontal: bool = False
 
+    @property
+    def has_data(self) -> bool:
+        """False when every value is suppressed or missing: the page says so instead of drawing empty axes."""
+        return any(v is not None for _, data in self.datasets for v in data)
+
     def config(self) -> dict[str, Any]:
         """What site.js hands to Chart.js (a data attribute: the CSP allows no inline script)."""
         return {"type": self.kind, "labels": self.labels, "unit": self.unit, "horizontal": self.horizontal,
@@ -126,6 +131,7 @@ class Page:
     tables: list[Table]
     charts: list[Chart]
     regency_code: str | None = None
+    charts_suppressed: bool = False  # the page has rows, but every figure a chart would draw is suppressed
 
 
 def service_name(code: str, lang: Lang) -> str:
@@ -224,15 +230,15 @@ def build_model(cells: Iterable[Cell], lang: Lang = "id") -> SiteModel:
         rows = regency_rows(regency.code, own, lang)
         labels, sla = _by_service_and_month(rows, "sla_met_pct", lang)
         _, requests = _by_service_and_month(rows, "requests", lang)
-        charts = [Chart(f"{regency.code}-sla", L["chart_sla_by_service"], "bar", labels, sla, unit="%"),
-                  Chart(f"{regency.code}-requests", L["chart_requests_by_service"], "bar", labels, requests)] \
-            if labels else []
+        charts = [c for c in (Chart(f"{regency.code}-sla", L["chart_sla_by_service"], "bar", labels, sla, unit="%"),
+                              Chart(f"{regency.code}-requests", L["chart_requests_by_service"], "bar", labels,
+                                    requests)) if c.has_data]
         pages.append(Page(
             path=regency_page_path(regency.code), title=regency.display_name,
             intro=L["regency_intro"] if own else L["no_data"],
             tables=[Table(f"wilayah-{regency.code}", L["table_regency"].format(name=regency.display_name),
                           REGENCY_COLUMNS, REGENCY_KEYS, rows)],
-            charts=charts, regency_code=regency.code))
+            charts=charts, regency_code=regency.code, charts_suppressed=bool(labels) and not charts))
 
     province_rows = [{"service_code": s, "service_name": service_name(s, lang), "period": m, **published(t)}
                      for (s, m), t in sorted(province.items())]
@@ -249,5 +255,5 @@ def build_model(cells: Iterable[Cell], lang: Lang = "id") -> SiteModel:
                       links),
                 Table("provinsi-layanan", L["table_province_services"], PROVINCE_COLUMNS, PROVINCE_KEYS,
                       province_rows)],
-        charts=overview_charts)
+        charts=[c for c in overview_charts if c.has_data])
     return SiteModel(lang=lang, pages=[overview, *pages])

@@ -30,6 +30,9 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
 """The policy every page carries (the server adds `frame-ancestors 'none'`, which a meta tag cannot set)."""
 VENDORED = ("chart.umd.min.js", "chart.js-LICENSE.md")
 OWN_STATIC = ("site.js", "site.css")
+FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="3" '
+           'fill="#0b5e8a"/><path d="M4 11V7m4 4V4m4 7V6" stroke="#fff" stroke-width="2"/></svg>\n')
+"""The tab icon (browsers ask for one; without it every page logs a 404)."""
 MARKER = ".simpul-site"
 """A file in every built site: `build` replaces only a folder that has it (or an empty one), never anything else."""
 AUDIT_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
@@ -123,6 +126,8 @@ def _page_body(page: Page, root: str, lang: str) -> str:
     parts = [f'<p class="intro">{_e(page.intro)}</p>']
     if page.charts:
         parts.append('<div class="charts">' + "".join(_chart_html(c) for c in page.charts) + "</div>")
+    elif page.charts_suppressed:
+        parts.append(f'<p class="charts-suppressed">{_e(LABELS[lang]["charts_suppressed"])}</p>')
     parts.extend(_table_html(t, root, lang) for t in page.tables)
     return "\n".join(parts)
 
@@ -191,6 +196,7 @@ def render(model: SiteModel, checkpoint: Checkpoint | None, generated: datetime)
     static = resources.files("transparency.site.static")
     for name in OWN_STATIC:
         texts[f"static/{name}"] = static.joinpath(name).read_text("utf-8")
+    texts["static/favicon.svg"] = FAVICON
     for name, text in texts.items():
         privacy.check(name, text)
     files = {name: text.encode("utf-8") for name, text in texts.items()}
