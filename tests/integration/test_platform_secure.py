@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -222,6 +223,29 @@ def test_gatekeeper_reads_ingress_and_writes_canonical(secured: Secured) -> None
     # but it cannot write an ingress topic (only regencies, the gateway and the replay do)
     err = produce(secured.conf("gatekeeper"), ingress)
     assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED
+
+
+def test_the_transparency_stage_runs_on_its_own_grants(secured: Secured) -> None:
+    """`simpul transparency run --once` as principal `transparency`: joins its group, reads the audit trail, signs
+    and publishes a checkpoint (an ops entry written by the monitor, the only other writer of the trail)."""
+    from datetime import UTC, datetime
+
+    from schemas.audit import AuditAction, AuditEntry
+
+    topics = topic_names(PREFIX)
+    entry = AuditEntry(entry_id=str(uuid.uuid4()), at=datetime.now(UTC), actor="cli:probe", role="cli",
+                       action=AuditAction.API_KEY_REVOKE, target="api_key:3374/probe", result="ok")
+    assert produce(secured.conf("monitor"), topics.find("audit").name, entry.to_bytes()) is None
+    done = simpul(["transparency", "run", "--once", "--json"], secured.env_as("transparency"), timeout=180)
+    assert done.returncode == 0, done.stderr[-3000:]
+    stats = json.loads(done.stdout)
+    assert stats["appended"] >= 1 and stats["checkpoints"] >= 1, stats
+    reader = Consumer(secured.conf("admin", **{"group.id": f"{PREFIX}-probe-{uuid.uuid4().hex[:6]}",
+                                               "auto.offset.reset": "earliest"}))
+    try:
+        assert _read_one(reader, topics.find("checkpoints").name) is not None, "no checkpoint on the topic"
+    finally:
+        reader.close()
 
 
 def test_broker_holds_exactly_the_model_acls(secured: Secured) -> None:
