@@ -195,6 +195,9 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
             note = page.request.get(url + "checkpoint.txt").text()
             assert page.locator("#checkpoint-note").inner_text().strip() == note.strip()
             assert note.splitlines()[1].isdigit() and int(note.splitlines()[1]) > 0
+            key = page.request.get(url + "verifier-key.txt").text().strip()
+            assert key in page.locator("#verify-command").inner_text()
+            assert page.request.get(url + "audit_verify.py").status == 200
         finally:
             browser.close()
     assert errors == []

@@ -226,6 +226,9 @@ def test_checkpoint_page(tmp_path: Path, site: Path) -> None:
     assert "42" in page and cp.root_hash in page and cp.verifier_key in page
     assert (tmp_path / "s" / "checkpoint.txt").read_text("utf-8") == note
     assert json.loads((tmp_path / "s" / "checkpoint.json").read_text("utf-8"))["size"] == 42
+    # The standalone verifier of docs/ is published with the site, with the command to run it on this key.
+    assert (tmp_path / "s" / "audit_verify.py").read_text("utf-8").startswith("#!/usr/bin/env python3")
+    assert f"python3 audit_verify.py --key '{cp.verifier_key}' proof.json" in page
 
 
 def test_write_replaces_only_a_site(tmp_path: Path) -> None:

@@ -65,6 +65,8 @@ LABELS: dict[str, dict[str, str]] = {
                            "mandiri dari panduan audit (hanya butuh pustaka Python `cryptography`), atau "
                            "`simpul audit verify` bila Anda memegang salinan data."),
         "checkpoint_guide": "Panduan audit (docs/audit.md)",
+        "checkpoint_script": ("memeriksa bukti inklusi atau tanda terima (receipt) terhadap checkpoint dengan kunci "
+                              "publik provinsi:"),
         "checkpoint_guide_missing": "Panduan audit: docs/audit.md di repositori Simpul.",
         "generated": "Dibuat",
         "internal_note": ("Angka internal tanpa penyembunyian ada pada `simpul report`; situs publik ini "
@@ -128,6 +130,7 @@ LABELS: dict[str, dict[str, str]] = {
                            "script of the audit guide (it needs only the Python library `cryptography`), or "
                            "`simpul audit verify` if you hold a copy of the data."),
         "checkpoint_guide": "Audit guide (docs/audit.md)",
+        "checkpoint_script": "checks an inclusion proof or a receipt against its checkpoint with the province's key:",
         "checkpoint_guide_missing": "Audit guide: docs/audit.md in the Simpul repository.",
         "generated": "Built",
         "internal_note": ("The unsuppressed internal figures are those of `simpul report`; this public site "

@@ -35,7 +35,9 @@ FAVICON = ('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect wi
 """The tab icon (browsers ask for one; without it every page logs a 404)."""
 MARKER = ".simpul-site"
 """A file in every built site: `build` replaces only a folder that has it (or an empty one), never anything else."""
-AUDIT_GUIDE = Path(__file__).resolve().parents[2] / "docs" / "audit.md"
+DOCS = Path(__file__).resolve().parents[2] / "docs"
+AUDIT_FILES = ("audit.md", "audit_verify.py")
+"""The audit guide and its standalone verifier, published with the site when the build runs from a checkout."""
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,7 @@ def _page_body(page: Page, root: str, lang: str) -> str:
     return "\n".join(parts)
 
 
-def _checkpoint_body(checkpoint: Checkpoint | None, guide: bool, lang: str) -> str:
+def _checkpoint_body(checkpoint: Checkpoint | None, docs: set[str], lang: str) -> str:
     L = LABELS[lang]
     parts = [f'<p class="intro">{_e(L["checkpoint_intro"])}</p>']
     if checkpoint is None:
@@ -149,7 +151,11 @@ def _checkpoint_body(checkpoint: Checkpoint | None, guide: bool, lang: str) -> s
                      '<a href="verifier-key.txt" download>verifier-key.txt</a> '
                      '<a href="checkpoint.json" download>checkpoint.json</a></p>')
     parts.append(f'<p>{_e(L["checkpoint_how"])}</p>')
-    parts.append(f'<p><a href="audit.md">{_e(L["checkpoint_guide"])}</a></p>' if guide
+    if "audit_verify.py" in docs and checkpoint is not None:
+        parts.append(f'<p><a href="audit_verify.py" download>audit_verify.py</a> {_e(L["checkpoint_script"])}</p>'
+                     f'<pre class="note" id="verify-command">python3 audit_verify.py --key '
+                     f"'{_e(checkpoint.verifier_key)}' proof.json</pre>")
+    parts.append(f'<p><a href="audit.md">{_e(L["checkpoint_guide"])}</a></p>' if "audit.md" in docs
                  else f'<p>{_e(L["checkpoint_guide_missing"])}</p>')
     return "\n".join(parts)
 
@@ -179,15 +185,18 @@ def render(model: SiteModel, checkpoint: Checkpoint | None, generated: datetime)
         for table in page.tables:
             texts[f"data/{table.slug}.csv"] = table_csv(table)
             texts[f"data/{table.slug}.json"] = table_json(table, lang)
-    guide = AUDIT_GUIDE.is_file()
-    if guide:
-        try:
-            privacy.check("audit.md", AUDIT_GUIDE.read_text("utf-8"))
-            texts["audit.md"] = AUDIT_GUIDE.read_text("utf-8")
-        except SiteError:
-            guide = False  # an example in the guide looks like a NIK: link to the repository's copy instead
+    docs = set()
+    for name in AUDIT_FILES:
+        if (DOCS / name).is_file():
+            text = (DOCS / name).read_text("utf-8")
+            try:
+                privacy.check(name, text)
+            except SiteError:
+                continue  # an example in it looks like a NIK: point to the repository's copy instead
+            texts[name] = text
+            docs.add(name)
     texts["checkpoint.html"] = _page(template, title=LABELS[lang]["checkpoint_title"],
-                                     body=_checkpoint_body(checkpoint, guide, lang), root="", lang=lang,
+                                     body=_checkpoint_body(checkpoint, docs, lang), root="", lang=lang,
                                      generated=stamp)
     if checkpoint is not None:
         texts["checkpoint.txt"] = checkpoint.note

@@ -30,7 +30,8 @@ HEADERS = {
 class SiteHandler(SimpleHTTPRequestHandler):
     """Static files of one folder, with the site's security headers; everything but GET and HEAD is refused."""
 
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".md": "text/markdown; charset=utf-8",
+    extensions_map = {**SimpleHTTPRequestHandler.extensions_map, ".md": "text/plain; charset=utf-8",
+                      ".py": "text/plain; charset=utf-8",
                       ".csv": "text/csv; charset=utf-8", ".json": "application/json",
                       ".txt": "text/plain; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                       ".css": "text/css; charset=utf-8", ".html": "text/html; charset=utf-8"}
