@@ -190,8 +190,15 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
                         compared += 1
             assert compared > 0
 
+            # The same page in English, through the language switch.
+            page.click("a[hreflang=en]")
+            page.wait_for_url(url + f"en/wilayah/{code}.html")
+            expect(page.locator("canvas[data-rendered=true]")).to_have_count(2)
+            assert "Requests" in page.locator(f"#wilayah-{code} thead").inner_text()
+
             page.goto(url + "checkpoint.html")
             expect(page.locator("#checkpoint")).to_be_visible()
+            page.screenshot(path=str(ARTIFACTS / "site-checkpoint.png"), full_page=True)
             note = page.request.get(url + "checkpoint.txt").text()
             assert page.locator("#checkpoint-note").inner_text().strip() == note.strip()
             assert note.splitlines()[1].isdigit() and int(note.splitlines()[1]) > 0

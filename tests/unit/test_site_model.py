@@ -80,7 +80,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> sa.Engine:
 def site(store: sa.Engine, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("built") / "site"
     result = build_site(store, out, now=datetime(2026, 12, 2, 12, 0, tzinfo=UTC))
-    assert result.regencies == 35 and result.pages == 37 and result.cells > 0
+    assert result.regencies == 35 and result.pages == 2 * 37 and result.cells > 0  # Indonesian, and English in en/
     return out
 
 
@@ -256,3 +256,30 @@ def test_a_chart_of_suppressed_figures_is_not_drawn() -> None:
     (sla, requests) = next(p for p in build_model([big]).pages if p.regency_code == "3374").charts
     assert sla.config()["datasets"] == [{"label": "2025-03", "data": [75.0]}] and sla.unit == "%"
     assert requests.config()["datasets"][0]["data"] == [8] and requests.labels == ["Kartu Tanda Penduduk elektronik"]
+
+
+def test_every_link_of_both_language_trees_resolves(site: Path) -> None:
+    """Indonesian at the root, English under en/, each page switching to its counterpart; every href, src and
+    menu entry of every page names a file of the site."""
+    import re
+
+    pages = sorted(site.rglob("*.html"))
+    assert len(pages) == 74 and (site / "en" / "wilayah" / "3374.html").is_file()
+    checked = 0
+    for page in pages:
+        text = page.read_text("utf-8")
+        root = Path(*[".."] * (len(page.relative_to(site).parts) - 1)) if len(page.relative_to(site).parts) > 1 else Path()
+        tree = re.search(r'data-root="([^"]*)"', text).group(1)  # type: ignore[union-attr]
+        targets = re.findall(r'(?:href|src)="([^"#]+)"', text)
+        targets += [tree + v for v in re.findall(r'<option value="([^"]+)"', text)]
+        for target in targets:
+            assert (page.parent / target).resolve().is_file(), (page, target)
+            assert (page.parent / target).resolve().is_relative_to(site.resolve()), (page, target)
+            checked += 1
+        assert (page.parent / root / "static" / "site.js").resolve().is_file()
+    assert checked > 74 * 40
+    index, english = (site / "index.html").read_text("utf-8"), (site / "en" / "index.html").read_text("utf-8")
+    assert '<html lang="id">' in index and 'href="en/index.html" hreflang="en"' in index
+    assert '<html lang="en">' in english and 'href="../index.html" hreflang="id"' in english
+    assert "Requests" in english and "Permohonan" in index
+    assert 'href="../../wilayah/3374.html" hreflang="id"' in (site / "en" / "wilayah" / "3374.html").read_text("utf-8")

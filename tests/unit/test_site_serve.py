@@ -41,7 +41,8 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     result = json.loads(done.stdout)
     site = Path(result["out"])
     assert site == (tmp_path / "state" / "site").resolve()  # the default folder, where `serve` looks too
-    assert (result["regencies"], result["pages"], result["cells"], result["checkpoint_size"]) == (35, 37, 0, None)
+    assert (result["regencies"], result["pages"], result["cells"], result["checkpoint_size"]) == (35, 74, 0, None)
+    assert result["trees"] == {"en": str(site), "id": str(site / "id")}  # --lang en at the root, Indonesian in id/
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "-m", "simpul", "site", "serve", "--port", str(port)],
                             env={**os.environ, "SIMPUL_STATE_DIR": str(tmp_path / "state")}, cwd=REPO,

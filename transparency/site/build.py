@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from consumers.report import transparency
-from transparency.site.labels import Lang
+from transparency.site.labels import LABELS, Lang
 from transparency.site.model import build_model
 from transparency.site.render import Checkpoint, render, write
 
@@ -39,20 +39,24 @@ class BuildResult:
     cells: int
     checkpoint_size: int | None
     lang: str
+    languages: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
         return {"out": str(self.out), "index": str(self.out / "index.html"), "pages": self.pages,
                 "files": self.files, "regencies": self.regencies, "cells": self.cells,
-                "checkpoint_size": self.checkpoint_size, "lang": self.lang}
+                "checkpoint_size": self.checkpoint_size, "lang": self.lang,
+                "trees": {lang: str(self.out / ("" if lang == self.lang else lang)) for lang in self.languages}}
 
 
 def build_site(engine: sa.Engine, out: Path, *, lang: Lang = "id", now: datetime | None = None) -> BuildResult:
-    """Render the site from the store behind `engine` into `out` (replacing a previous build there)."""
+    """Render the site from the store behind `engine` into `out` (replacing a previous build there): `lang` at
+    the root, every other language in a parallel tree under `<lang>/`."""
     cells = transparency(engine, period="month")
     checkpoint = latest_checkpoint(engine)
-    model = build_model(cells, lang)
-    files = render(model, checkpoint, now or datetime.now(UTC))
+    models = [build_model(cells, lang)] + [build_model(cells, other) for other in LABELS if other != lang]  # type: ignore[arg-type]
+    files = render(models, checkpoint, now or datetime.now(UTC))
     write(files, out)
     return BuildResult(out=out.resolve(), pages=sum(1 for n in files if n.endswith(".html")), files=len(files),
-                       regencies=sum(1 for p in model.pages if p.regency_code), cells=len(cells),
-                       checkpoint_size=None if checkpoint is None else checkpoint.size, lang=lang)
+                       regencies=sum(1 for p in models[0].pages if p.regency_code), cells=len(cells),
+                       checkpoint_size=None if checkpoint is None else checkpoint.size, lang=lang,
+                       languages=tuple(m.lang for m in models))

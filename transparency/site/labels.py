@@ -61,7 +61,7 @@ LABELS: dict[str, dict[str, str]] = {
         "checkpoint_signed_at": "Ditandatangani (UTC)",
         "checkpoint_key": "Kunci verifikasi (publik)",
         "checkpoint_note": "Catatan bertanda tangan (format C2SP signed note)",
-        "checkpoint_how": ("Cara memeriksa: unduh catatan dan kunci verifikasi di bawah, lalu jalankan skrip "
+        "checkpoint_how": ("Cara memeriksa: unduh catatan dan kunci verifikasi di atas, lalu jalankan skrip "
                            "mandiri dari panduan audit (hanya butuh pustaka Python `cryptography`), atau "
                            "`simpul audit verify` bila Anda memegang salinan data."),
         "checkpoint_guide": "Panduan audit (docs/audit.md)",
@@ -126,7 +126,7 @@ LABELS: dict[str, dict[str, str]] = {
         "checkpoint_signed_at": "Signed (UTC)",
         "checkpoint_key": "Verifier key (public)",
         "checkpoint_note": "Signed note (C2SP signed-note format)",
-        "checkpoint_how": ("How to check: download the note and the verifier key below, then run the standalone "
+        "checkpoint_how": ("How to check: download the note and the verifier key above, then run the standalone "
                            "script of the audit guide (it needs only the Python library `cryptography`), or "
                            "`simpul audit verify` if you hold a copy of the data."),
         "checkpoint_guide": "Audit guide (docs/audit.md)",

@@ -13,6 +13,7 @@ import json
 import shutil
 import uuid
 from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -134,7 +135,8 @@ def _page_body(page: Page, root: str, lang: str) -> str:
     return "\n".join(parts)
 
 
-def _checkpoint_body(checkpoint: Checkpoint | None, docs: set[str], lang: str) -> str:
+def _checkpoint_body(checkpoint: Checkpoint | None, docs: set[str], root: str, lang: str) -> str:
+    """The checkpoint page's body; `root` leads to the site's root, where the checkpoint's files are (once)."""
     L = LABELS[lang]
     parts = [f'<p class="intro">{_e(L["checkpoint_intro"])}</p>']
     if checkpoint is None:
@@ -147,44 +149,49 @@ def _checkpoint_body(checkpoint: Checkpoint | None, docs: set[str], lang: str) -
             f"<dt>{_e(L[k])}</dt><dd>{_e(v)}</dd>" for k, v in rows) + "</dl>")
         parts.append(f'<h2>{_e(L["checkpoint_note"])}</h2><pre class="note" id="checkpoint-note">'
                      f"{_e(checkpoint.note)}</pre>")
-        parts.append(f'<p class="downloads">{_e(L["download"])}: <a href="checkpoint.txt" download>checkpoint.txt</a> '
-                     '<a href="verifier-key.txt" download>verifier-key.txt</a> '
-                     '<a href="checkpoint.json" download>checkpoint.json</a></p>')
+        parts.append(f'<p class="downloads">{_e(L["download"])}: '
+                     + " ".join(f'<a href="{root}{n}" download>{n}</a>'
+                                for n in ("checkpoint.txt", "verifier-key.txt", "checkpoint.json")) + "</p>")
     parts.append(f'<p>{_e(L["checkpoint_how"])}</p>')
     if "audit_verify.py" in docs and checkpoint is not None:
-        parts.append(f'<p><a href="audit_verify.py" download>audit_verify.py</a> {_e(L["checkpoint_script"])}</p>'
+        parts.append(f'<p><a href="{root}audit_verify.py" download>audit_verify.py</a> {_e(L["checkpoint_script"])}</p>'
                      f'<pre class="note" id="verify-command">python3 audit_verify.py --key '
                      f"'{_e(checkpoint.verifier_key)}' proof.json</pre>")
-    parts.append(f'<p><a href="audit.md">{_e(L["checkpoint_guide"])}</a></p>' if "audit.md" in docs
+    parts.append(f'<p><a href="{root}audit.md">{_e(L["checkpoint_guide"])}</a></p>' if "audit.md" in docs
                  else f'<p>{_e(L["checkpoint_guide_missing"])}</p>')
     return "\n".join(parts)
 
 
-def _page(template: Template, *, title: str, body: str, root: str, lang: str, generated: str) -> str:
+def _page(template: Template, *, path: str, base: str, title: str, body: str, lang: str, generated: str,
+          others: Sequence[tuple[str, str]]) -> str:
+    """One page at `base + path`; `others` are the (language, base) of the other trees, for the language switch."""
     L = LABELS[lang]
+    root = "../" * (base + path).count("/")
+    switch = " ".join(f'<a href="{_e(root + other_base + path)}" hreflang="{o}" lang="{o}">{_e(LABELS[o]["lang_name"])}</a>'
+                      for o, other_base in others)
     options = [f'<option value="">{_e(L["nav_regencies"])}\u2026</option>'] + [
         f'<option value="wilayah/{_e(r.code)}.html">{_e(r.display_name)}</option>' for r in reference.regencies()]
     return template.substitute(
-        lang=lang, csp=CSP, title=_e(title), site_title=_e(L["site_title"]), root=root,
+        lang=lang, csp=CSP, title=_e(title), site_title=_e(L["site_title"]), root=root, tree=root + base,
+        lang_switch=switch,
         nav_overview=_e(L["nav_overview"]), nav_checkpoint=_e(L["nav_checkpoint"]),
         nav_regencies=_e(L["nav_regencies"]), regency_options="\n".join(options), body=body,
         suppression=_e(L["suppression"]), definitions=_e(L["definitions"]), internal_note=_e(L["internal_note"]),
         generated_label=_e(L["generated"]), generated=_e(generated))
 
 
-def render(model: SiteModel, checkpoint: Checkpoint | None, generated: datetime) -> dict[str, bytes]:
-    """Every file of the site (path relative to its root -> bytes), each checked by `privacy.check`."""
-    lang = model.lang
+def render(models: SiteModel | Sequence[SiteModel], checkpoint: Checkpoint | None,
+           generated: datetime) -> dict[str, bytes]:
+    """Every file of the site (path relative to its root -> bytes), each checked by `privacy.check`. The first
+    model's language is the site's root; each other language is a parallel tree under `<lang>/`, with a switch
+    between a page and its counterpart. Static files and the checkpoint's files are at the root, once."""
+    trees = [models] if isinstance(models, SiteModel) else list(models)
+    if not trees or len({m.lang for m in trees}) != len(trees):
+        raise SiteError(f"one model per language, at least one: got {[m.lang for m in trees]}")
+    bases = [(m.lang, "" if i == 0 else f"{m.lang}/") for i, m in enumerate(trees)]
     template = Template(resources.files("transparency.site.templates").joinpath("page.html").read_text("utf-8"))
     stamp = generated.isoformat(timespec="seconds")
     texts: dict[str, str] = {}
-    for page in model.pages:
-        root = "../" * page.path.count("/")
-        texts[page.path] = _page(template, title=page.title, body=_page_body(page, root, lang), root=root,
-                                 lang=lang, generated=stamp)
-        for table in page.tables:
-            texts[f"data/{table.slug}.csv"] = table_csv(table)
-            texts[f"data/{table.slug}.json"] = table_json(table, lang)
     docs = set()
     for name in AUDIT_FILES:
         if (DOCS / name).is_file():
@@ -195,9 +202,20 @@ def render(model: SiteModel, checkpoint: Checkpoint | None, generated: datetime)
                 continue  # an example in it looks like a NIK: point to the repository's copy instead
             texts[name] = text
             docs.add(name)
-    texts["checkpoint.html"] = _page(template, title=LABELS[lang]["checkpoint_title"],
-                                     body=_checkpoint_body(checkpoint, docs, lang), root="", lang=lang,
-                                     generated=stamp)
+    for model, (lang, base) in zip(trees, bases, strict=True):
+        others = [b for b in bases if b[0] != lang]
+        for page in model.pages:
+            tree = "../" * page.path.count("/")
+            texts[base + page.path] = _page(template, path=page.path, base=base, title=page.title,
+                                            body=_page_body(page, tree, lang), lang=lang, generated=stamp,
+                                            others=others)
+            for table in page.tables:
+                texts[f"{base}data/{table.slug}.csv"] = table_csv(table)
+                texts[f"{base}data/{table.slug}.json"] = table_json(table, lang)
+        texts[base + "checkpoint.html"] = _page(
+            template, path="checkpoint.html", base=base, title=LABELS[lang]["checkpoint_title"],
+            body=_checkpoint_body(checkpoint, docs, "../" * base.count("/"), lang), lang=lang, generated=stamp,
+            others=others)
     if checkpoint is not None:
         texts["checkpoint.txt"] = checkpoint.note
         texts["verifier-key.txt"] = checkpoint.verifier_key + "\n"
