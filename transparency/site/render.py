@@ -152,7 +152,8 @@ def _checkpoint_body(checkpoint: Checkpoint | None, docs: set[str], root: str, l
         parts.append(f'<p class="downloads">{_e(L["download"])}: '
                      + " ".join(f'<a href="{root}{n}" download>{n}</a>'
                                 for n in ("checkpoint.txt", "verifier-key.txt", "checkpoint.json")) + "</p>")
-    parts.append(f'<p>{_e(L["checkpoint_how"])}</p>')
+    if checkpoint is not None:
+        parts.append(f'<p>{_e(L["checkpoint_how"])}</p>')
     if "audit_verify.py" in docs and checkpoint is not None:
         parts.append(f'<p><a href="{root}audit_verify.py" download>audit_verify.py</a> {_e(L["checkpoint_script"])}</p>'
                      f'<pre class="note" id="verify-command">python3 audit_verify.py --key '
