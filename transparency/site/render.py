@@ -229,6 +229,9 @@ def render(models: SiteModel | Sequence[SiteModel], checkpoint: Checkpoint | Non
         privacy.check(name, text)
     files = {name: text.encode("utf-8") for name, text in texts.items()}
     for name in VENDORED:
+        if not static.joinpath(name).is_file():
+            raise SiteError(f"transparency/site/static/{name} is missing from this installation: the package data "
+                            "of pyproject.toml must include it (\"transparency.site.static\" = [\"*.js\", \"*.md\"])")
         data = static.joinpath(name).read_bytes()
         privacy.check(f"static/{name}", data.decode("utf-8"), vendored=True)
         files[f"static/{name}"] = data
