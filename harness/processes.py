@@ -84,7 +84,8 @@ class Pipeline:
         return {**os.environ, "SIMPUL_TOPIC_PREFIX": self.prefix, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap,
                 "SIMPUL_REGISTRY_URL": s.registry, "SIMPUL_STATE_DIR": str(self.state),
                 "SIMPUL_NIK_HMAC_KEY": s.secret("nik_hmac_key"), "PYTHONPATH": str(ROOT),
-                "SIMPUL_DLQ_KEY": s.secret("dlq_key"),
+                "SIMPUL_DLQ_KEY": s.secret("dlq_key"), "SIMPUL_TLOG_SIGNING_KEY": s.secret("tlog_signing_key"),
+                "SIMPUL_TLOG_CHECKPOINT_SECONDS": "1",
                 "SIMPUL_AGG_FLUSH_SECONDS": "0.5", "SIMPUL_GATEWAY_DIGEST_KEY": s.secret("gateway_digest_key"),
                 # static membership: a restarted sink takes the killed one's partitions back at once
                 "SIMPUL_SINK_INSTANCE_ID": f"harness-{self.prefix}",
@@ -100,6 +101,8 @@ class Pipeline:
         if name == "sink-alerts":
             hook = ["--webhook", self.webhook] if self.webhook else []
             return [*py, "sink", "alerts", "--store-url", self.store_url, *hook, "--loglevel", "warning"]
+        if name == "transparency":
+            return [*py, "transparency", "run", "--store-url", self.store_url, "--loglevel", "warning"]
         raise ValueError(name)
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
