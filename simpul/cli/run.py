@@ -1,6 +1,6 @@
 """`simpul run` (what `make run` starts): the platform, topics and schemas, and the whole pipeline — gatekeeper,
-aggregates, alerts, store sink, alert dispatch, HTTP gateway, the simulator at a steady rate and the dashboard —
-until Ctrl-C, which stops all of it (and the platform services this run started).
+aggregates, alerts, store sink, alert dispatch, the transparency log, HTTP gateway, the simulator at a steady rate
+and the dashboard — until Ctrl-C, which stops all of it (and the platform services this run started).
 
 Secure by default: Kafka with SASL/SCRAM and the ACLs of topics/acls.py, every stage connecting as its own
 principal, the simulator as `simulator` (writes ingress topics only), passwords in the secrets folder. A state
@@ -128,6 +128,7 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
         sup.start(processor, "streams", "run", processor, env=principal(processor))
     sup.start("sink-store", "sink", "store", env=principal("sink-store"))
     sup.start("sink-alerts", "sink", "alerts", env=principal("sink-alerts"))
+    sup.start("transparency", "transparency", "run", env=principal("transparency"))
     sup.start("gateway", "gateway", env=principal("gateway"))
     sup.start("monitor", "monitor", "--port", str(dashboard_port), env=principal("monitor"))
     # About 40 minutes of traffic at 20 events/s, with every fault type (bursts fewer: one week of event time).
