@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from enum import Enum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -56,17 +58,52 @@ def serve(
     directory: Annotated[Path | None, typer.Option("--dir", help="a built site (default: <state dir>/site)")] = None,
     host: Annotated[str, typer.Option("--host", help="address to listen on")] = LOOPBACK,
     port: Annotated[int, typer.Option("--port", help="TCP port")] = DEFAULT_PORT,
+    build_first: Annotated[bool, typer.Option("--build", help="build the site into --dir before serving")] = False,
+    rebuild_every: Annotated[float, typer.Option("--rebuild-every", min=0,
+                                                 help="rebuild every this many seconds while serving; 0: never")] = 0,
+    store_url: Annotated[str | None, typer.Option("--store-url", help="store to build from (with --build)")] = None,
+    lang: Annotated[LangOpt, typer.Option("--lang", help="the root's language (with --build)")] = LangOpt.id,
     verbose: Annotated[bool, typer.Option("--verbose", help="log every request on stderr")] = False,
 ) -> None:
-    """Serve a built site read-only (GET/HEAD, strict CSP, no login: it holds only published aggregates)."""
-    from transparency.site.serve import server
+    """Serve a built site read-only (GET/HEAD, strict CSP, no login: it holds only published aggregates);
+    with --build and --rebuild-every, keep it current from the store while serving (what `make run` runs)."""
+    import signal
+
+    from transparency.site.serve import Rebuilder, server
 
     with fail_on():
-        httpd = server(directory if directory is not None else _default_dir(), host, port, verbose=verbose)
+        target = directory if directory is not None else _default_dir()
+        build_once = _builder(target, store_url, lang)
+        if build_first:
+            build_once()
+        httpd = server(target, host, port, verbose=verbose)
+    rebuilder = Rebuilder(build_once, rebuild_every, lambda m: console.print(m, highlight=False)) \
+        if rebuild_every > 0 else None
+    if rebuilder is not None:
+        rebuilder.start()
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=httpd.shutdown, daemon=True).start())
     console.print(f"the transparency site is at http://{host}:{httpd.server_address[1]}/ (Ctrl-C stops it)")
     try:
         httpd.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        if rebuilder is not None:
+            rebuilder.stop()
         httpd.server_close()
+
+
+def _builder(target: Path, store_url: str | None, lang: LangOpt) -> Callable[[], object]:
+    """A build of the site into `target` from the store, on an engine made once."""
+    from simpul import bootstrap
+    from simpul.settings import load_settings
+    from transparency.site.build import build_site
+
+    engine: list[Any] = []
+
+    def build_once() -> object:
+        if not engine:
+            engine.append(bootstrap.store_engine(load_settings(), store_url))
+        return build_site(engine[0], target, lang=lang.value)  # type: ignore[arg-type]
+
+    return build_once

@@ -97,3 +97,55 @@ def test_build_refuses_to_overwrite_other_files(tmp_path: Path) -> None:
                    "--store-url", f"sqlite:///{tmp_path / 'store.sqlite'}")
     assert done.returncode == 1 and "not a Simpul site" in done.stderr
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
+
+
+def test_serve_builds_and_keeps_the_site_current(tmp_path: Path) -> None:
+    """`serve --build --rebuild-every`: the site is there at once, shows new cases of the store within the
+    interval, and the process ends cleanly on SIGTERM (as a supervisor stops it)."""
+    import signal
+    import uuid
+    from datetime import UTC, datetime
+
+    from consumers.store import writer
+    from consumers.store.db import connect, migrate
+    from consumers.store.rows import BatchRows, Coordinates
+    from schemas.examples import example
+    from schemas.nik import tokenise_event
+
+    store = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    engine = connect(store)
+    migrate(engine)
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "simpul", "site", "serve", "--build", "--rebuild-every", "0.5",
+                             "--store-url", store, "--dir", str(tmp_path / "site"), "--port", str(port)],
+                            env={**os.environ, "SIMPUL_STATE_DIR": str(tmp_path / "state")}, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}/data/provinsi-wilayah.json"
+
+    def semarang() -> object:
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            try:
+                rows = httpx.get(url, timeout=1).json()["rows"]
+                return next(r for r in rows if r["regency_code"] == "3374")["requests"]
+            except (httpx.HTTPError, ValueError):
+                time.sleep(0.2)
+        raise AssertionError("the site never answered")
+
+    try:
+        assert semarang() == 0
+        batch = BatchRows()
+        for i in range(6):
+            ev = example("ServiceRequestSubmitted", event_id=uuid.uuid4(), case_id=f"SR-3374-2026-{i:06d}")
+            batch.add_event(tokenise_event(ev, b"k"), Coordinates("t", 0, i), datetime.now(UTC))
+        with engine.begin() as conn:
+            writer.write_batch(conn, batch)
+        end = time.monotonic() + 30
+        while semarang() != 6 and time.monotonic() < end:
+            time.sleep(0.3)
+        assert semarang() == 6
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/" in err

@@ -1,7 +1,7 @@
 """The site's files: HTML pages from one template, CSV and JSON of every table, the checkpoint, static assets.
 
 Everything is rendered in memory, checked (transparency.site.privacy), and only then written: into a fresh folder
-that replaces the old site in one rename, so `simpul site serve` never shows half a build.
+that replaces the old site by two renames, so `simpul site serve` never shows half a build.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ public checkpoint. GET and HEAD only; no directory listings; nothing outside the
 from __future__ import annotations
 
 import functools
+import threading
+from collections.abc import Callable
 from http import HTTPStatus
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -66,3 +68,27 @@ def server(directory: Path, host: str, port: int, *, verbose: bool = False) -> T
     httpd = ThreadingHTTPServer((host, port), handler)
     httpd.verbose = verbose  # type: ignore[attr-defined]
     return httpd
+
+
+class Rebuilder(threading.Thread):
+    """Rebuilds the site every `interval` seconds while it is served (`simpul site serve --rebuild-every`): each
+    build replaces the folder by two renames, so a request sees the old site or the new one, never half of one
+    (between the two renames, microseconds, it may get a 404). A failed build is reported and the last good site
+    stays up."""
+
+    def __init__(self, build: Callable[[], object], interval: float, report: Callable[[str], None]) -> None:
+        super().__init__(name="site-rebuild", daemon=True)
+        self.build, self.interval, self.report = build, interval, report
+        self.stopped = threading.Event()
+        self.builds = 0
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                self.build()
+                self.builds += 1
+            except Exception as exc:  # noqa: BLE001 - keep serving the last good build; say why this one failed
+                self.report(f"site rebuild failed, still serving the previous build: {exc}")
+
+    def stop(self) -> None:
+        self.stopped.set()
