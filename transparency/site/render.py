@@ -240,7 +240,7 @@ def render(models: SiteModel | Sequence[SiteModel], checkpoint: Checkpoint | Non
 
 
 def write(files: dict[str, bytes], out: Path) -> None:
-    """Write the site into `out`, replacing a previous build there in one rename (never a folder of other files)."""
+    """Write the site into `out`, replacing a previous build there by two renames (never a folder of other files)."""
     out = out.resolve()
     if out.exists() and (not out.is_dir() or (any(out.iterdir()) and not (out / MARKER).is_file())):
         raise SiteError(f"--out {out} exists and is not a Simpul site (no {MARKER} in it); "
