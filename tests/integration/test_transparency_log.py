@@ -367,3 +367,18 @@ def test_a_receipt_over_http_verifies_for_its_regency_only(logged: Logged, tmp_p
         assert httpx.get(f"{base}/v1/receipts/{event_id}", timeout=10).status_code == 401
     finally:
         h.terminate(proc)
+
+
+def test_each_regency_gets_its_receipts_on_its_own_topic(logged: Logged, tmp_path: Path) -> None:
+    p = logged.p
+    engine = connect(f"sqlite:///{logged.store}")
+    with engine.connect() as conn:
+        logged_3374 = set(conn.execute(sa.select(tlog_leaves.c.ref_id).where(tlog_leaves.c.regency_code == "3374",
+                                                                             tlog_leaves.c.kind == "event")).scalars())
+    topic = p.topics.find("receipts", regency="3374").name
+    receipts = {m.key().decode(): m.value() for m in h.read_all(p.settings, [topic])}
+    assert logged_3374 and set(receipts) == logged_3374  # one receipt per logged event of 3374, no other's
+    event_id, value = sorted(receipts.items())[0]
+    assert json.loads(value)["regency_code"] == "3374"
+    ok = _standalone(value.decode(), logged.vkey, tmp_path)
+    assert ok.returncode == 0 and event_id in ok.stdout, ok.stdout
