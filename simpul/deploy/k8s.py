@@ -54,7 +54,9 @@ class Component(BaseModel):
 COMPONENTS: tuple[Component, ...] = (
     Component(name="gateway", principal="gateway", replicas=2, port=8000,
               command=("simpul", "gateway", "--host", "0.0.0.0", "--port", "8000"),
-              secret_env=(("SIMPUL_GATEWAY_DB_URL", "gateway-db-url"),), secrets=("gateway_digest_key",)),
+              # the store: the receipts of the transparency log (read only by the gateway)
+              secret_env=(("SIMPUL_GATEWAY_DB_URL", "gateway-db-url"), ("SIMPUL_STORE_URL", "store-url")),
+              secrets=("gateway_digest_key",)),
     Component(name="gatekeeper", principal="gatekeeper", replicas=3,
               command=("simpul", "streams", "run", "gatekeeper"),
               env=(("SIMPUL_STREAMS_REPLICATION", "3"),), secrets=("nik_hmac_key", "dlq_key")),
