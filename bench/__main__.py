@@ -1,13 +1,16 @@
 """`python -m bench` (`make bench`): Simpul's hot paths against a raw Kafka passthrough on the same platform.
 
-    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,sink,aggregates] [--json-out F] [--json] [--quick]
+    python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,gatekeeper+log,sink,aggregates,log]
+                    [--json-out F] [--json] [--quick]
                     [--latency-rate R]
 
 Cases (one module each under bench/cases/): a raw baseline (confluent-kafka consume -> produce), b SDK ingest,
 c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end latency at half its rate,
-e store sink rows/s on SQLite and PostgreSQL, g the aggregates processor's catch-up rate; peak memory of every
-process under test. Repetitions are interleaved (a b c d e g, a b c d e g, ...) and every throughput is divided by
-the raw baseline of its own repetition.
+d+h the gatekeeper's throughput with the transparency log running beside it (divided by d's of the same
+repetition: the log's cost), e store sink rows/s on SQLite and PostgreSQL, g the aggregates processor's catch-up
+rate, h the transparency log's own catch-up (leaves/s, where its time goes); peak memory of every process under
+test. Repetitions are interleaved (a b c d d+h e g h, a b c d+h d e g h, ...: d and d+h swap places every other
+repetition) and every throughput is divided by the raw baseline of its own repetition.
 Prints a table, writes JSON (default bench/results/<timestamp>.json), exits 1 naming every acceptance bound that
 fails. Runs on the platform the settings point at (default the local one), on fresh topic prefixes that are
 deleted afterwards. The method is in docs/performance.md.
@@ -35,10 +38,10 @@ from bench import env
 from bench.records import build
 from bench.stats import AGREEMENT, Summary, ratios
 
-CASES = ("raw", "sdk", "gateway", "gatekeeper", "sink", "aggregates")
+CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "log")
 RESULTS = Path(__file__).resolve().parent / "results"
 BOUNDS = {"gatekeeper_ratio_min": 0.30, "latency_p99_ms_max": 500.0, "sink_pg_rows_per_s_min": 20_000.0,
-          "agreement": AGREEMENT}
+          "log_cost_max": 0.10, "agreement": AGREEMENT}
 
 console = Console(stderr=True)
 
@@ -75,8 +78,9 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     metrics: dict[str, Any] = {}
     raw = series(("raw", "rate"))
     throughput = {"raw": ("raw", "rate"), "sdk": ("sdk", "rate"), "gateway": ("gateway", "rate"),
-                  "gatekeeper": ("gatekeeper", "rate"), "sink_sqlite": ("sink", "sqlite", "rate"),
-                  "sink_postgresql": ("sink", "postgresql", "rate"), "aggregates": ("aggregates", "rate")}
+                  "gatekeeper": ("gatekeeper", "rate"), "gatekeeper+log": ("gatekeeper+log", "rate"),
+                  "sink_sqlite": ("sink", "sqlite", "rate"), "sink_postgresql": ("sink", "postgresql", "rate"),
+                  "aggregates": ("aggregates", "rate"), "log": ("log", "rate")}
     for name, path in throughput.items():
         values = series(path)
         if values is None:
@@ -94,13 +98,35 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
         values = series(path)
         if values is not None:
             metrics[name] = Summary.of(values).as_dict()
+    with_log, without = series(("gatekeeper+log", "rate")), series(("gatekeeper", "rate"))
+    if with_log is not None and without is not None:  # the log's cost: paired by repetition like the raw ratios
+        metrics["gatekeeper_with_log"] = Summary.of(ratios(with_log, without)).as_dict()
+    for name, path in {"log_lag_at_end": ("gatekeeper+log", "log_lag_at_end"),
+                       "log_behind_s": ("gatekeeper+log", "log_behind_s"),
+                       "with_log_gatekeeper_cores": ("gatekeeper+log", "gatekeeper_cores"),
+                       "with_log_log_cores": ("gatekeeper+log", "log_cores"),
+                       "with_log_broker_cores": ("gatekeeper+log", "broker_cores")}.items():
+        values = series(path)
+        if values is not None:
+            metrics[name] = Summary.of(values).as_dict()
+    appended = series(("log", "appended"))
+    if appended is not None:  # the log's own catch-up: per leaf, CPU and the wall time of its steps
+        for name, key in {"log_cpu_us_per_leaf": "cpu_seconds", "log_append_us_per_leaf": "append_s",
+                          "log_checkpoint_us_per_leaf": "checkpoint_s", "log_publish_us_per_leaf": "publish_s"}.items():
+            values = series(("log", key))
+            if values is not None:
+                metrics[name] = Summary.of([v / a * 1e6 for v, a in zip(values, appended, strict=True)]).as_dict()
     memory: dict[str, float] = {}
     for name, path in {"raw passthrough": ("raw",), "sdk producer": ("sdk",), "gateway": ("gateway",),
                        "gatekeeper": ("gatekeeper",), "sink (sqlite)": ("sink", "sqlite"),
-                       "sink (postgresql)": ("sink", "postgresql"), "aggregates": ("aggregates",)}.items():
+                       "sink (postgresql)": ("sink", "postgresql"), "aggregates": ("aggregates",),
+                       "gatekeeper (beside the log)": ("gatekeeper+log",), "transparency log (catch-up)": ("log",)}.items():
         values = series((*path, "peak_rss_mb"))
         if values is not None:
             memory[name] = max(values)
+    values = series(("gatekeeper+log", "log_peak_rss_mb"))
+    if values is not None:
+        memory["transparency log (beside the gatekeeper)"] = max(values)
     metrics["peak_rss_mb"] = memory
     return metrics
 
@@ -114,6 +140,12 @@ def acceptance(metrics: dict[str, Any]) -> list[tuple[str, bool, str]]:
         p = metrics["latency_p99_ms"]["median"]
         checks.append(("end-to-end p99 < 500 ms at half load", p < BOUNDS["latency_p99_ms_max"],
                        f"median p99 {p:.0f} ms (max {metrics['latency_p99_ms']['max']:.0f} ms)"))
+    if "gatekeeper_with_log" in metrics:
+        r = metrics["gatekeeper_with_log"]
+        checks.append((f"the log costs the gatekeeper at most {BOUNDS['log_cost_max']:.0%} (log_cost_max)",
+                       r["median"] >= 1 - BOUNDS["log_cost_max"],
+                       f"gatekeeper with / without the log: median {r['median']:.1%} "
+                       f"({r['min']:.1%}–{r['max']:.1%}), cost {1 - r['median']:.1%}"))
     if "sink_postgresql" in metrics:
         v = metrics["sink_postgresql"]["throughput"]["median"]
         checks.append(("store sink >= 20,000 rows/s on PostgreSQL", v >= BOUNDS["sink_pg_rows_per_s_min"],
@@ -132,19 +164,29 @@ def table(metrics: dict[str, Any], events: int) -> Table:
     for col in ("case", "unit", "min", "median", "max", "spread", "ratio to raw (min/med/max)"):
         t.add_column(col, justify="right" if col not in ("case", "unit") else "left")
     units = {"raw": "records/s", "sdk": "events/s", "gateway": "events/s", "gatekeeper": "records/s",
-             "sink_sqlite": "rows/s", "sink_postgresql": "rows/s", "aggregates": "records/s"}
+             "gatekeeper+log": "records/s", "sink_sqlite": "rows/s", "sink_postgresql": "rows/s",
+             "aggregates": "records/s", "log": "leaves/s"}
     for name, unit in units.items():
         if name not in metrics:
             continue
         th, ra = metrics[name]["throughput"], metrics[name].get("ratio")
         t.add_row(name, unit, f"{th['min']:,.0f}", f"{th['median']:,.0f}", f"{th['max']:,.0f}", f"{th['spread']:.0%}",
                   f"{ra['min']:.1%} / {ra['median']:.1%} / {ra['max']:.1%}" if ra else "")
+    if "gatekeeper_with_log" in metrics:
+        m = metrics["gatekeeper_with_log"]
+        t.add_row("gatekeeper_with_log", "ratio", f"{m['min']:.1%}", f"{m['median']:.1%}", f"{m['max']:.1%}",
+                  f"{m['spread']:.0%}", "")
     for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_p99_to_gatekeeper_ms",
-                 "latency_broker_cores", "latency_gatekeeper_cores", "latency_load_cores"):
+                 "latency_broker_cores", "latency_gatekeeper_cores", "latency_load_cores", "with_log_gatekeeper_cores",
+                 "with_log_log_cores", "with_log_broker_cores", "log_lag_at_end", "log_behind_s",
+                 "log_cpu_us_per_leaf", "log_append_us_per_leaf", "log_checkpoint_us_per_leaf",
+                 "log_publish_us_per_leaf"):
         if name in metrics:
             m = metrics[name]
             unit, fmt = ("cores", ".2f") if name.endswith("_cores") else (
-                "records/s" if name == "latency_rate" else "ms", ",.0f")
+                "records/s" if name == "latency_rate" else "records" if name == "log_lag_at_end"
+                else "s" if name.endswith("_s") else "µs" if name.endswith("_us_per_leaf") else "ms",
+                ".1f" if name.endswith("_s") else ",.0f")
             t.add_row(name, unit, f"{m['min']:{fmt}}", f"{m['median']:{fmt}}", f"{m['max']:{fmt}}",
                       f"{m['spread']:.0%}", "")
     for proc, mb in metrics.get("peak_rss_mb", {}).items():
@@ -175,10 +217,10 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (4000 if args.quick else 30_000)
 
     from bench import cases
-    from bench.cases import aggregates, gatekeeper, gateway, raw, sdk, sink
+    from bench.cases import aggregates, gatekeeper, gatekeeper_log, gateway, raw, sdk, sink, tlog
 
-    modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "sink": sink,
-               "aggregates": aggregates}
+    modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "gatekeeper+log": gatekeeper_log,
+               "sink": sink, "aggregates": aggregates, "log": tlog}
     settings = env.base_settings()
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))
@@ -192,9 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for rep in range(1, args.repetitions + 1):
             result: dict[str, Any] = {}
-            for name in CASES:
-                if name not in only:
-                    continue
+            for name in order(only, rep):
                 t0 = time.monotonic()
                 console.print(f"[bold]repetition {rep}/{args.repetitions}[/]: {name} ...")
                 try:
@@ -217,8 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     checks = acceptance(metrics)
     if args.latency_rate or args.gatekeeper_workers != 1:  # measured at a chosen load, or not on one worker
         checks = [c for c in checks if not c[0].startswith("end-to-end p99")]
-    if args.gatekeeper_workers != 1:
-        checks = [c for c in checks if not c[0].startswith("gatekeeper >=")]
+    if args.gatekeeper_workers != 1:  # case d+h runs one gatekeeper: no pair for the log's cost either
+        checks = [c for c in checks if not c[0].startswith(("gatekeeper >=", "the log costs"))]
     info["load_after"] = os.getloadavg()
     doc = {"started_at": started_at.isoformat(), "events": events, "repetitions": args.repetitions, "cases": only,
            "latency_rate": args.latency_rate or "half the measured rate", "gatekeeper_workers": args.gatekeeper_workers,
@@ -239,6 +279,16 @@ def main(argv: list[str] | None = None) -> int:
         console.print("[red]failed:[/] " + "; ".join(bad))
         return 1
     return 0
+
+
+def order(only: list[str], rep: int) -> list[str]:
+    """The cases of repetition `rep` (1-based) in CASES order, but with the gatekeeper with and without the log
+    swapped every other repetition, so that neither always runs first on a broker that just took the other's load."""
+    names = [c for c in CASES if c in only]
+    if rep % 2 == 0 and "gatekeeper" in names and "gatekeeper+log" in names:
+        i, j = names.index("gatekeeper"), names.index("gatekeeper+log")
+        names[i], names[j] = names[j], names[i]
+    return names
 
 
 def _short(result: dict[str, Any]) -> str:

@@ -2,8 +2,9 @@
 
     python -m bench.worker raw --records F --bootstrap B --source T --sink T --count N
     python -m bench.worker sdk --records F --bootstrap B --registry URL --prefix P
+    python -m bench.worker tlog --store-url URL   (the platform and prefix from SIMPUL_* like `simpul transparency run`)
 
-Each prints one JSON object on stdout: records, seconds, rate.
+Each prints one JSON object on stdout: records, seconds, rate (tlog: also where its time went).
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 
 def raw(args: argparse.Namespace) -> dict[str, float]:
@@ -72,6 +75,67 @@ def sdk(args: argparse.Namespace) -> dict[str, float]:
     return {"records": report.delivered, "seconds": report.seconds, "rate": report.delivered / report.seconds}
 
 
+class _TimedConsumer:
+    """The stage's consumer with the time spent in `consume()` counted (everything else passed through)."""
+
+    def __init__(self, consumer: Any, timers: dict[str, float], first: list[float]) -> None:  # noqa: ANN401
+        self._consumer, self._timers, self._first = consumer, timers, first
+
+    def consume(self, *args: Any, **kwargs: Any) -> list[Any]:  # noqa: ANN401
+        t0 = time.monotonic()
+        batch = self._consumer.consume(*args, **kwargs)
+        self._timers["consume"] += time.monotonic() - t0
+        if batch and not self._first:
+            self._first.append(t0)
+        return batch
+
+    def __getattr__(self, name: str) -> Any:  # noqa: ANN401
+        return getattr(self._consumer, name)
+
+
+def tlog(args: argparse.Namespace) -> dict[str, Any]:
+    """The transparency stage (`bootstrap.transparency_log`, as `simpul transparency run --once`) catching up on
+    the canonical topics, with timers around its steps; leaves/s from its first non-empty batch to the end of its
+    last checkpoint (start-up, loading the log and the group join excluded)."""
+    from simpul import bootstrap
+    from simpul.settings import load_settings
+    from transparency import stage as stage_module
+
+    timers = {k: 0.0 for k in ("consume", "leaf", "insert", "append", "offsets", "checkpoint", "checkpoint_store",
+                               "publish")}
+    first: list[float] = []
+
+    def timed(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*a: Any, **kw: Any) -> Any:  # noqa: ANN401
+            t0 = time.monotonic()
+            try:
+                return fn(*a, **kw)
+            finally:
+                timers[name] += time.monotonic() - t0
+        return wrapper
+
+    store = stage_module.log_store  # this process runs nothing else: its functions are wrapped where they live
+    store.append = timed("insert", store.append)  # type: ignore[method-assign]
+    store.add_checkpoint = timed("checkpoint_store", store.add_checkpoint)  # type: ignore[method-assign]
+    stage_module.commit_offsets = timed("offsets", stage_module.commit_offsets)  # type: ignore[assignment]
+    stage = bootstrap.transparency_log(load_settings(), store_url=args.store_url)
+    stage.consumer = _TimedConsumer(stage.consumer, timers, first)  # type: ignore[assignment]
+    stage._leaf = timed("leaf", stage._leaf)  # type: ignore[method-assign]
+    stage.append = timed("append", stage.append)  # type: ignore[method-assign]
+    stage.checkpoint = timed("checkpoint", stage.checkpoint)  # type: ignore[method-assign]
+    stage._publish = timed("publish", stage._publish)  # type: ignore[method-assign]
+    cpu0 = time.process_time()
+    stats = stage.run(once=True)
+    end = time.monotonic()
+    if not first or not stats.appended:
+        raise SystemExit(f"the transparency stage appended nothing: {stats.as_dict()}")
+    seconds = end - first[0]
+    # the receipts' share: checkpoint() = sign + proofs + store + publish
+    return {"records": stats.records, "appended": stats.appended, "checkpoints": stats.checkpoints,
+            "seconds": seconds, "rate": stats.appended / seconds, "cpu_seconds": time.process_time() - cpu0,
+            **{f"{k}_s": round(v, 4) for k, v in timers.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.worker")
     sub = ap.add_subparsers(dest="what", required=True)
@@ -86,8 +150,10 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--bootstrap", required=True)
     s.add_argument("--registry", required=True)
     s.add_argument("--prefix", required=True)
+    t = sub.add_parser("tlog")
+    t.add_argument("--store-url", required=True)
     args = ap.parse_args(argv)
-    result = raw(args) if args.what == "raw" else sdk(args)
+    result = {"raw": raw, "sdk": sdk, "tlog": tlog}[args.what](args)
     sys.stdout.write(json.dumps(result) + "\n")
     return 0
 
