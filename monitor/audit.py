@@ -35,7 +35,8 @@ def clean_detail(text: str) -> str:
     return redact_niks(" ".join(text.split()))[:MAX_DETAIL]
 
 
-def _entry(row: sa.RowMapping) -> AuditEntry:
+def entry_of(row: sa.RowMapping) -> AuditEntry:
+    """The entry of one row of the ops database (the transparency log checks its ops leaves against these)."""
     return AuditEntry(entry_id=row["entry_id"], at=as_utc(row["at"]), actor=row["actor"], role=row["role"],
                       action=row["action"], target=row["target"], before_digest=row["before_digest"],
                       after_digest=row["after_digest"], result=row["result"], detail=row["detail"])
@@ -81,7 +82,7 @@ class AuditLog:
                     failures.append(str(err))
 
             for row in rows:
-                entry = _entry(row)
+                entry = entry_of(row)
                 producer.produce(self.topic, key=entry.key(), value=entry.to_bytes(), on_delivery=done)
             producer.flush(timeout_s)
             if acked:
@@ -100,7 +101,7 @@ class AuditLog:
         """The newest entries, newest first, each with whether it is on the audit topic yet."""
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(audit).order_by(audit.c.seq.desc()).limit(limit)).mappings().all()
-        return [{**_entry(r).model_dump(mode="json"), "published": r["published_at"] is not None} for r in rows]
+        return [{**entry_of(r).model_dump(mode="json"), "published": r["published_at"] is not None} for r in rows]
 
     def close(self) -> None:
         """Drop what the broker has not acknowledged: it is still unsent in the database, and goes next time."""

@@ -65,12 +65,12 @@ def _stored_events(engine: sa.Engine) -> dict[str, tuple[str, str, int, int]]:
 
 
 def _stored_ops(ops_engine: sa.Engine) -> dict[str, dict[str, object]]:
-    from monitor.audit import _entry  # the ops database's own row -> AuditEntry
+    from monitor.audit import entry_of
     from monitor.opsdb import audit
 
     with ops_engine.connect() as conn:
         rows = conn.execute(sa.select(audit)).mappings().all()
-    return {r["entry_id"]: _entry(r).model_dump(mode="json") for r in rows}
+    return {r["entry_id"]: entry_of(r).model_dump(mode="json") for r in rows}
 
 
 def verify(engine: sa.Engine, trusted_keys: Iterable[str], *, ops_engine: sa.Engine | None = None,
