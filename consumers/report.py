@@ -21,7 +21,7 @@ import json
 import statistics
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 import sqlalchemy as sa
@@ -49,22 +49,9 @@ def median(values: Iterable[float]) -> float | None:
     return statistics.median(data) if data else None
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """`start` moved forward by `days` working days (Monday-Friday), same time of day (the alert rule's reading of
-    the SP4N-LAPOR! deadlines; stages do not import each other, so the read model counts them itself)."""
-    current, added = start, 0
-    while added < days:
-        current += timedelta(days=1)
-        added += current.weekday() < 5
-    return current
-
-
 def resolution_deadline(filed_at: datetime, category: str | None) -> datetime:
-    """When a complaint filed at `filed_at` must have been answered: verify-and-forward plus follow-up working days
-    of its category (the default SP4N-LAPOR! deadlines for an unknown category)."""
-    known = reference.complaint_categories().get(category or "")
-    d = known.deadlines if known else reference.complaint_deadlines()
-    return add_working_days(filed_at.astimezone(UTC), d.verify_and_forward_working_days + d.follow_up_working_days)
+    """When a complaint filed at `filed_at` must have been answered (schemas.reference, as the alert rule reads it)."""
+    return reference.complaint_resolution_deadline(filed_at, category)
 
 
 def sla_pct(met: int, known: int) -> float | None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -219,6 +220,24 @@ def complaint_categories() -> dict[str, ComplaintCategory]:
 
 
 @cache
+def add_working_days(start: datetime, days: int) -> datetime:
+    """`start` moved forward by `days` working days (Monday-Friday), same time of day."""
+    current, added = start, 0
+    while added < days:
+        current += timedelta(days=1)
+        added += current.weekday() < 5
+    return current
+
+
+def complaint_resolution_deadline(filed_at: datetime, category: str | None) -> datetime:
+    """When a complaint filed at `filed_at` must have been answered under SP4N-LAPOR!: verify-and-forward plus
+    follow-up working days of its category (the default deadlines for an unknown category). The alert rule and the
+    transparency read model both read it here, so they cannot disagree."""
+    known = complaint_categories().get(category or "")
+    d = known.deadlines if known else complaint_deadlines()
+    return add_working_days(filed_at.astimezone(UTC), d.verify_and_forward_working_days + d.follow_up_working_days)
+
+
 def complaint_workflow() -> ComplaintWorkflow:
     """Complaint statuses and allowed transitions."""
     data = _read_yaml("complaint_categories.yaml")

@@ -146,17 +146,6 @@ def window_of(ts: datetime, seconds: int) -> tuple[datetime, datetime]:
     return datetime.fromtimestamp(start, UTC), datetime.fromtimestamp(start + seconds, UTC)
 
 
-def add_working_days(start: datetime, days: int) -> datetime:
-    """`start` moved forward by `days` working days (Monday-Friday), same time of day."""
-    current = start
-    added = 0
-    while added < days:
-        current += timedelta(days=1)
-        if current.weekday() < 5:
-            added += 1
-    return current
-
-
 def _day_window(ts: datetime) -> tuple[datetime, datetime]:
     day = _utc(ts).date()
     start = datetime(day.year, day.month, day.day, tzinfo=UTC)
@@ -206,9 +195,7 @@ def fee_above_tariff(event: Event, cfg: RulesConfig, state: State, now: datetime
 
 
 def _deadline(filed_at: datetime, category: str) -> datetime:
-    known = reference.complaint_categories().get(category)
-    d = known.deadlines if known else reference.complaint_deadlines()
-    return add_working_days(_utc(filed_at), d.verify_and_forward_working_days + d.follow_up_working_days)
+    return reference.complaint_resolution_deadline(_utc(filed_at), category)
 
 
 def complaint_overdue(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:

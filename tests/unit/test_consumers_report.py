@@ -49,7 +49,8 @@ def test_cells() -> None:
 
 
 def test_working_day_deadlines() -> None:
-    from consumers.report import add_working_days, resolution_deadline
+    from consumers.report import resolution_deadline
+    from schemas.reference import add_working_days
 
     friday = datetime(2025, 3, 7, 9, 0, tzinfo=UTC)
     assert add_working_days(friday, 1) == friday + timedelta(days=3)  # Monday

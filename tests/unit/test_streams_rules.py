@@ -10,7 +10,8 @@ import pytest
 
 from schemas.examples import example
 from schemas.outcomes import AlertRule
-from streams.alerts.rules import Deduplicator, RulesConfig, add_working_days, evaluate, load_rules, partition_key
+from schemas.reference import add_working_days
+from streams.alerts.rules import Deduplicator, RulesConfig, evaluate, load_rules, partition_key
 from streams.exceptions import RulesConfigError
 from schemas.nik import tokenise_event
 from schemas.records import alert_id
