@@ -72,6 +72,7 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
         rate: float = typer.Option(20.0, "--rate", help="simulated events per second"),
         seed: int = typer.Option(20261127, "--seed", help="simulator seed"),
         dashboard_port: int = typer.Option(18090, "--dashboard-port"),
+        site_port: int = typer.Option(18600, "--site-port", help="the public transparency site"),
         platform_only: bool = typer.Option(False, "--platform-only", help="start and provision the platform, then "
                                                                           "return (no pipeline)"),
         insecure: bool = typer.Option(False, "--insecure", help="plaintext Kafka without users or ACLs (development "
@@ -131,6 +132,8 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     sup.start("transparency", "transparency", "run", env=principal("transparency"))
     sup.start("gateway", "gateway", env=principal("gateway"))
     sup.start("monitor", "monitor", "--port", str(dashboard_port), env=principal("monitor"))
+    # the public transparency site: built from the store before it listens, rebuilt every minute
+    sup.start("site", "site", "serve", "--build", "--rebuild-every", "60", "--port", str(site_port))
     # About 40 minutes of traffic at 20 events/s, with every fault type (bursts fewer: one week of event time).
     # The simulator stands in for all 35 regency systems at once: on a secured platform it is `simulator`, which
     # may write every ingress topic and nothing else.
@@ -140,13 +143,15 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
     url = f"http://{LOOPBACK}:{dashboard_port}/"
     with fail_on():
         login = dashboard_login(settings)
-    running = {"platform": status.model_dump(), "dashboard": url, "login": login,
+    site = f"http://{LOOPBACK}:{site_port}/"
+    running = {"platform": status.model_dump(), "dashboard": url, "login": login, "site": site,
                "gateway": f"{settings.gateway_url}/",
                "processes": {c.name: c.proc.pid for c in sup.children if c.proc}, "logs": str(state / "log")}
     emit(running, json_out, lambda: (
         status_table(status),
         console.print(f"pipeline running: {', '.join(c.name for c in sup.children)} (logs in {state / 'log'})"),
         console.print(f"[bold]dashboard: {url}[/]   gateway: {running['gateway']}   Ctrl-C stops everything"),
+        console.print(f"[bold]public transparency site: {site}[/] (rebuilt from the store every minute)"),
         console.print(login["message"], highlight=False),
     ))
     try:
