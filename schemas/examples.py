@@ -55,10 +55,43 @@ _BODIES: dict[str, dict[str, Any]] = {
         "case_id": "PKH-3374-2025-03-000991", "source_system": "siks-3374", "programme": "PKH",
         "recipient_nik": "3374015502900004", "amount_idr": 750000, "period": "2025-03", "disbursement_channel": "BANK_TRANSFER",
     },
+    "SchoolQuotaPublished": {
+        "case_id": "SPMB-2025-20328954-SMA", "source_system": "spmb-jateng", "regency_code": "3374",
+        "school_id": "20328954", "school_level": "SMA", "admission_year": 2025, "seats_domisili": 108,
+        "seats_afirmasi": 108, "seats_mutasi": 18, "seats_prestasi": 126,
+        "decision_deadline": datetime(2025, 6, 30, 9, 0, tzinfo=UTC),
+    },
+    "SchoolAdmissionApplied": {
+        "case_id": "SPMB-2025-SMA-0012345", "source_system": "spmb-jateng", "school_id": "20328954",
+        "school_level": "SMA", "route": "AFIRMASI", "admission_year": 2025, "applicant_nik": "3374015502900005",
+    },
+    "SchoolAdmissionDecided": {
+        "case_id": "SPMB-2025-SMA-0012345", "source_system": "spmb-jateng", "school_id": "20328954",
+        "school_level": "SMA", "route": "AFIRMASI", "admission_year": 2025, "applicant_nik": "3374015502900005",
+        "decision": "ADMITTED", "applied_at": _AT - timedelta(days=3), "decided_at": _AT,
+    },
     "TourismVisitCount": {
         "case_id": "DST-BOROBUDUR", "source_system": "disparbud-3308", "regency_code": "3308",
         "destination_code": "DST-BOROBUDUR", "destination_name": "Candi Borobudur", "period_start": date(2025, 2, 1),
         "period_end": date(2025, 2, 28), "granularity": "MONTH", "visitors": 152340, "foreign_visitors": 8120,
+    },
+    # -- infrastructure --
+    "RoadDamageReported": {
+        "case_id": "JC-3315-2025-000412", "source_system": "jalancantik", "regency_code": "3315",
+        "channel": "JALAN_CANTIK", "road_status": "PROVINCIAL", "road_name": "Jl. Purwodadi-Blora km 8",
+        "district": "Purwodadi", "latitude": -7.0871, "longitude": 110.9312, "damage_type": "POTHOLE",
+        "photo_ref": "https://jalancantik.jatengprov.go.id/laporan/412/foto-1.jpg",
+    },
+    "RoadDamageHandled": {
+        "case_id": "JC-3315-2025-000412", "source_system": "jalancantik", "regency_code": "3315",
+        "road_status": "PROVINCIAL", "action": "CREW_ON_SITE", "reported_at": _AT - timedelta(hours=3),
+        "forwarded_to": None, "note": None,
+    },
+    "PublicWorksProgress": {
+        "case_id": "602.1/0345/BM/2025", "source_system": "sipd-3315", "regency_code": "3315",
+        "contract_id": "602.1/0345/BM/2025", "work_name": "Rehabilitasi Jalan Ruas Purwodadi-Wirosari",
+        "work_type": "ROAD", "agency": "dpupr-3315", "fiscal_year": 2025, "contract_value_idr": 4_850_000_000,
+        "physical_progress_pct": 42.5, "payment_pct": 30.0, "verified_by": "konsultan-pengawas",
     },
 }
 

@@ -32,6 +32,7 @@ from pydantic import (
 )
 
 from schemas import reference
+from schemas.reference import roads
 from schemas.catalog import Catalog, EventSchema, default_catalog
 from schemas.exceptions import CatalogError, EventValidationError, FieldProblem
 from schemas.nik import (
@@ -44,6 +45,7 @@ from schemas.nik import (
     redact_niks,
     validation_context,
 )
+from schemas.reference import spmb
 
 INT_RANGE = (-(2**31), 2**31 - 1)
 LONG_RANGE = (-(2**63), 2**63 - 1)
@@ -227,12 +229,67 @@ def _complaint_status(e: Any) -> list[FieldProblem]:
     return []
 
 
+# SPMB school admission (schemas/reference/spmb.py holds the routes and shares per level)
+def _admission_applied(e: Any) -> list[FieldProblem]:
+    return spmb.route_problems(e.school_level, e.route)
+
+
+def _admission_decided(e: Any) -> list[FieldProblem]:
+    return spmb.route_problems(e.school_level, e.route) + spmb.decision_problems(e.applied_at, e.decided_at,
+                                                                                 e.occurred_at)
+
+
+def _quota_published(e: Any) -> list[FieldProblem]:
+    seats = {route: getattr(e, f"seats_{route.lower()}") for route in spmb.ROUTES}
+    return spmb.quota_problems(e.school_level, seats)
+
+
+# -- infrastructure (roads, public works) --
+def _road_reported(e: Any) -> list[FieldProblem]:
+    box = roads.central_java_box()
+    if box.contains(e.latitude, e.longitude):
+        return []
+    m = box.margin_degrees
+    out = []
+    if not box.south - m <= e.latitude <= box.north + m:
+        out.append(FieldProblem("latitude", f"{e.latitude} is outside Central Java ({box.describe()})"))
+    if not box.west - m <= e.longitude <= box.east + m:
+        out.append(FieldProblem("longitude", f"{e.longitude} is outside Central Java ({box.describe()})"))
+    return out
+
+
+def _road_handled(e: Any) -> list[FieldProblem]:
+    out = []
+    if e.reported_at > e.occurred_at:
+        out.append(FieldProblem("reported_at", "is after occurred_at; a report cannot be handled before it is made"))
+    owner = roads.authority_for(e.road_status).authority
+    if e.action == "FORWARDED" and e.forwarded_to != owner:
+        out.append(FieldProblem("forwarded_to", f"a {e.road_status} road's report goes to its owner {owner}, "
+                                                f"not {e.forwarded_to}"))
+    if e.action != "FORWARDED" and e.forwarded_to is not None:
+        out.append(FieldProblem("forwarded_to", f"must be null unless action is FORWARDED (it is {e.action})"))
+    return out
+
+
+def _works_progress(e: Any) -> list[FieldProblem]:
+    if e.contract_id != e.case_id:
+        return [FieldProblem("contract_id", "must equal case_id (one contract is one case)")]
+    return []
+
+
 _CROSS_CHECKS: dict[str, Callable[[Any], list[FieldProblem]]] = {
     "ServiceRequestCompleted": _completed,
     "StapleFoodPriceObserved": _price,
     "TourismVisitCount": _tourism,
     "ComplaintFiled": _complaint_filed,
     "ComplaintStatusChanged": _complaint_status,
+    # -- infrastructure --
+    "RoadDamageReported": _road_reported,
+    "RoadDamageHandled": _road_handled,
+    "PublicWorksProgress": _works_progress,
+    "SchoolAdmissionApplied": _admission_applied,
+    "SchoolAdmissionDecided": _admission_decided,
+    "SchoolQuotaPublished": _quota_published,
 }
 
 

@@ -269,7 +269,7 @@ def reference_sources() -> dict[str, list[str]]:
         ln.lstrip("# ").strip() for ln in (REFERENCE_DIR / "regencies.csv").read_text(encoding="utf-8").splitlines()
         if ln.startswith("#")
     ]}
-    for name in ("service_standards.yaml", "complaint_categories.yaml", "commodities.yaml"):
+    for name in ("service_standards.yaml", "complaint_categories.yaml", "commodities.yaml", "spmb_quotas.yaml"):
         src = _read_yaml(name)["source"]
         out[name] = [src] if isinstance(src, str) else list(src)
     return out
