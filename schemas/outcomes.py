@@ -44,6 +44,18 @@ class AlertRule(StrEnum):
     """A staple price above its trailing mean by more than the configured percentage; one per market x commodity x day."""
     AID_DOUBLE_PAYMENT = "aid_double_payment"
     """One tokenised recipient paid by two regencies for the same programme and period."""
+    # -- education (SPMB) --
+    ADMISSION_OVER_QUOTA = "admission_over_quota"
+    """A school admitted more applicants on a route than its published quota (level, year); one per school x route."""
+    ADMISSION_AFTER_DEADLINE = "admission_after_deadline"
+    """An applicant admitted after the school's announced decision deadline; one per application."""
+    ADMISSION_DOUBLE = "admission_double"
+    """One tokenised applicant admitted by two schools for the same level and year."""
+    # -- infrastructure --
+    ROAD_HANDLING_OVERDUE = "road_handling_overdue"
+    """A road-damage report first handled later than its owner's own target (provincial roads: 1x24 hours)."""
+    PAYMENT_AHEAD_OF_PROGRESS = "payment_ahead_of_progress"
+    """A works contract's cumulative payment above its verified physical progress (BPK's frequent finding)."""
 
 
 class Header:

@@ -10,7 +10,8 @@ from schemas import reference
 from schemas.models import Event
 from schemas.records import window_key
 
-METRICS = ("service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid")
+METRICS = ("service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid",
+           "road_reports", "works_progress")
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,22 @@ def observe(event: Event) -> list[Observation]:
     if kind == "SocialAidDisbursed":
         return [Observation("social_aid", dimension="programme", dimension_value=event.programme,
                             counts={"disbursements": 1, "amount_idr": event.amount_idr}, **base)]
+    # -- infrastructure --
+    if kind == "RoadDamageReported":
+        return [Observation("road_reports", dimension="road_status", dimension_value=event.road_status,
+                            counts={"reported": 1}, **base)]
+    if kind == "RoadDamageHandled":
+        hours = (event.occurred_at - event.reported_at).total_seconds() / 3600
+        values = {"repair_hours": hours} if event.action == "REPAIRED" else {}
+        return [Observation("road_reports", dimension="road_status", dimension_value=event.road_status,
+                            counts={f"action_{event.action.lower()}": 1}, values=values, **base)]
+    if kind == "PublicWorksProgress":
+        gap = event.payment_pct - event.physical_progress_pct
+        return [Observation("works_progress", dimension="work_type", dimension_value=event.work_type,
+                            counts={"reports": 1, "payment_ahead": int(gap > 0)},
+                            values={"physical_progress_pct": event.physical_progress_pct,
+                                    "payment_pct": event.payment_pct, "payment_minus_progress_pct": gap},
+                            ratios={"payment_within_progress": gap <= 0}, **base)]
     return []
 
 

@@ -18,6 +18,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import reference
+from schemas.reference import roads
 from schemas.models import Event
 from schemas.outcomes import AlertRule
 from streams.config import DEFAULT_RULES_FILE
@@ -85,6 +86,30 @@ class AidDoublePaymentRule(_Rule):
     min_regencies: int = Field(default=2, ge=2)
 
 
+class AdmissionOverQuotaRule(_Rule):
+    severity: Severity = "critical"
+
+
+class AdmissionAfterDeadlineRule(_Rule):
+    pass
+
+
+class AdmissionDoubleRule(_Rule):
+    min_schools: int = Field(default=2, ge=2)
+
+
+# -- infrastructure --
+class RoadHandlingOverdueRule(_Rule):
+    critical_severity: Severity = "critical"
+    critical_multiple: float = Field(default=3.0, gt=1)
+
+
+class PaymentAheadOfProgressRule(_Rule):
+    margin_pct: float = Field(default=0.0, ge=0, le=100, description="points of payment over progress tolerated")
+    critical_severity: Severity = "critical"
+    critical_gap_pct: float = Field(default=20.0, gt=0, le=100)
+
+
 class RulesConfig(BaseModel):
     """rules.yaml; a rule missing from the file is disabled."""
 
@@ -97,6 +122,12 @@ class RulesConfig(BaseModel):
     air_quality: AirQualityRule = AirQualityRule(enabled=False)
     price_jump: PriceJumpRule = PriceJumpRule(enabled=False)
     aid_double_payment: AidDoublePaymentRule = AidDoublePaymentRule(enabled=False)
+    admission_over_quota: AdmissionOverQuotaRule = AdmissionOverQuotaRule(enabled=False)
+    admission_after_deadline: AdmissionAfterDeadlineRule = AdmissionAfterDeadlineRule(enabled=False)
+    admission_double: AdmissionDoubleRule = AdmissionDoubleRule(enabled=False)
+    # -- infrastructure --
+    road_handling_overdue: RoadHandlingOverdueRule = RoadHandlingOverdueRule(enabled=False)
+    payment_ahead_of_progress: PaymentAheadOfProgressRule = PaymentAheadOfProgressRule(enabled=False)
 
 
 def rules_source(path: Path | str | None = None) -> Path:
@@ -341,6 +372,191 @@ def aid_double_payment(event: Event, cfg: RulesConfig, state: State, now: dateti
                   regencies=sorted(payers), programme=event.programme, period=event.period)]
 
 
+# -- infrastructure --
+def road_handling_overdue(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    """The first handling of a road report (crew on site, repaired or rejected) later than its owner's own target;
+    measured on event time (occurred_at - reported_at), like the SLA breach, so a replay decides the same."""
+    rule = cfg.road_handling_overdue
+    if not rule.enabled or type(event).event_type != "RoadDamageHandled" or event.action not in roads.handling_actions():
+        return []
+    target = roads.handling_target_hours(event.road_status)
+    if target is None:
+        return []
+    key = f"road|{event.regency_code}|{event.case_id}"
+    first = (state.get(key) or {}).get("first_handling")
+    event_id = str(event.event_id)
+    if first is not None and first != event_id:  # an earlier handling of the case was the one measured
+        return []
+    state[key] = {"first_handling": event_id}
+    hours = (event.occurred_at - event.reported_at).total_seconds() / 3600
+    if hours <= target:
+        return []
+    reported = _utc(event.reported_at)
+    severity = rule.critical_severity if hours > rule.critical_multiple * target else rule.severity
+    return [_make(AlertRule.ROAD_HANDLING_OVERDUE, severity, event.regency_code,
+                  (reported, reported + timedelta(hours=target)), [event.regency_code, event.case_id],
+                  f"road report {event.case_id} ({event.road_status} road) in {event.regency_code} was first "
+                  f"handled ({event.action}) after {hours:.1f} h; the owner's own target is {target:g} h",
+                  [event_id], now, road_status=event.road_status, action=event.action, hours=round(hours, 3),
+                  target_hours=target)]
+
+
+def payment_ahead_of_progress(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    """Cumulative payment above the verified physical progress of a works contract; one alert per contract."""
+    rule = cfg.payment_ahead_of_progress
+    if not rule.enabled or type(event).event_type != "PublicWorksProgress":
+        return []
+    gap = event.payment_pct - event.physical_progress_pct
+    if gap <= rule.margin_pct:
+        return []
+    at = _utc(event.occurred_at)
+    overpaid = round(gap / 100 * event.contract_value_idr)
+    severity = rule.critical_severity if gap >= rule.critical_gap_pct else rule.severity
+    return [_make(AlertRule.PAYMENT_AHEAD_OF_PROGRESS, severity, event.regency_code, (at, at),
+                  [event.regency_code, event.contract_id],
+                  f"contract {event.contract_id} in {event.regency_code} is {event.payment_pct:g}% paid at "
+                  f"{event.physical_progress_pct:g}% verified progress (about Rp{overpaid:,} ahead of the work)",
+                  [str(event.event_id)], now, contract_id=event.contract_id, payment_pct=event.payment_pct,
+                  physical_progress_pct=event.physical_progress_pct, overpaid_idr=overpaid)]
+
+
+# ---- education (SPMB) ------------------------------------------------------------------------------------------
+# A school's quota (SchoolQuotaPublished) and its decisions meet under the school's key; the same decisions meet
+# again under the applicant's key for admission_double (`partition_keys`). The quota may arrive after admissions
+# (they come from different cases, hence partitions), so every rule keeps the admissions it needs and checks again
+# when the quota arrives; counts are per application (case_id), so a replay or a re-sent decision counts once.
+
+_QUOTA_EVENTS = ("SchoolQuotaPublished", "SchoolAdmissionDecided")
+
+
+def school_key(event: Event) -> str:
+    """The key of a school's admission state: school, level, year."""
+    return f"school|{event.school_id}|{event.school_level}|{event.admission_year}"
+
+
+def applicant_key(event: Event) -> str:
+    """The key of an applicant's admissions: NIK token, level, year."""
+    return f"applicant|{event.applicant_nik}|{event.school_level}|{event.admission_year}"
+
+
+def _year_window(year: int) -> tuple[datetime, datetime]:
+    return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
+
+
+def _newer_quota(entry: dict[str, Any], event: Event) -> bool:
+    """Whether `event` (a SchoolQuotaPublished) replaces the quota kept in `entry`: the latest published wins."""
+    return entry.get("published_at") is None or _utc(event.occurred_at).isoformat() >= entry["published_at"]
+
+
+def admission_over_quota(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.admission_over_quota
+    kind = type(event).event_type
+    if not rule.enabled or kind not in _QUOTA_EVENTS or (kind == "SchoolAdmissionDecided" and event.decision != "ADMITTED"):
+        return []
+    key = f"quota|{school_key(event)}"
+    entry = dict(state.get(key) or {})
+    admitted: dict[str, dict[str, str]] = {r: dict(v) for r, v in (entry.get("admitted") or {}).items()}
+    if kind == "SchoolQuotaPublished":
+        if not _newer_quota(entry, event):
+            return []
+        entry.update(published_at=_utc(event.occurred_at).isoformat(), quota_event=str(event.event_id),
+                     quota={r: getattr(event, f"seats_{r.lower()}") for r in ("DOMISILI", "AFIRMASI", "MUTASI", "PRESTASI")})
+        routes = sorted(admitted)
+    else:
+        cases = admitted.setdefault(event.route, {})
+        if event.case_id in cases:  # replayed or re-sent: counted once
+            return []
+        cases[event.case_id] = str(event.event_id)
+        routes = [event.route]
+    entry["admitted"] = admitted
+    state[key] = entry
+    quota = entry.get("quota")
+    if quota is None:
+        return []
+    out = []
+    for route in routes:
+        cases = admitted.get(route, {})
+        seats = int(quota.get(route, 0))
+        if len(cases) <= seats:
+            continue
+        beyond = list(cases.values())[seats:]
+        out.append(_make(AlertRule.ADMISSION_OVER_QUOTA, rule.severity, event.regency_code,
+                         _year_window(event.admission_year),
+                         [event.regency_code, event.school_id, event.school_level, str(event.admission_year), route],
+                         f"school {event.school_id} ({event.school_level}, {event.regency_code}) admitted "
+                         f"{len(cases)} applicants on the {route} route for {event.admission_year}; its published "
+                         f"quota is {seats}", [entry["quota_event"], *beyond], now,
+                         school_id=event.school_id, school_level=event.school_level, route=route,
+                         admitted=len(cases), quota=seats))
+    return out
+
+
+def admission_after_deadline(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.admission_after_deadline
+    kind = type(event).event_type
+    if not rule.enabled or kind not in _QUOTA_EVENTS or (kind == "SchoolAdmissionDecided" and event.decision != "ADMITTED"):
+        return []
+    key = f"deadline|{school_key(event)}"
+    entry = dict(state.get(key) or {})
+    admitted: dict[str, list[str]] = {c: list(v) for c, v in (entry.get("admitted") or {}).items()}
+    if kind == "SchoolQuotaPublished":
+        if not _newer_quota(entry, event):
+            return []
+        entry.update(published_at=_utc(event.occurred_at).isoformat(), quota_event=str(event.event_id),
+                     deadline=_utc(event.decision_deadline).isoformat())
+        check = sorted(admitted)
+    else:
+        if event.case_id in admitted:  # replayed or re-sent
+            return []
+        admitted[event.case_id] = [str(event.event_id), _utc(event.decided_at).isoformat()]
+        check = [event.case_id]
+    entry["admitted"] = admitted
+    state[key] = entry
+    if entry.get("deadline") is None:
+        return []
+    deadline = datetime.fromisoformat(entry["deadline"])
+    out = []
+    for case in check:
+        event_id, decided = admitted[case]
+        decided_at = datetime.fromisoformat(decided)
+        if decided_at <= deadline:
+            continue
+        out.append(_make(AlertRule.ADMISSION_AFTER_DEADLINE, rule.severity, event.regency_code, (deadline, decided_at),
+                         [event.regency_code, event.school_id, case],
+                         f"school {event.school_id} ({event.school_level}, {event.regency_code}) admitted application "
+                         f"{case} at {decided_at.isoformat()}, after its announced deadline {deadline.isoformat()}",
+                         [event_id, entry["quota_event"]], now, school_id=event.school_id,
+                         school_level=event.school_level, decided_at=decided_at.isoformat(),
+                         deadline=deadline.isoformat()))
+    return out
+
+
+def admission_double(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+    rule = cfg.admission_double
+    if not rule.enabled or type(event).event_type != "SchoolAdmissionDecided" or event.decision != "ADMITTED":
+        return []
+    key = f"admitted|{applicant_key(event)}"
+    schools: dict[str, str] = dict((state.get(key) or {}).get("schools", {}))
+    if event.school_id in schools:
+        return []
+    schools[event.school_id] = str(event.event_id)
+    state[key] = {"schools": schools, "regencies": sorted({*(state.get(key) or {}).get("regencies", []),
+                                                          event.regency_code})}
+    if len(schools) < rule.min_schools:
+        return []
+    regencies = state[key]["regencies"]
+    return [_make(AlertRule.ADMISSION_DOUBLE, rule.severity, event.regency_code, _year_window(event.admission_year),
+                  [event.applicant_nik, event.school_level, str(event.admission_year)],
+                  f"applicant {event.applicant_nik} was admitted to {event.school_level} for {event.admission_year} by "
+                  f"{len(schools)} schools: {', '.join(sorted(schools))} (regencies {', '.join(regencies)})",
+                  list(schools.values()), now, schools=sorted(schools), regencies=regencies,
+                  school_level=event.school_level, admission_year=event.admission_year)]
+
+
+_SCHOOL_RULES = frozenset({AlertRule.ADMISSION_OVER_QUOTA, AlertRule.ADMISSION_AFTER_DEADLINE})
+_APPLICANT_RULES = frozenset({AlertRule.ADMISSION_DOUBLE})
+
+
 RULES: dict[AlertRule, Callable[[Event, RulesConfig, State, datetime], list[Alert]]] = {
     AlertRule.SLA_BREACH: sla_breach,
     AlertRule.FEE_ABOVE_TARIFF: fee_above_tariff,
@@ -349,15 +565,28 @@ RULES: dict[AlertRule, Callable[[Event, RulesConfig, State, datetime], list[Aler
     AlertRule.AIR_QUALITY: air_quality,
     AlertRule.PRICE_JUMP: price_jump,
     AlertRule.AID_DOUBLE_PAYMENT: aid_double_payment,
+    AlertRule.ADMISSION_OVER_QUOTA: admission_over_quota,
+    AlertRule.ADMISSION_AFTER_DEADLINE: admission_after_deadline,
+    AlertRule.ADMISSION_DOUBLE: admission_double,
+    # -- infrastructure --
+    AlertRule.ROAD_HANDLING_OVERDUE: road_handling_overdue,
+    AlertRule.PAYMENT_AHEAD_OF_PROGRESS: payment_ahead_of_progress,
 }
 
 
-def evaluate(event: Event, cfg: RulesConfig, state: State, now: datetime | None = None) -> list[Alert]:
-    """Every alert this event raises (before de-duplication by alert id)."""
+def evaluate(event: Event, cfg: RulesConfig, state: State, now: datetime | None = None, *,
+             key: str | None = None) -> list[Alert]:
+    """Every alert this event raises (before de-duplication by alert id). `key` is the partition key the event
+    arrived under (`partition_keys`): an event sent under two keys runs under each only the rules whose state that
+    key holds; None runs every rule (one process holding all state, as in tests)."""
     now = now or datetime.now(UTC)
+    only: frozenset[AlertRule] | None = None
+    if key is not None and type(event).event_type == "SchoolAdmissionDecided":
+        only = _APPLICANT_RULES if key == applicant_key(event) else _SCHOOL_RULES
     out: list[Alert] = []
-    for rule in RULES.values():
-        out.extend(rule(event, cfg, state, now))
+    for name, rule in RULES.items():
+        if only is None or name in only:
+            out.extend(rule(event, cfg, state, now))
     return out
 
 
@@ -370,7 +599,18 @@ def partition_key(event: Event) -> str:
         return f"{event.regency_code}|{event.market_code}|{event.commodity_code}"
     if kind == "SocialAidDisbursed":
         return f"{event.recipient_nik}|{event.programme}|{event.period}"
+    if kind in _QUOTA_EVENTS:
+        return school_key(event)
     return event.ordering_key
+
+
+def partition_keys(event: Event) -> tuple[str, ...]:
+    """Every key the event must reach the rules under: `partition_key` alone for most; a school admission decision
+    also goes under its applicant's key (one applicant admitted by two schools), since its school's quota state
+    and its applicant's admissions live on different partitions."""
+    if type(event).event_type == "SchoolAdmissionDecided":
+        return (school_key(event), applicant_key(event))
+    return (partition_key(event),)
 
 
 class Deduplicator:

@@ -11,7 +11,8 @@ from topics.catalog import Catalog, load_catalog, parse_duration_ms
 from topics.exceptions import TopicCatalogError
 
 FAMILIES = ["governance", "living", "economy", "environment", "society", "branding"]
-METRICS = ["service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid"]
+METRICS = ["service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid", "road_reports",
+           "works_progress"]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +43,7 @@ def test_every_topic_of_the_flow(catalog: Catalog, codes: list[str]) -> None:
     assert topics.find("audit").name == "jateng.audit.ops"
     assert topics.find("checkpoints").name == "jateng.audit.checkpoints"
     assert [t.name for t in topics.role("receipts")] == [f"jateng.receipts.{code}" for code in codes]
-    assert len(topics) == 35 + 6 + 6 + 3 + 1 + 35
+    assert len(topics) == 35 + 6 + len(METRICS) + 3 + 1 + 35
     assert len(set(topics.names)) == len(topics)
 
 
