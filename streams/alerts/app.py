@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.codec import AvroCodec
-from streams.alerts.rules import Deduplicator, RulesConfig, evaluate, partition_key
+from streams.alerts.rules import Deduplicator, RulesConfig, evaluate, partition_keys
 from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
 from streams.runtime import InternalTopics, app_id, decode_canonical
@@ -60,7 +60,8 @@ def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, topics: To
         async for ev in stream.events():
             event = await decode(ev)
             if event is not None:
-                await by_subject.send(key=partition_key(event).encode(), value=ev.message.value)
+                for key in partition_keys(event):  # one key for most; a school admission decision goes under two
+                    await by_subject.send(key=key.encode(), value=ev.message.value)
 
     @app.agent(by_subject, name="evaluate")
     async def evaluate_events(stream):  # type: ignore[no-untyped-def]
@@ -69,7 +70,8 @@ def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, topics: To
             if event is None:
                 continue
             stats["events"] += 1
-            for alert in dedup.new(evaluate(event, rules, state, datetime.now(UTC))):
+            key = ev.message.key.decode() if ev.message.key is not None else None
+            for alert in dedup.new(evaluate(event, rules, state, datetime.now(UTC), key=key)):
                 await alerts_topic.send(key=alert.key(), value=alert.to_bytes())
                 stats["alerts"] += 1
                 log.info("alert %s %s %s %s", alert.rule.value, alert.severity, alert.alert_id, alert.subject)
