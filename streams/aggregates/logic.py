@@ -11,7 +11,7 @@ from schemas.models import Event
 from schemas.records import window_key
 
 METRICS = ("service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid",
-           "road_reports", "works_progress")
+           "school_admissions", "road_reports", "works_progress")
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,29 @@ class Observation:
 def _fee_anomaly(event: Event) -> int:
     official = reference.standard_for(event.service_code, event.regency_code).official_fee_idr
     return int(official is not None and event.fee_charged_idr > official)
+
+
+_ADMISSION_EVENTS = ("SchoolAdmissionApplied", "SchoolAdmissionDecided", "SchoolQuotaPublished")
+
+
+def _admission_value(event: Event, route: str) -> str:
+    """`<school NPSN>/<level>/<route>`: admissions per route against quota per school (no `|`, the window key's
+    separator)."""
+    return f"{event.school_id}/{event.school_level}/{route}"
+
+
+def _admissions(event: Event, base: dict[str, Any]) -> list[Observation]:
+    """SPMB: applications and decisions per school x route, and the school's published seats on each route (as a
+    value, so a window shows the quota published in it; the report joins quota and admissions over the year)."""
+    kind = type(event).event_type
+    if kind == "SchoolQuotaPublished":
+        return [Observation("school_admissions", dimension="school_route",
+                            dimension_value=_admission_value(event, route),
+                            values={"quota_seats": float(getattr(event, f"seats_{route.lower()}"))}, **base)
+                for route in ("DOMISILI", "AFIRMASI", "MUTASI", "PRESTASI")]
+    counts = {"applied": 1} if kind == "SchoolAdmissionApplied" else {event.decision.lower(): 1}
+    return [Observation("school_admissions", dimension="school_route",
+                        dimension_value=_admission_value(event, event.route), counts=counts, **base)]
 
 
 def observe(event: Event) -> list[Observation]:
@@ -88,6 +111,8 @@ def observe(event: Event) -> list[Observation]:
     if kind == "SocialAidDisbursed":
         return [Observation("social_aid", dimension="programme", dimension_value=event.programme,
                             counts={"disbursements": 1, "amount_idr": event.amount_idr}, **base)]
+    if kind in _ADMISSION_EVENTS:
+        return _admissions(event, base)
     # -- infrastructure --
     if kind == "RoadDamageReported":
         return [Observation("road_reports", dimension="road_status", dimension_value=event.road_status,

@@ -187,3 +187,19 @@ def test_a_decision_goes_under_its_school_and_its_applicant() -> None:
     state.clear()
     evaluate(d, RULES, state, NOW, key=school_key(d))
     assert sorted(k.split("|")[0] for k in state) == ["deadline", "quota"]
+
+
+# ---- aggregates ------------------------------------------------------------------------------------------------
+
+def test_admissions_aggregate_per_school_and_route_with_the_published_seats() -> None:
+    from streams.aggregates.logic import METRICS, observe
+
+    assert "school_admissions" in METRICS
+    seats = {o.dimension_value: o.values["quota_seats"] for o in observe(quota())}
+    assert seats == {"20328954/SMA/DOMISILI": 3, "20328954/SMA/AFIRMASI": 3, "20328954/SMA/MUTASI": 1,
+                     "20328954/SMA/PRESTASI": 3}
+    [applied] = observe(tokenise_event(example("SchoolAdmissionApplied", route="PRESTASI"), KEY))
+    assert (applied.metric, applied.dimension, applied.dimension_value, applied.counts) == (
+        "school_admissions", "school_route", "20328954/SMA/PRESTASI", {"applied": 1})
+    assert [o.counts for o in observe(decided(1, "MUTASI"))] == [{"admitted": 1}]
+    assert [o.counts for o in observe(decided(2, decision="REJECTED"))] == [{"rejected": 1}]

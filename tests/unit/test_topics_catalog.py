@@ -11,8 +11,8 @@ from topics.catalog import Catalog, load_catalog, parse_duration_ms
 from topics.exceptions import TopicCatalogError
 
 FAMILIES = ["governance", "living", "economy", "environment", "society", "branding"]
-METRICS = ["service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid", "road_reports",
-           "works_progress"]
+METRICS = ["service_requests", "complaints", "prices", "air_quality", "tourism_visits", "social_aid",
+           "school_admissions", "road_reports", "works_progress"]
 
 
 @pytest.fixture(scope="module")
