@@ -1,7 +1,7 @@
 """Who may do what on the broker: the ACL model of the secured platform, as data derived from the topic catalog.
 
 One principal per regency (`regency-<code>`) may write only its own ingress topic and read only its own receipts
-topic; each stage of the flow has one principal with the least it needs (gatekeeper, aggregates, alerts, sink-store,
+and outcomes topics; each stage of the flow has one principal with the least it needs (gatekeeper, aggregates, alerts, sink-store,
 sink-alerts, gateway, monitor, transparency);
 `admin` is a super user (topics apply, schema-free operations, the platform itself) and needs no ACL.
 
@@ -18,7 +18,10 @@ Group and internal-topic names are the ones the code uses:
   writer of the audit topic `<prefix>.audit.ops`.
 - transparency log stage: group `<prefix>-transparency`; the only writer of `<prefix>.audit.checkpoints` and of the
   receipts topics `<prefix>.receipts.<code>`.
-- a regency reading its receipts: groups starting `<prefix>-regency-<code>-` (its own, no other regency's).
+- a regency reading its receipts or outcomes: groups starting `<prefix>-regency-<code>-` (its own, no other
+  regency's).
+- outcomes `<prefix>.outcomes.<code>`: written only by the gatekeeper; read by their regency and by the gateway
+  (group `<prefix>-gateway-outcomes`), which answers GET /v1/events and /v1/rejections from them.
 """
 
 from __future__ import annotations
@@ -119,6 +122,11 @@ def regency_principal(code: str) -> str:
     return f"regency-{code}"
 
 
+def gateway_outcomes_group(prefix: str) -> str:
+    """The consumer group of the gateway's follower of the outcome topics (one group per gateway database)."""
+    return f"{prefix}-gateway-outcomes"
+
+
 def regency_group_prefix(prefix: str, code: str) -> str:
     """The consumer groups a regency may use to read its receipts topic: `<prefix>-regency-<code>-…`.
 
@@ -155,30 +163,36 @@ def acl_model(prefix: str, topics: TopicSet | None = None) -> AclModel:
     topics = topics or topic_names(prefix)
     p = topics.prefix
     ingress, events, agg, receipts = f"{p}.ingress.", f"{p}.events.", f"{p}.agg.", f"{p}.receipts."
+    outcomes = f"{p}.outcomes."
     alerts, dlq, audit = topics.alerts.name, topics.dlq.name, topics.find("audit").name
     checkpoints = topics.find("checkpoints").name
-    _check_prefix_roles(topics, {"ingress": ingress, "events": events, "agg": agg, "receipts": receipts})
+    _check_prefix_roles(topics, {"ingress": ingress, "events": events, "agg": agg, "receipts": receipts,
+                                 "outcomes": outcomes})
     principals: list[Principal] = []
     for spec in topics.role("ingress"):
         code = spec.labels["regency"]
         own_receipts = topics.find("receipts", regency=code).name
+        own_outcomes = topics.find("outcomes", regency=code).name
         principals.append(Principal(
             name=regency_principal(code),
             description=(f"regency {code}: writes its own ingress topic {spec.name} and reads its own receipts "
-                         f"{own_receipts}, nothing else"),
+                         f"{own_receipts} and outcomes {own_outcomes}, nothing else"),
             grants=_sorted([
                 *_topic("literal", spec.name, "Write", "Describe"),
                 *_idempotent(),
                 *_topic("literal", own_receipts, "Read", "Describe"),
+                *_topic("literal", own_outcomes, "Read", "Describe"),
                 *_group("prefixed", regency_group_prefix(p, code), "Read", "Describe"),
             ]),
         ))
     principals += [
         Principal(name="gatekeeper", description=(
-            "reads every ingress topic, writes the canonical topics and the DLQ, reads their tail at start-up"),
+            "reads every ingress topic, writes the canonical topics, the DLQ and every regency's outcomes, reads "
+            "the tail of the first two at start-up"),
             grants=_sorted([
                 *_topic("prefixed", ingress, "Read", "Describe"),
                 *_topic("prefixed", events, "Read", "Write", "Describe"),
+                *_topic("prefixed", outcomes, "Write", "Describe"),
                 *_topic("literal", dlq, "Read", "Write", "Describe"),
                 *_group("prefixed", "simpul-gatekeeper-recovery-", "Read", "Describe"),
                 *_processor(p, "gatekeeper"),
@@ -208,8 +222,14 @@ def acl_model(prefix: str, topics: TopicSet | None = None) -> AclModel:
                       *_group("literal", f"{p}-sink-alerts", "Read", "Describe"),
                   ])),
         Principal(name="gateway", description=(
-            "the HTTP gateway writes the ingress topic of the regency its API key is bound to (checked per request)"),
-            grants=_sorted([*_topic("prefixed", ingress, "Write", "Describe"), *_idempotent()])),
+            "the HTTP gateway writes the ingress topic of the regency its API key is bound to (checked per request) "
+            "and reads every regency's outcomes, answering each key with its own regency's only"),
+            grants=_sorted([
+                *_topic("prefixed", ingress, "Write", "Describe"),
+                *_idempotent(),
+                *_topic("prefixed", outcomes, "Read", "Describe"),
+                *_group("literal", gateway_outcomes_group(p), "Read", "Describe"),
+            ])),
         Principal(name="monitor", description=(
             "reads every topic of the prefix (lag, freshness, DLQ browser), describes the pipeline's groups; "
             "the DLQ replay writes a record back to its ingress topic; writes the ops audit trail"),

@@ -19,6 +19,7 @@ from typing import Any
 from schemas.codec import AvroCodec
 from schemas.dlq_seal import DlqSeal, Original
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
+from schemas.feedback import OutcomeStatus, identifiers, outcome_value, without_values
 from schemas.nik import NikContext, redact_niks, tokenised_fields
 from schemas.outcomes import Header, RejectReason, source_of
 
@@ -37,18 +38,23 @@ Headers = Sequence[tuple[str, bytes | None]]
 
 @dataclass(frozen=True)
 class Routing:
-    """Where records go: ingress topic -> its regency, family -> canonical topic, and the DLQ."""
+    """Where records go: ingress topic -> its regency, family -> canonical topic, the DLQ, and ingress topic ->
+    the regency's outcome topic (empty: no outcomes are written)."""
 
     ingress: Mapping[str, str]
     canonical: Mapping[str, str]
     dlq: str
+    outcomes: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_topic_set(cls, topics) -> Routing:  # type: ignore[no-untyped-def]
+        outcomes = {t.labels["regency"]: t.name for t in topics.role("outcomes")}
+        ingress = {t.name: t.labels["regency"] for t in topics.role("ingress")}
         return cls(
-            ingress={t.name: t.labels["regency"] for t in topics.role("ingress")},
+            ingress=ingress,
             canonical={t.labels["family"]: t.name for t in topics.role("events")},
             dlq=topics.dlq.name,
+            outcomes={name: outcomes[code] for name, code in ingress.items() if code in outcomes},
         )
 
 
@@ -63,6 +69,7 @@ class Routed:
     event_id: str
     event_type: str
     source: str
+    case_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,11 @@ class Rejected:
     value: bytes
     headers: list[tuple[str, bytes]]
     source: str
+    event_id: str | None = None
+    event_type: str | None = None
+    case_id: str | None = None
+    problems: tuple[tuple[str, str], ...] = ()
+    """(field, reason) pairs without any value the sender wrote: what the regency's outcome says."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,8 @@ class Duplicate:
     event_id: str
     first_source: str
     source: str
+    event_type: str = ""
+    case_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -119,7 +133,9 @@ class Counters:
 
 
 def reject(routing: Routing, reason: RejectReason, message: str, topic: str, partition: int, offset: int,
-           key: bytes | None, value: bytes | None, headers: Headers | None, now: datetime, seal: DlqSeal) -> Rejected:
+           key: bytes | None, value: bytes | None, headers: Headers | None, now: datetime, seal: DlqSeal,
+           problems: tuple[tuple[str, str], ...] = (), record: Mapping[str, Any] | None = None,
+           event_type: str | None = None) -> Rejected:
     """The DLQ record of a rejected input: the original key, value and headers sealed (bound to where they were
     read), and readable headers of our own saying where it came from and why. The sender's headers are inside
     the envelope only, so none of them can pass for ours."""
@@ -134,8 +150,10 @@ def reject(routing: Routing, reason: RejectReason, message: str, topic: str, par
         (REJECTED_AT_HEADER, now.astimezone(UTC).isoformat().encode()),
     ]
     envelope = seal.seal(Original(key, value, tuple(headers or ())), source)
+    event_id, case_id = identifiers(record)
     return Rejected(topic=routing.dlq, reason=reason, message=message, key=None, value=envelope, headers=ours,
-                    source=source)
+                    source=source, event_id=event_id, event_type=event_type, case_id=case_id,
+                    problems=problems or (("<record>", without_values(message, record)),))
 
 
 def screen(
@@ -166,8 +184,10 @@ def screen(
     if already_done(source):
         return AlreadyDone(source)
 
-    def no(reason: RejectReason, message: str) -> Rejected:
-        return reject(routing, reason, message, topic, partition, offset, key, value, headers, now, seal)
+    def no(reason: RejectReason, message: str, problems: tuple[tuple[str, str], ...] = (),
+           record: Mapping[str, Any] | None = None, event_type: str | None = None) -> Rejected:
+        return reject(routing, reason, message, topic, partition, offset, key, value, headers, now, seal,
+                      problems, record, event_type)
 
     regency = routing.ingress.get(topic)
     if regency is None:
@@ -183,15 +203,18 @@ def screen(
     try:
         event = codec.models[event_type].from_avro(record, NikContext.INGRESS)
     except EventValidationError as exc:
-        return no(RejectReason.INVALID_EVENT, str(exc))
+        return no(RejectReason.INVALID_EVENT, str(exc),
+                  tuple((p.path, without_values(p.message, record, p.path)) for p in exc.problems), record, event_type)
     if event.regency_code != regency:
         return no(RejectReason.REGENCY_MISMATCH,
                   f"regency_code {event.regency_code} differs from {regency}, the regency of {topic}; a regency "
-                  "publishes only to its own ingress topic")
+                  "publishes only to its own ingress topic",
+                  (("regency_code", f"is not {regency}, the regency of this ingress topic"),), record, event_type)
     event_id = str(event.event_id)
     prior = first_seen(event_id)
     if prior is not None and prior != source:  # the same source is this record replayed, its output not written
-        return Duplicate(event_id=event_id, first_source=prior, source=source)
+        return Duplicate(event_id=event_id, first_source=prior, source=source, event_type=event_type,
+                         case_id=event.case_id)
     family = type(event).family
     return Routed(
         topic=routing.canonical[family],
@@ -205,7 +228,40 @@ def screen(
         event_id=event_id,
         event_type=event_type,
         source=source,
+        case_id=event.case_id,
     )
+
+
+def feedback(outcome: Outcome, topic: str, routing: Routing, at: str) -> tuple[str, bytes, bytes] | None:
+    """The record of the regency's outcome topic for `outcome` (topic, key, value), or None when there is none
+    to write: a record already done before a crash, or one read from a topic that is no regency's ingress.
+    `topic` is the ingress topic the record was read from.
+
+    Routed and duplicate outcomes carry the event's identifiers only; a rejection its reason and the offending
+    fields without their values (`schemas.feedback`). `at` is the batch's time, ISO 8601 UTC."""
+    if isinstance(outcome, AlreadyDone):
+        return None
+    target = routing.outcomes.get(topic)
+    if target is None:
+        return None
+    regency = routing.ingress[topic]
+    if isinstance(outcome, Routed):
+        value = outcome_value(regency, outcome.event_id, outcome.event_type, _case(outcome.case_id),
+                              OutcomeStatus.ROUTED, outcome.source, at)
+        return target, outcome.event_id.encode(), value
+    if isinstance(outcome, Duplicate):
+        value = outcome_value(regency, outcome.event_id, outcome.event_type or None, _case(outcome.case_id),
+                              OutcomeStatus.DUPLICATE, outcome.source, at)
+        return target, outcome.event_id.encode(), value
+    value = outcome_value(regency, outcome.event_id, outcome.event_type, outcome.case_id, OutcomeStatus.REJECTED,
+                          outcome.source, at, outcome.reason, outcome.problems,
+                          "; ".join(f"{f}: {r}" for f, r in outcome.problems))
+    return target, (outcome.event_id or outcome.source).encode(), value
+
+
+def _case(case_id: str) -> str | None:
+    """A valid event's case id as an outcome shows it (masked like a NIK if it holds a long digit run)."""
+    return (redact_niks(case_id) if len(case_id) >= 16 else case_id) or None
 
 
 def canonical_value(codec: AvroCodec, event_type: str, record: Mapping[str, Any], value: bytes, hmac_key: bytes) -> bytes:

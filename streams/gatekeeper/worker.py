@@ -5,7 +5,9 @@ must keep up with a replay of a year: Faust's per-message delivery alone costs ~
 (3,700 records/s with an agent that does nothing), while a librdkafka batch loop leaves the time to the work.
 The guarantees are the same as the other processors': at least once plus idempotence.
 
-One batch: consume up to `gatekeeper_batch` records, screen each, produce outcomes and dedup changelog entries,
+One batch: consume up to `gatekeeper_batch` records, screen each, produce outcomes, the regency's outcome record
+(`<prefix>.outcomes.<regency>`, key event_id: what became of the record, for the regency that sent it) and dedup
+changelog entries,
 `flush` (every record acknowledged by the broker, acks=all, idempotent producer), then store the input offsets for
 the next commit and write the dedup entries to the local cache. A crash anywhere before the offsets are committed
 replays the batch; the output tail read at start-up (`recovery.read_tail`) finds the records already written.
@@ -32,7 +34,8 @@ from schemas.nik import redact_niks
 from streams.config import StreamsConfig, StreamsSettings
 from streams.exceptions import TransientFailure
 from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
-from streams.gatekeeper.logic import Counters, DedupMemory, RecentSources, Rejected, Routed, Routing, screen
+from streams.gatekeeper.logic import (AlreadyDone, Counters, DedupMemory, RecentSources, Rejected, Routed, Routing,
+                                      feedback, screen)
 from streams.gatekeeper.recovery import Recovered
 from streams.runtime import InternalTopics, app_id
 from topics.catalog import TopicSet
@@ -176,6 +179,8 @@ class GatekeeperWorker:
 
         options = {"codec": self.codec, "routing": self.routing, "hmac_key": self.hmac_key, "seal": self.seal,
                    "first_seen": first_seen, "already_done": self._already_done, "now": now}
+        at = now.isoformat(timespec="milliseconds")
+        routing, done_before = self.routing, self.recovered.done_sources
 
         for m in msgs:
             err = m.error()
@@ -204,6 +209,12 @@ class GatekeeperWorker:
                 self.written.add(outcome.source)
                 log.debug("rejected %s: %s %s", outcome.source, outcome.reason.value, outcome.message)
             self.counters.count(outcome)
+            if isinstance(outcome, AlreadyDone) and outcome.source in done_before:
+                # output written before a crash, its outcome record perhaps not: decide again, write that alone
+                outcome = self._retrying(screen, *args, **{**options, "already_done": _never})
+            told = feedback(outcome, topic, routing, at)
+            if told is not None:
+                produce(told[0], told[1], told[2], None, batch, batch.output)
             batch.offsets[(topic, partition)] = offset + 1
         self._in_flight.append(batch)
         self._settle(limit=MAX_IN_FLIGHT)
@@ -297,6 +308,10 @@ class GatekeeperWorker:
         finally:
             self.table.close()
             self.report()
+
+
+def _never(_source: str) -> bool:
+    return False
 
 
 def run_until_signalled(worker: GatekeeperWorker) -> None:

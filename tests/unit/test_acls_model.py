@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from topics.acls import ADMIN, SERVICES, acl_model, regency_group_prefix, regency_principal
+from topics.acls import ADMIN, SERVICES, acl_model, gateway_outcomes_group, regency_group_prefix, regency_principal
 from topics.catalog import topic_names
 
 PREFIX = "jateng"
@@ -32,14 +32,16 @@ def test_a_regency_writes_only_its_own_ingress_topic_and_reads_only_its_own_rece
         code = own.labels["regency"]
         p = model.principal(regency_principal(code))
         receipts = topics.find("receipts", regency=code)
+        outcomes = topics.find("outcomes", regency=code)
         assert p.allows("Write", "topic", own.name)
         assert p.allows("Read", "topic", receipts.name) and not p.allows("Write", "topic", receipts.name)
+        assert p.allows("Read", "topic", outcomes.name) and not p.allows("Write", "topic", outcomes.name)
         for other in topics:
             if other.name != own.name:
                 assert not p.allows("Write", "topic", other.name), (p.name, other.name)
-            if other.name not in {own.name, receipts.name}:
+            if other.name not in {own.name, receipts.name, outcomes.name}:
                 assert not p.allows("Describe", "topic", other.name), (p.name, other.name)
-            if other.name != receipts.name:
+            if other.name not in {receipts.name, outcomes.name}:
                 assert not p.allows("Read", "topic", other.name), (p.name, other.name)
         assert all(g.pattern == "literal" for g in p.grants if g.kind != "group")
         assert {(g.kind, g.operation) for g in p.grants} == {
@@ -138,12 +140,12 @@ def test_sinks_only_read(model, topics) -> None:  # noqa: ANN001
     assert alerts.allows("Read", "group", f"{PREFIX}-sink-alerts")
 
 
-def test_gateway_writes_ingress_only(model, topics) -> None:  # noqa: ANN001
+def test_gateway_writes_ingress_only_and_reads_outcomes_only(model, topics) -> None:  # noqa: ANN001
     g = model.principal("gateway")
     for t in topics:
         assert g.allows("Write", "topic", t.name) == (t.role == "ingress"), t.name
-        assert not g.allows("Read", "topic", t.name)
-    assert not any(x.kind == "group" for x in g.grants)
+        assert g.allows("Read", "topic", t.name) == (t.role == "outcomes"), t.name
+    assert {(x.pattern, x.name) for x in g.grants if x.kind == "group"} == {("literal", gateway_outcomes_group(PREFIX))}
 
 
 def test_monitor_reads_and_replays(model, topics) -> None:  # noqa: ANN001
@@ -175,4 +177,28 @@ def test_no_grant_reaches_another_prefix(topics) -> None:  # noqa: ANN001
 def test_model_is_deterministic() -> None:
     assert acl_model(PREFIX) == acl_model(PREFIX)
     grants = acl_model("zz").principal("regency-3374").grants
-    assert [g.name for g in grants if g.kind == "topic"] == ["zz.ingress.3374"] * 2 + ["zz.receipts.3374"] * 2
+    assert [g.name for g in grants if g.kind == "topic"] == (
+        ["zz.ingress.3374"] * 2 + ["zz.outcomes.3374"] * 2 + ["zz.receipts.3374"] * 2)
+
+
+def test_regency_3301_cannot_read_the_outcomes_of_3374(model, topics) -> None:  # noqa: ANN001
+    p = model.principal("regency-3301")
+    theirs = topics.find("outcomes", regency="3374").name
+    assert theirs == f"{PREFIX}.outcomes.3374"
+    assert not p.allows("Read", "topic", theirs) and not p.allows("Describe", "topic", theirs)
+    assert not any(g.covers("topic", theirs) for g in p.grants)
+    assert not p.allows("Read", "group", f"{PREFIX}-regency-3374-outcomes")
+    assert p.allows("Read", "topic", topics.find("outcomes", regency="3301").name)
+    assert p.allows("Read", "group", f"{PREFIX}-regency-3301-outcomes")
+
+
+def test_outcomes_are_readable_by_their_regency_the_gateway_and_the_monitor_only(model, topics) -> None:  # noqa: ANN001
+    for t in topics.role("outcomes"):
+        readers = {p.name for p in model.principals if p.allows("Read", "topic", t.name)}
+        assert readers == {regency_principal(t.labels["regency"]), "gateway", "monitor", ADMIN}, (t.name, readers)
+
+
+def test_only_the_gatekeeper_writes_outcomes(model, topics) -> None:  # noqa: ANN001
+    for t in topics.role("outcomes"):
+        writers = [p.name for p in model.principals if p.allows("Write", "topic", t.name)]
+        assert writers == ["gatekeeper", ADMIN], (t.name, writers)

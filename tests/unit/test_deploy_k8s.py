@@ -96,12 +96,15 @@ def test_regency_users_only_write_their_own_ingress_and_read_their_own_receipts(
     for user in regency_users:
         code = user["metadata"]["name"].removeprefix("regency-")
         receipts = topics.find("receipts", regency=code).name
+        outcomes = topics.find("outcomes", regency=code).name
         assert _acl_set(user["spec"]["authorization"]["acls"]) == {
             ("topic", "literal", topics.ingress(code).name, "Write"),
             ("topic", "literal", topics.ingress(code).name, "Describe"),
             ("cluster", "literal", "kafka-cluster", "IdempotentWrite"),
             ("topic", "literal", receipts, "Read"),
             ("topic", "literal", receipts, "Describe"),
+            ("topic", "literal", outcomes, "Read"),
+            ("topic", "literal", outcomes, "Describe"),
             ("group", "prefixed", f"jateng-regency-{code}-", "Read"),
             ("group", "prefixed", f"jateng-regency-{code}-", "Describe")}
 

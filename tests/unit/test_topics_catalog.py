@@ -43,7 +43,8 @@ def test_every_topic_of_the_flow(catalog: Catalog, codes: list[str]) -> None:
     assert topics.find("audit").name == "jateng.audit.ops"
     assert topics.find("checkpoints").name == "jateng.audit.checkpoints"
     assert [t.name for t in topics.role("receipts")] == [f"jateng.receipts.{code}" for code in codes]
-    assert len(topics) == 35 + 6 + len(METRICS) + 3 + 1 + 35
+    assert [t.name for t in topics.role("outcomes")] == [f"jateng.outcomes.{code}" for code in codes]
+    assert len(topics) == 35 + 6 + len(METRICS) + 3 + 1 + 35 + 35
     assert len(set(topics.names)) == len(topics)
 
 
