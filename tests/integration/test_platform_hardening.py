@@ -97,13 +97,13 @@ def _read_json(proc: subprocess.Popen[bytes], deadline_s: float, stderr: Path) -
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run]:
     state = private_state("run")
-    ports = free_ports(7)
+    ports = free_ports(8)
     env = private_env(state, kafka=ports[0], controller=ports[1], registry=ports[2], registry_management=ports[3],
                       postgres=ports[4], gateway=ports[5])
     stderr = state.parent / f"{state.name}.stderr"
     with open(stderr, "wb") as err:
         proc = subprocess.Popen([sys.executable, "-m", "simpul", "run", "--rate", "2", "--json",
-                                 "--dashboard-port", str(ports[6])],
+                                 "--dashboard-port", str(ports[6]), "--site-port", str(ports[7])],
                                 env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     try:
         yield Run(proc, state, env, ports, _read_json(proc, START_DEADLINE_S, stderr), stderr)
@@ -135,6 +135,30 @@ def test_run_comes_up_in_secure_mode(run: Run) -> None:
     assert all(s["running"] for s in platform["services"]), platform
     said = run.stderr.read_text()
     assert "--insecure:" not in said and "is PLAINTEXT" not in said, said[-2000:]
+
+
+def test_the_public_site_answers_and_the_log_signs_checkpoints(run: Run) -> None:
+    site = run.running["site"]
+    assert site.endswith(f":{run.ports[7]}/")
+    page = None
+    end = time.monotonic() + 120  # the site process builds from the store before it listens
+    while page is None and time.monotonic() < end:
+        try:
+            page = httpx.get(site, timeout=10)
+        except httpx.TransportError:
+            time.sleep(1)
+    assert page is not None, f"the public site at {site} did not answer within 2 minutes"
+    assert page.status_code == 200 and "Jawa Tengah" in page.text, page.text[:500]
+
+    def signed() -> list[dict[str, Any]]:
+        done = subprocess.run([sys.executable, "-m", "simpul", "audit", "checkpoints", "--json"], env=run.env,
+                              cwd=REPO, capture_output=True, text=True, timeout=60)
+        return json.loads(done.stdout) if done.returncode == 0 else []
+
+    end = time.monotonic() + 120
+    while not signed() and time.monotonic() < end:
+        time.sleep(2)
+    assert signed(), "the transparency stage of `simpul run` signed no checkpoint within 2 minutes"
 
 
 def test_a_producer_without_credentials_is_refused(run: Run) -> None:
