@@ -13,16 +13,20 @@ def codec(settings: Settings) -> AvroCodec:
 
 def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: ANN201 - FastAPI app, lazy import
     """The HTTP ingress gateway app, wired to the broker, the registry, its own database (migrated here, so that a
-    wrong URL fails before serving), the installation's retry digest key and the transparency log's receipts in
-    the provincial store (read only when asked, so that a store down or not there yet fails that endpoint alone)."""
+    wrong URL fails before serving), the installation's retry digest key, the transparency log's receipts in
+    the provincial store (read only when asked, so that a store down or not there yet fails that endpoint alone)
+    and the index of the regencies' outcome topics in its own database, kept current by a follower thread."""
     from producers.delivery import AckedProducer
     from producers.gateway.app import PRODUCER_CONF, Gateway, create_app
     from producers.gateway.digest import RetryDigest
+    from producers.gateway.outcomes import OutcomeFollower, OutcomeIndex
     from topics.catalog import topic_names
 
     digest = RetryDigest(settings.secret("gateway_digest_key"))
     store = gateway_store(settings)
     store.migrate()
+    outcomes = OutcomeIndex(store.engine)
+    outcomes.create()
     parts = Gateway(
         store=store,
         codec=codec(settings),
@@ -33,6 +37,8 @@ def gateway(settings: Settings, *, max_body_bytes: int | None = None):  # noqa: 
         max_body_bytes=max_body_bytes,
         receipts=receipt_lookup(settings),
         receipt_retry_after_s=settings.tlog_checkpoint_seconds,
+        outcomes=outcomes,
+        services=[OutcomeFollower(outcomes, settings.kafka, topic_names(settings.topic_prefix))],
     )
     return create_app(parts)
 

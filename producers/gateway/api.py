@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from schemas.catalog import event_types
+from schemas.feedback import RegencyOutcome
 
 
 class EventIn(BaseModel):
@@ -95,3 +96,26 @@ class PendingReceipt(BaseModel):
 class Health(BaseModel):
     status: Literal["ok", "unavailable"]
     checks: dict[str, Any] = Field(default_factory=dict)
+
+
+class EventStatus(BaseModel):
+    """200: what became of an event_id the key's regency sent, over HTTP or straight to Kafka."""
+
+    event_id: str
+    regency_code: str
+    status: Literal["received", "routed", "duplicate", "rejected"] = Field(
+        description="`routed`: on the bus (a later copy is a `duplicate` beside it); `rejected`: in the province's "
+                    "DLQ, `outcomes` say why; `duplicate`: this event_id was routed from another record; "
+                    "`received`: the gateway put it on the ingress topic and the gatekeeper has not decided yet "
+                    "(ask again in a second)")
+    outcomes: list[RegencyOutcome] = Field(description="one per record of the regency that carried this event_id, "
+                                                       "oldest first")
+
+
+class Rejections(BaseModel):
+    """200: the key's regency's rejected records, oldest first, at most `limit`."""
+
+    rejections: list[RegencyOutcome]
+    next_since: str | None = Field(None, description="when the page is full: pass as `since`, with `after`, to "
+                                                     "get the next page")
+    next_after: str | None = Field(None, description="when the page is full: pass as `after`")

@@ -13,6 +13,10 @@ the connection. No answer repeats a value the client sent (a NIK in the wrong fi
 A receipt (producers.gateway.receipts) is given to the event's own regency only: 200 with the receipt, 403 for
 another regency's event (none of its data), 404 for an event not in the log, 202 with Retry-After while its
 checkpoint is not signed yet, 503 when the log's store cannot be read.
+
+`GET /v1/events/{event_id}` and `GET /v1/rejections` tell a regency what the gatekeeper did with its records, sent
+over HTTP or straight to Kafka, from the index of the outcome topics (producers.gateway.outcomes); the query is
+filtered by the key's regency, so another regency's event is a 404 like an unknown one.
 """
 
 from __future__ import annotations
@@ -23,19 +27,22 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from concurrent.futures import Future, wait
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
 
-from fastapi import Depends, FastAPI, Path, Request, Security
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI, Path, Query, Request, Security
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from producers.delivery import AckedProducer, Delivery, known_offset
-from producers.gateway.api import (Accepted, BatchIn, ErrorBody, EventIn, EventResult, Health, PendingReceipt,
-                                   Problem, ReceiptOut)
+from producers.gateway.api import (Accepted, BatchIn, ErrorBody, EventIn, EventResult, EventStatus, Health,
+                                   PendingReceipt, Problem, ReceiptOut, Rejections)
 from producers.gateway.body import BodyIncomplete, BodyTooLarge, EVENT_JSON_BYTES, body_limit, read_limited
 from producers.gateway.digest import RetryDigest, plan_retries
+from producers.gateway.outcomes import OutcomeReader
 from producers.gateway.receipts import ReceiptLookup, ReceiptPending, ReceiptsUnavailable
 from producers.gateway.store import GatewayStore, Outcome
 from producers.sdk import EVENT_TYPE_HEADER
@@ -71,10 +78,22 @@ class Gateway:
     """None: this gateway serves no receipts (GET /v1/receipts answers 503)."""
     receipt_retry_after_s: float = 5.0
     """How often the transparency log signs a checkpoint: the Retry-After of a pending receipt."""
+    outcomes: OutcomeReader | None = None
+    """None: this gateway serves no outcomes (GET /v1/events/{id} and /v1/rejections answer 503)."""
+    services: list[Service] = field(default_factory=list)
+    """Started with the app and stopped with it (the follower that fills the outcome index)."""
 
     @property
     def body_limit(self) -> int:
         return self.max_body_bytes or body_limit(self.max_batch)
+
+
+class Service(Protocol):
+    """Something that runs beside the app for its lifetime."""
+
+    def start(self) -> None: ...
+
+    def stop(self, timeout: float = 10.0) -> None: ...
 
 
 class Refusal(Exception):
@@ -121,9 +140,13 @@ def create_app(gw: Gateway) -> FastAPI:
     """The FastAPI application around one Gateway."""
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for service in gw.services:
+            service.start()
         try:
             yield
         finally:
+            for service in gw.services:
+                service.stop()
             gw.producer.close(timeout=10)  # flush what is in flight; report the rest as failed
 
     app = FastAPI(
@@ -143,7 +166,11 @@ def create_app(gw: Gateway) -> FastAPI:
             "`GET /v1/receipts/{event_id}` gives the receipt of an accepted event of the key's regency: its "
             "inclusion proof in the province's signed transparency log, which verifies with the province's "
             "public key alone (docs/audit_verify.py). Until the checkpoint that covers the event is signed (a few "
-            "seconds) the answer is 202 with a Retry-After header."),
+            "seconds) the answer is 202 with a Retry-After header.\n\n"
+            "`GET /v1/events/{event_id}` says what became of an event of the key's regency, whether it came over "
+            "HTTP or straight to Kafka: routed, duplicate, or rejected with the reason code and the offending fields "
+            "(never a value sent); `GET /v1/rejections?since=...` lists the regency's rejected records. Another "
+            "regency's event is answered 404, like an unknown one."),
     )
     api_key = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key of one regency")
 
@@ -203,6 +230,26 @@ def create_app(gw: Gateway) -> FastAPI:
                 regency: str = Depends(authenticated)) -> Any:
         return _receipt(gw, str(event_id), regency)
 
+    @app.get(
+        "/v1/events/{event_id}", response_model=EventStatus, responses=_outcome_responses(),
+        summary="What became of one event of the key's regency (sent over HTTP or straight to Kafka)",
+    )
+    def event_status(event_id: uuid.UUID = Path(description="event_id of an event the key's regency sent"),
+                     regency: str = Depends(authenticated)) -> EventStatus:
+        return _event_status(gw, str(event_id), regency)
+
+    @app.get(
+        "/v1/rejections", response_model=Rejections, responses=_outcome_responses(),
+        summary="The key's regency's rejected records since a time, oldest first, with reason and field",
+    )
+    def rejections(since: datetime | None = Query(None, description="ISO 8601 time (UTC if no offset); default: "
+                                                                    "24 hours ago"),
+                   after: str | None = Query(None, max_length=300, description="`next_after` of the previous "
+                                                                               "page"),
+                   limit: int = Query(100, ge=1, le=1000),
+                   regency: str = Depends(authenticated)) -> Rejections:
+        return _rejections(gw, regency, since, after, limit)
+
     @app.get("/healthz", response_model=Health, summary="The process is up")
     def healthz() -> Health:
         return Health(status="ok")
@@ -238,6 +285,55 @@ def _authenticate(gw: Gateway, key: str | None, authorization: str | None) -> st
 
 _VALIDATION_REASONS = {"uuid_parsing": "must be a UUID", "uuid_type": "must be a UUID",
                        "missing": "required"}
+
+
+def _outcome_responses() -> dict[int | str, dict[str, Any]]:
+    docs = {401: "Missing, unknown or revoked API key",
+            404: "No record with this event_id from the key's regency (another regency's event included: nothing "
+                 "of it is answered); the gatekeeper decides within seconds of the record reaching the broker",
+            422: "A parameter is malformed (`event_id` not a UUID, `since` not a time, `limit` out of 1-1000)",
+            503: "This gateway has no outcome index, or its database cannot be read now; retry later"}
+    return {code: {"model": ErrorBody, "description": text} for code, text in docs.items()}
+
+
+def _outcome_reader(gw: Gateway) -> OutcomeReader:
+    if gw.outcomes is None:
+        raise Refusal(503, "unavailable", "this gateway serves no outcomes: it follows no outcome topics")
+    return gw.outcomes
+
+
+def _event_status(gw: Gateway, event_id: str, regency: str) -> EventStatus:
+    """The regency's own records of `event_id`; nothing tells whether another regency sent one."""
+    try:
+        found = _outcome_reader(gw).event(regency, event_id)
+        received = not found and (o := gw.store.outcomes_for([event_id]).get(event_id)) is not None \
+            and o.regency_code == regency
+    except sa.exc.SQLAlchemyError as exc:
+        raise Refusal(503, "unavailable", f"the outcome index cannot be read now ({type(exc).__name__}); retry "
+                                          "later") from None
+    if not found and not received:
+        raise Refusal(404, "not_found", f"no record with this event_id from regency {regency} has reached the "
+                                        "gatekeeper (it decides within seconds; ask again)",
+                      [Problem(field="event_id", reason="no record of this regency")])
+    if any(o.status == "routed" for o in found):
+        status = "routed"
+    else:
+        status = found[-1].status.value if found else "received"
+    return EventStatus(event_id=event_id, regency_code=regency, status=status,  # type: ignore[arg-type]
+                       outcomes=found)
+
+
+def _rejections(gw: Gateway, regency: str, since: datetime | None, after: str | None, limit: int) -> Rejections:
+    since = (datetime.now(UTC) - timedelta(hours=24)) if since is None else (
+        since.replace(tzinfo=UTC) if since.tzinfo is None else since.astimezone(UTC))
+    try:
+        found = _outcome_reader(gw).rejections(regency, since, after, limit)
+    except sa.exc.SQLAlchemyError as exc:
+        raise Refusal(503, "unavailable", f"the outcome index cannot be read now ({type(exc).__name__}); retry "
+                                          "later") from None
+    full = len(found) == limit
+    return Rejections(rejections=found, next_since=found[-1].at.isoformat() if full else None,
+                      next_after=found[-1].source if full else None)
 
 
 def _receipt(gw: Gateway, event_id: str, regency: str) -> Any:
