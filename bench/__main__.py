@@ -101,7 +101,9 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     with_log, without = series(("gatekeeper+log", "rate")), series(("gatekeeper", "rate"))
     if with_log is not None and without is not None:  # the log's cost: paired by repetition like the raw ratios
         metrics["gatekeeper_with_log"] = Summary.of(ratios(with_log, without)).as_dict()
-    for name, path in {"log_lag_at_end": ("gatekeeper+log", "log_lag_at_end"),
+    for name, path in {"catchup_gatekeeper_cores": ("gatekeeper", "catchup_gatekeeper_cores"),
+                       "catchup_broker_cores": ("gatekeeper", "catchup_broker_cores"),
+                       "log_lag_at_end": ("gatekeeper+log", "log_lag_at_end"),
                        "log_behind_s": ("gatekeeper+log", "log_behind_s"),
                        "with_log_gatekeeper_cores": ("gatekeeper+log", "gatekeeper_cores"),
                        "with_log_log_cores": ("gatekeeper+log", "log_cores"),
@@ -177,7 +179,8 @@ def table(metrics: dict[str, Any], events: int) -> Table:
         t.add_row("gatekeeper_with_log", "ratio", f"{m['min']:.1%}", f"{m['median']:.1%}", f"{m['max']:.1%}",
                   f"{m['spread']:.0%}", "")
     for name in ("latency_rate", "latency_p50_ms", "latency_p99_ms", "latency_p99_to_gatekeeper_ms",
-                 "latency_broker_cores", "latency_gatekeeper_cores", "latency_load_cores", "with_log_gatekeeper_cores",
+                 "latency_broker_cores", "latency_gatekeeper_cores", "latency_load_cores", "catchup_gatekeeper_cores",
+                 "catchup_broker_cores", "with_log_gatekeeper_cores",
                  "with_log_log_cores", "with_log_broker_cores", "log_lag_at_end", "log_behind_s",
                  "log_cpu_us_per_leaf", "log_append_us_per_leaf", "log_checkpoint_us_per_leaf",
                  "log_publish_us_per_leaf"):
