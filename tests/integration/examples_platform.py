@@ -5,10 +5,16 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+
+import httpx
 
 import harness as h
 from schemas.outcomes import Header
@@ -51,3 +57,45 @@ def rejections(p: h.Pipeline) -> list[str]:
     """The DLQ's reasons for this prefix: what to show when an example's event never reached its canonical topic."""
     return [f"{hs.get(Header.REASON)}: {hs.get(Header.REASON_MESSAGE)}"
             for hs in (h.headers(m) for m in h.read_all(p.settings, [p.topics.dlq.name], timeout=60))]
+
+
+@dataclass
+class GatewayProcess:
+    """`simpul gateway` as an installation runs it, on a free port, for one pipeline's prefix."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    pipeline: h.Pipeline
+
+    def key(self, regency: str) -> str:
+        """A fresh API key of `regency`, issued as the province does (`simpul keys create --json`)."""
+        out = subprocess.run([sys.executable, "-m", "simpul", "keys", "create", "--regency", regency, "--json"],
+                             env=self.pipeline.env(), cwd=ROOT, capture_output=True, text=True, timeout=120,
+                             check=True).stdout
+        return str(json.loads(out)["api_key"])
+
+
+@contextmanager
+def gateway_process(p: h.Pipeline, **env: str) -> Iterator[GatewayProcess]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    log = p.state / f"gateway-{port}.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "simpul", "gateway", "--port", str(port)],
+                                env={**p.env(), **env}, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    gw = GatewayProcess(f"http://127.0.0.1:{port}", proc, p)
+
+    def up() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"the gateway exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            return httpx.get(f"{gw.url}/healthz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        h.wait_for("the gateway", up, timeout=90, every=0.3)
+        yield gw
+    finally:
+        h.terminate(proc)
