@@ -21,6 +21,20 @@ class PeriodOpt(str, Enum):
     day = "day"
 
 
+class Measure(str, Enum):
+    """What the report counts: the services read model (the default, unchanged) or another sector's."""
+
+    services = "services"
+    admissions = "admissions"  # SPMB: admissions per route against quota (consumers/admissions.py)
+
+
+class LevelOpt(str, Enum):
+    SD = "SD"
+    SMP = "SMP"
+    SMA = "SMA"
+    SMK = "SMK"
+
+
 def report(
     fmt: Annotated[Format, typer.Option("--format", help="csv or json")] = Format.csv,
     period: Annotated[PeriodOpt, typer.Option("--period", help="month or day")] = PeriodOpt.month,
@@ -28,8 +42,12 @@ def report(
     output: Annotated[Path | None, typer.Option("--output", "-o", help="write to this file instead of stdout")] = None,
     store_url: Annotated[str | None, typer.Option("--store-url", help="SQLAlchemy URL of the store")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
+    measure: Annotated[Measure, typer.Option("--measure", help="services (default) or admissions (SPMB: per regency x "
+                                                               "route, admissions against quota)")] = Measure.services,
+    level: Annotated[LevelOpt, typer.Option("--level", help="school level of --measure admissions")] = LevelOpt.SMA,
 ) -> None:
-    """Requests, completed, SLA-met %, median completion hours, fee anomalies and complaints per regency x service."""
+    """Requests, completed, SLA-met %, median completion hours, fee anomalies and complaints per regency x service;
+    with --measure admissions, SPMB admissions per regency x route against the schools' quota (--level, SMA)."""
     import sys
 
     from consumers.report import export, transparency
@@ -42,11 +60,19 @@ def report(
         if regency is not None and regency not in regency_codes():
             raise SimpulError(f"{regency!r} is not a Central Java regency code (3301-3329, 3371-3376)")
         engine = bootstrap.store_engine(load_settings(), store_url)
-        cells = transparency(engine, period=period.value, regency=regency)  # type: ignore[arg-type]
-        text = export(cells, "json" if as_json else fmt.value)  # type: ignore[arg-type]
+        if measure is Measure.admissions:
+            from consumers import admissions
+
+            rows = admissions.admissions(engine, level=level.value, regency=regency)
+            text = admissions.export(rows, "json" if as_json else fmt.value)  # type: ignore[arg-type]
+            count = len(rows)
+        else:
+            cells = transparency(engine, period=period.value, regency=regency)  # type: ignore[arg-type]
+            text = export(cells, "json" if as_json else fmt.value)  # type: ignore[arg-type]
+            count = len(cells)
         if output is not None:
             output.write_text(text, encoding="utf-8")
-            console.print(f"{len(cells)} rows written to {output}")
+            console.print(f"{count} rows written to {output}")
         else:
             sys.stdout.write(text)
 
