@@ -39,7 +39,8 @@ def test_gateway_conforms_to_its_openapi(gateway_schema) -> None:  # noqa: ANN00
     from hypothesis import given
 
     operations = [result.ok() for result in gateway_schema.get_all_operations()]
-    assert {op.path for op in operations} == {"/v1/events", "/v1/receipts/{event_id}", "/healthz", "/readyz"}
+    assert {op.path for op in operations} == {"/v1/events", "/v1/receipts/{event_id}", "/v1/events/{event_id}",
+                                              "/v1/rejections", "/healthz", "/readyz"}
     for operation in operations:
 
         @given(case=operation.as_strategy())
