@@ -14,6 +14,10 @@ from pydantic import BaseModel, ConfigDict, Field
 FAULTS: tuple[str, ...] = (
     "duplicates", "invalid", "spoofing", "late", "fee_above_tariff", "sla_breach", "complaint_burst",
     "double_aid", "air_quality", "price_jump", "complaint_overdue",
+    # -- education --
+    "admission_over_quota", "admission_late", "double_admission",
+    # -- infrastructure --
+    "road_overdue", "payment_ahead",
 )
 
 
@@ -33,6 +37,13 @@ class FaultMix(BaseModel):
     air_quality: float = Field(0.3, ge=0, le=100, description="readings above the ISPU 'unhealthy' PM breakpoints")
     price_jump: float = Field(0.2, ge=0, le=100, description="price series jumping +35% after 3 clean observations")
     complaint_overdue: float = Field(0.3, ge=0, le=100, description="complaints followed up after their deadline")
+    # -- education --
+    admission_over_quota: float = Field(0.1, ge=0, le=100, description="schools admitting beyond a route's quota")
+    admission_late: float = Field(0.1, ge=0, le=100, description="admissions decided after the announced deadline")
+    double_admission: float = Field(0.1, ge=0, le=100, description="one applicant admitted by two schools")
+    # -- infrastructure --
+    road_overdue: float = Field(0.2, ge=0, le=100, description="provincial-road reports first handled after 24 h")
+    payment_ahead: float = Field(0.2, ge=0, le=100, description="works contracts paid ahead of verified progress")
 
     @classmethod
     def clean(cls) -> FaultMix:

@@ -75,6 +75,13 @@ def _invalid_override(gen: Traffic, event: Event) -> dict[str, Any]:
         return {"patient_nik": event.patient_nik[:8]}  # type: ignore[attr-defined]
     if event.event_type == "SocialAidDisbursed":
         return {"period": f"{gen.draw.year}-13"}
+    if event.event_type == "SchoolAdmissionApplied":
+        return {"school_level": "SD", "route": "PRESTASI"}  # no merit route at SD
+    # -- infrastructure --
+    if event.event_type == "RoadDamageReported":
+        return {"latitude": 3.5952, "longitude": 98.6722}  # Medan: a valid place, outside Central Java
+    if event.event_type == "PublicWorksProgress":
+        return {"payment_pct": 100.0 + gen.draw.rng.randrange(5, 50)}
     return {"service_code": "SIM_C"}  # a police service that is not in the regency standards catalog
 
 
@@ -174,6 +181,29 @@ def _inject_anomalies(gen: Traffic, counts: dict[str, int], add: Callable[..., l
         evs = gen.services.case(reg, fee_extra=gen.draw.rng.randrange(4, 60) * 5_000, service=service)
         submitted, *_ = add(evs, fault="fee_above_tariff")
         submitted.alert, submitted.alert_subject = AlertRule.FEE_ABOVE_TARIFF, (reg, submitted.event.case_id)
+    # -- education --
+    for _ in range(counts["admission_over_quota"]):
+        evs, subject = gen.schools.over_quota(gen.draw.regency())
+        *_, beyond = add(evs, fault="admission_over_quota")  # one alert per school x route, whichever decision
+        beyond.alert, beyond.alert_subject = AlertRule.ADMISSION_OVER_QUOTA, subject
+    for _ in range(counts["admission_late"]):
+        evs, subject = gen.schools.after_deadline(gen.draw.regency())
+        *_, late = add(evs, fault="admission_late")
+        late.alert, late.alert_subject = AlertRule.ADMISSION_AFTER_DEADLINE, subject
+    for n in range(counts["double_admission"]):
+        rest, decisions, nik, level = gen.schools.double_admission()
+        add(rest, fault="double_admission")
+        add(decisions, fault="double_admission", group=f"admit:{n}",
+            alert_subject=(nik_token(gen.draw.nik_key, nik), level, str(gen.draw.year)))
+    # -- infrastructure --
+    for _ in range(counts["road_overdue"]):
+        evs, subject = gen.roads.overdue_case(gen.draw.regency())
+        _, crew, _ = add(evs, fault="road_overdue")
+        crew.alert, crew.alert_subject = AlertRule.ROAD_HANDLING_OVERDUE, subject
+    for _ in range(counts["payment_ahead"]):
+        evs, subject = gen.works.ahead_case(gen.draw.regency())
+        *_, ahead = add(evs, fault="payment_ahead")
+        ahead.alert, ahead.alert_subject = AlertRule.PAYMENT_AHEAD_OF_PROGRESS, subject
     for _ in range(counts["late"]):
         reg, send = gen.draw.regency(), gen.draw.moment()
         ms = send - 2 * MS_DAY - gen.draw.rng.randrange(28 * MS_DAY)
@@ -194,22 +224,24 @@ def _inject_anomalies(gen: Traffic, counts: dict[str, int], add: Callable[..., l
                 override={"occurred_at": "kemarin sore"}, dlq_reason=RejectReason.UNDECODABLE,
                 gateway_rejection=GatewayRejection.INVALID_EVENT)
         else:
-            kind = gen.draw.rng.choice(("price", "health", "aid", "service"))
+            kind = gen.draw.rng.choice(("price", "health", "aid", "service", "school", "road", "works"))
             base_event = gen.services.case(reg)[0] if kind == "service" else gen.single(kind, reg)
             add([base_event], fault="invalid", expect=Expect.DLQ, override=_invalid_override(gen, base_event),
                 dlq_reason=RejectReason.INVALID_EVENT, gateway_rejection=GatewayRejection.INVALID_EVENT)
 
 
 def _assign_group_alerts(ordered: list[_Draft]) -> None:
-    """Bursts alert at their 10th complaint, double payments at the second payment, in plan order."""
+    """Bursts alert at their 10th complaint, double payments at the second payment, double admissions at the second
+    admission, in plan order."""
     seen: Counter[str] = Counter()
     for d in ordered:
         if d.group is None or d.expect is not Expect.EVENT:
             continue
         seen[d.group] += 1
         kind = d.group.split(":")[0]
-        if (kind, seen[d.group]) in (("burst", SPIKE_MIN_COUNT), ("aid", 2)):
-            d.alert = AlertRule.COMPLAINT_SPIKE if kind == "burst" else AlertRule.AID_DOUBLE_PAYMENT
+        if (kind, seen[d.group]) in (("burst", SPIKE_MIN_COUNT), ("aid", 2), ("admit", 2)):
+            d.alert = {"burst": AlertRule.COMPLAINT_SPIKE, "aid": AlertRule.AID_DOUBLE_PAYMENT,
+                       "admit": AlertRule.ADMISSION_DOUBLE}[kind]
 
 
 def _freeze(d: _Draft, base: datetime) -> PlannedRecord:

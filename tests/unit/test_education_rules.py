@@ -203,3 +203,32 @@ def test_admissions_aggregate_per_school_and_route_with_the_published_seats() ->
         "school_admissions", "school_route", "20328954/SMA/PRESTASI", {"applied": 1})
     assert [o.counts for o in observe(decided(1, "MUTASI"))] == [{"admitted": 1}]
     assert [o.counts for o in observe(decided(2, decision="REJECTED"))] == [{"rejected": 1}]
+
+
+# ---- the real rules over the simulator's plan -------------------------------------------------------------------
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_the_rules_raise_exactly_the_planned_education_alerts_in_any_arrival_order(shuffle: bool) -> None:
+    """The worker's rules (per partition key, own state) over a seeded plan's valid events: each planted anomaly
+    raises its manifest subject, nothing else; shuffled, since quotas and decisions travel on different
+    partitions."""
+    from producers.simulator import plan
+    from producers.simulator.traffic import Expect
+
+    key = "k" * 43
+    p = plan(3000, 11, nik_hmac_key=key)
+    events = [tokenise_event(r.event, key.encode()) for r in p.records if r.expect is Expect.EVENT
+              and type(r.event).event_type.startswith("School")]
+    if shuffle:
+        events = random.Random(2).sample(events, len(events))
+    states: dict[str, dict[str, Any]] = {}
+    dedup = Deduplicator({})
+    raised: dict[str, list[list[str]]] = {r: [] for r in ("admission_over_quota", "admission_after_deadline",
+                                                          "admission_double")}
+    for e in events:
+        for k in partition_keys(e):
+            for a in dedup.new(evaluate(e, RULES, states.setdefault(k, {}), NOW, key=k)):
+                raised[a.rule.value].append(a.subject)
+    planned = {rule: sorted(p.manifest.expected_alert_subjects[rule]) for rule in raised}
+    assert all(planned.values())
+    assert {rule: sorted(s) for rule, s in raised.items()} == planned

@@ -16,10 +16,10 @@ KEY = "k" * 43  # a NIK key of the installations' shape
 
 
 @pytest.mark.parametrize(("events", "seed", "via", "records", "manifest"), [
-    (3000, 1, "sdk", "3da4d1527efaf6ca46b23329f7f6324e720064354aee428670968d85aff233c2",
-     "b9eaa2516a7d15e9083fe5d74ff77a999a34df19b5b73b7a93f57edf29389e57"),
-    (5000, 7, "http", "ae5d63923578da931491acefac1e548837f9f0875cdeffbec10a963cabd64087",
-     "db99b63029d41d8f1140356fa9ae7e5e8401d96523dd05a7e6b8b7e749081129"),
+    (3000, 1, "sdk", "773d8a417094f8d42b6a94116149d5cb2406f4149998b60e3124cd15b138d6b5",
+     "b9697e6a60088ac8239a87390070e2e8e3f36f11687ce125f0f6adbb342526a1"),
+    (5000, 7, "http", "9dfc1df173b2904f4779c325429cd9e4949031996c3f1a098ade318930ad0c04",
+     "3db9283d3b8b2c170dc68780661294fd456efe05c0e1315c3873a66445abca8e"),
 ])
 def test_a_seed_gives_the_pinned_plan_and_manifest(events: int, seed: int, via: str, records: str,
                                                    manifest: str) -> None:

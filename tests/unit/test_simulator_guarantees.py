@@ -19,6 +19,7 @@ from schemas.catalog import nik_fields
 from schemas.models import Event
 from schemas.outcomes import AlertRule
 from schemas.reference import commodities, complaint_categories, standard_for
+from schemas.reference.roads import handling_actions, handling_target_hours
 
 KEY = "simulator-test-nik-key"  # an installation's NIK key; the plan names tokens with it
 
@@ -50,6 +51,10 @@ def evaluate(events: Iterable[Event], key: str = KEY) -> Subjects:
     hourly: Counter[tuple[str, str, datetime]] = Counter()
     series: dict[tuple[str, str, str], list[int]] = defaultdict(list)
     payers: dict[tuple[str, str, str], set[str]] = defaultdict(set)
+    road_handled: set[tuple[str, str]] = set()
+    quotas: dict[tuple[str, str, int], dict[str, Any]] = {}  # school, level, year -> its quota
+    admitted: dict[tuple[str, str, int], list[Event]] = defaultdict(list)
+    admitted_by: dict[tuple[str, str, int], set[str]] = defaultdict(set)  # NIK token, level, year -> schools
     for e in events:
         kind, d = type(e).event_type, e.model_dump()
         reg = e.regency_code
@@ -95,6 +100,35 @@ def evaluate(events: Iterable[Event], key: str = KEY) -> Subjects:
             payers[group].add(reg)
             if len(payers[group]) == 2:
                 out["aid_double_payment"].add(group)
+        # -- education: whichever comes first, the quota or the admissions --
+        elif kind in ("SchoolQuotaPublished", "SchoolAdmissionDecided"):
+            school = (d["school_id"], d["school_level"], d["admission_year"])
+            if kind == "SchoolQuotaPublished":
+                quotas[school] = d
+            elif d["decision"] == "ADMITTED":
+                admitted[school].append(e)
+                applicant = (nik_token(key, d["applicant_nik"]), d["school_level"], str(d["admission_year"]))
+                admitted_by[applicant].add(d["school_id"])
+                if len(admitted_by[applicant]) == 2:
+                    out["admission_double"].add(applicant)
+            q = quotas.get(school)
+            for a in admitted[school] if q else []:
+                on_route = {x.case_id for x in admitted[school] if x.route == a.route}  # type: ignore[attr-defined]
+                if len(on_route) > q[f"seats_{a.route.lower()}"]:  # type: ignore[attr-defined]
+                    out["admission_over_quota"].add((a.regency_code, *map(str, school), a.route))  # type: ignore[attr-defined]
+                if a.decided_at > q["decision_deadline"]:  # type: ignore[attr-defined]
+                    out["admission_after_deadline"].add((a.regency_code, school[0], a.case_id))
+        # -- infrastructure --
+        elif kind == "RoadDamageHandled":
+            case = (reg, e.case_id)
+            target = handling_target_hours(d["road_status"])
+            if d["action"] in handling_actions() and case not in road_handled:
+                road_handled.add(case)
+                if target is not None and (e.occurred_at - d["reported_at"]).total_seconds() / 3600 > target:
+                    out["road_handling_overdue"].add(case)
+        elif kind == "PublicWorksProgress":
+            if d["payment_pct"] > d["physical_progress_pct"]:
+                out["payment_ahead_of_progress"].add((reg, d["contract_id"]))
     return out
 
 
@@ -185,7 +219,12 @@ def test_each_injected_anomaly_raises_exactly_its_expected_alert(n: int, seed: i
 _FAULT_OF = {AlertRule.SLA_BREACH: "sla_breach", AlertRule.FEE_ABOVE_TARIFF: "fee_above_tariff",
              AlertRule.COMPLAINT_OVERDUE: "complaint_overdue", AlertRule.COMPLAINT_SPIKE: "complaint_burst",
              AlertRule.AIR_QUALITY: "air_quality", AlertRule.PRICE_JUMP: "price_jump",
-             AlertRule.AID_DOUBLE_PAYMENT: "double_aid"}
+             AlertRule.AID_DOUBLE_PAYMENT: "double_aid",
+             # -- education --
+             AlertRule.ADMISSION_OVER_QUOTA: "admission_over_quota",
+             AlertRule.ADMISSION_AFTER_DEADLINE: "admission_late", AlertRule.ADMISSION_DOUBLE: "double_admission",
+             # -- infrastructure --
+             AlertRule.ROAD_HANDLING_OVERDUE: "road_overdue", AlertRule.PAYMENT_AHEAD_OF_PROGRESS: "payment_ahead"}
 
 
 def test_anomalies_have_the_shape_the_spec_describes() -> None:
@@ -252,3 +291,50 @@ def test_a_heavy_mix_still_gives_one_alert_per_anomaly() -> None:
     pairs = Counter((s[0], s[1]) for s in p.manifest.expected_alert_subjects["complaint_spike"])
     assert max(pairs.values()) > 1
     assert evaluate(valid_events(p)) == expected(p)
+
+
+def test_clean_schools_admit_within_every_route_quota_before_their_deadline(clean_plan: Plan) -> None:
+    events = valid_events(clean_plan)
+    quotas = {(e.school_id, e.school_level): e for e in events  # type: ignore[attr-defined]
+              if type(e).event_type == "SchoolQuotaPublished"}
+    decisions = [e for e in events if type(e).event_type == "SchoolAdmissionDecided"]
+    applied = {e.case_id: e for e in events if type(e).event_type == "SchoolAdmissionApplied"}
+    assert quotas and decisions and {d.decision for d in decisions} == {"ADMITTED", "REJECTED"}  # type: ignore[attr-defined]
+    assert {q.school_level for q in quotas.values()} == {"SD", "SMP", "SMA", "SMK"}  # type: ignore[attr-defined]
+    per_route: Counter[tuple[str, str, str]] = Counter()
+    for d in decisions:
+        q = quotas[(d.school_id, d.school_level)]  # type: ignore[attr-defined]
+        a = applied[d.case_id]
+        assert (a.school_id, a.route, a.applicant_nik) == (d.school_id, d.route, d.applicant_nik)  # type: ignore[attr-defined]
+        assert q.occurred_at < a.occurred_at == d.applied_at < d.decided_at == d.occurred_at  # type: ignore[attr-defined]
+        assert d.decided_at < q.decision_deadline  # type: ignore[attr-defined]
+        per_route[(d.school_id, d.school_level, d.route)] += d.decision == "ADMITTED"  # type: ignore[attr-defined]
+    for (school, level, route), n in per_route.items():
+        assert n <= getattr(quotas[(school, level)], f"seats_{route.lower()}")
+
+
+def test_education_anomalies_have_their_shape() -> None:
+    p = plan(3000, 8, nik_hmac_key=KEY)
+    expected_subjects = expected(p)
+    by_fault: dict[str, list[Event]] = defaultdict(list)
+    for r in p.records:
+        if r.expect is Expect.EVENT and r.fault:
+            by_fault[r.fault].append(r.event)
+    for reg, school, level, _, route in expected_subjects["admission_over_quota"]:
+        evs = [e for e in by_fault["admission_over_quota"] if getattr(e, "school_id", None) == school]
+        [q] = [e for e in evs if type(e).event_type == "SchoolQuotaPublished"]
+        admitted = [e for e in evs if type(e).event_type == "SchoolAdmissionDecided"]
+        assert 1 <= len(admitted) - getattr(q, f"seats_{route.lower()}") <= 2 and q.regency_code == reg
+        assert all(e.decided_at <= q.decision_deadline for e in admitted)  # type: ignore[attr-defined]
+    for reg, school, case in expected_subjects["admission_after_deadline"]:
+        [q] = [e for e in by_fault["admission_late"] if type(e).event_type == "SchoolQuotaPublished"
+               and e.school_id == school]  # type: ignore[attr-defined]
+        late = [e for e in by_fault["admission_late"] if type(e).event_type == "SchoolAdmissionDecided"
+                and e.school_id == school and e.decided_at > q.decision_deadline]  # type: ignore[attr-defined]
+        assert [e.case_id for e in late] == [case]
+    niks = defaultdict(set)
+    for e in by_fault["double_admission"]:
+        if type(e).event_type == "SchoolAdmissionDecided":
+            niks[e.applicant_nik].add((e.regency_code, e.school_id))  # type: ignore[attr-defined]
+    assert len(niks) == len(expected_subjects["admission_double"]) > 0
+    assert all(len(v) == 2 and len({reg for reg, _ in v}) == 2 for v in niks.values())
