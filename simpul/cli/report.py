@@ -26,6 +26,9 @@ class Measure(str, Enum):
 
     services = "services"
     admissions = "admissions"  # SPMB: admissions per route against quota (consumers/admissions.py)
+    # -- infrastructure (consumers/infrastructure.py) --
+    roads = "roads"  # road-damage reports received, repaired, median hours to repair, within target
+    works = "works"  # works contracts, progress against payment, contracts paid ahead of progress
 
 
 class LevelOpt(str, Enum):
@@ -43,11 +46,14 @@ def report(
     store_url: Annotated[str | None, typer.Option("--store-url", help="SQLAlchemy URL of the store")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="the same as --format json")] = False,
     measure: Annotated[Measure, typer.Option("--measure", help="services (default) or admissions (SPMB: per regency x "
-                                                               "route, admissions against quota)")] = Measure.services,
+                                                               "route, admissions against quota), roads or works (per "
+                                                               "regency)")] = Measure.services,
     level: Annotated[LevelOpt, typer.Option("--level", help="school level of --measure admissions")] = LevelOpt.SMA,
 ) -> None:
     """Requests, completed, SLA-met %, median completion hours, fee anomalies and complaints per regency x service;
-    with --measure admissions, SPMB admissions per regency x route against the schools' quota (--level, SMA)."""
+    with --measure admissions, SPMB admissions per regency x route against the schools' quota (--level, SMA); with
+    --measure roads, road-damage reports received and repaired per regency with the median hours to repair; with
+    --measure works, works contracts per regency with those paid ahead of their verified progress."""
     import sys
 
     from consumers.report import export, transparency
@@ -66,6 +72,18 @@ def report(
             rows = admissions.admissions(engine, level=level.value, regency=regency)
             text = admissions.export(rows, "json" if as_json else fmt.value)  # type: ignore[arg-type]
             count = len(rows)
+        elif measure in (Measure.roads, Measure.works):
+            from consumers import infrastructure
+
+            fmt_name = "json" if as_json else fmt.value
+            if measure is Measure.roads:
+                road_rows = infrastructure.road_reports(engine, regency=regency)
+                text = infrastructure.export(road_rows, infrastructure.ROAD_COLUMNS, fmt_name)  # type: ignore[arg-type]
+                count = len(road_rows)
+            else:
+                works_rows = infrastructure.works_progress(engine, regency=regency)
+                text = infrastructure.export(works_rows, infrastructure.WORKS_COLUMNS, fmt_name)  # type: ignore[arg-type]
+                count = len(works_rows)
         else:
             cells = transparency(engine, period=period.value, regency=regency)  # type: ignore[arg-type]
             text = export(cells, "json" if as_json else fmt.value)  # type: ignore[arg-type]
