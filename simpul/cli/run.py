@@ -53,6 +53,12 @@ def as_admin(settings: Settings, status: PlatformStatus, state: Path) -> Setting
                                        "kafka_password": SecretStr(env["SIMPUL_KAFKA_PASSWORD"])})
 
 
+def wants_postgres(settings: Settings) -> bool:
+    """Whether the store is PostgreSQL (SIMPUL_STORE_URL), so the platform's PostgreSQL must run; the embedded
+    default store is SQLite, which needs none."""
+    return (settings.store_url or "").startswith("postgresql")
+
+
 def dashboard_login(settings: Settings) -> dict[str, str | None]:
     """How to log in to the dashboard: a first operator with a generated password (shown this once) on an
     installation without accounts, else the command that makes one."""
@@ -76,7 +82,11 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
         platform_only: bool = typer.Option(False, "--platform-only", help="start and provision the platform, then "
                                                                           "return (no pipeline)"),
         insecure: bool = typer.Option(False, "--insecure", help="plaintext Kafka without users or ACLs (development "
-                                                                "only; a warning says so)")) -> None:
+                                                                "only; a warning says so)"),
+        with_postgres: bool = typer.Option(False, "--with-postgres", help="also start our own PostgreSQL (needs its "
+                                                                          "server binaries); implied when "
+                                                                          "SIMPUL_STORE_URL points at PostgreSQL; "
+                                                                          "default: the store is SQLite")) -> None:
     """Start everything on the embedded defaults and keep it running until Ctrl-C.
 
     Kafka runs secured (SASL/SCRAM, one user per regency and per stage, ACLs) unless --insecure.
@@ -94,7 +104,8 @@ def run(json_out: bool = typer.Option(False, "--json", help="print what runs as 
         mode = {"secure": not insecure} if isinstance(platform, LocalPlatform) else {}
         before = {s.name for s in platform.status().services if s.running}
         with console.status("starting the platform") as spinner:
-            status = platform.up(with_postgres=True, progress=lambda m: spinner.update(m), **mode)
+            postgres = with_postgres or wants_postgres(settings)
+            status = platform.up(with_postgres=postgres, progress=lambda m: spinner.update(m), **mode)
             state = settings.state_dir.resolve()
             if status.kafka_security == "PLAINTEXT" and not insecure:
                 console.print(f"[bold yellow]warning: the {platform.name} platform's Kafka is PLAINTEXT: no "

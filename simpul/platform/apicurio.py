@@ -35,8 +35,8 @@ def start_registry(settings: Settings, state: Path) -> None:
         "APICURIO_DATASOURCE_USERNAME": "sa",
         "APICURIO_DATASOURCE_PASSWORD": "sa",
     }
-    java = artifacts.registry_java()
-    proc = spawn([java, "-Xms128m", "-Xmx512m", "-jar", str(jar)], log, env=env, cwd=home)
-    remember(state, Started(name="registry", pid=proc.pid, marker=str(jar), address=address))
+    runtime = artifacts.registry_runtime()
+    proc = spawn([runtime.java, "-Xms128m", "-Xmx512m", "-jar", str(jar)], log, env=env, cwd=home)
+    remember(state, Started(name="registry", pid=proc.pid, marker=str(jar), address=address, java=runtime))
     probes.wait_until("registry", lambda: probes.registry_answers(address), 90, str(log),
                       alive=lambda: proc.poll() is None)

@@ -6,6 +6,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from simpul.platform.java import JavaRuntime
+from simpul.platform.maven import MavenTool
+
 ServiceName = Literal["kafka", "registry", "postgres"]
 
 
@@ -17,6 +20,7 @@ class ServiceStatus(BaseModel):
     address: str | None = None
     pid: int | None = None
     detail: str = ""
+    java: JavaRuntime | None = None  # the Java runtime the service's process runs on (local JVM services)
 
 
 class PlatformStatus(BaseModel):
@@ -27,6 +31,7 @@ class PlatformStatus(BaseModel):
     kafka_security: str = "PLAINTEXT"  # SASL_PLAINTEXT when `up --secure` started it
     kafka_sasl_mechanism: str | None = None
     kafka_brokers: int | None = None  # the nodes the local platform runs (None: not known, e.g. external)
+    maven: MavenTool | None = None  # the Maven that fetches the local platform's jars (None: none, or not local)
 
     def service(self, name: ServiceName) -> ServiceStatus | None:
         return next((s for s in self.services if s.name == name), None)

@@ -16,7 +16,11 @@ class PortTaken(PlatformError):
 
 
 class ArtifactDownloadFailed(PlatformError):
-    """Maven could not resolve the Kafka or Apicurio artifacts."""
+    """Maven could not resolve the Kafka or Apicurio artifacts, or a download from Maven Central failed."""
+
+
+class ChecksumMismatch(ArtifactDownloadFailed):
+    """A file downloaded from Maven Central does not match the checksum Central publishes for it."""
 
 
 class ServiceNotReady(PlatformError):

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Callable
 from pathlib import Path
 
-from simpul.platform import artifacts, permissions, postgres, probes, security
+from simpul.platform import artifacts, java, maven, permissions, postgres, probes, security
 from simpul.platform.apicurio import registry_address, start_registry
 from simpul.platform.endpoints import PlatformStatus, ServiceName, ServiceStatus
 from simpul.platform.exceptions import PlatformError, PortTaken
@@ -91,9 +91,9 @@ class LocalPlatform:
                            if "kafka" in needed else (self.kafka.mode(), False))
         # Every check that can fail runs before anything starts, cheapest first.
         if {"kafka", "registry"} & set(missing):
-            artifacts.java_binary()
+            progress(f"kafka: {artifacts.kafka_java().describe()}")
         if "registry" in missing:
-            artifacts.registry_java()
+            progress(f"registry: {artifacts.registry_runtime().describe()}")
         if "postgres" in missing:
             postgres.postgres_bin()
         self._check_ports(missing, mode)
@@ -103,7 +103,7 @@ class LocalPlatform:
             self.harden()
             if {"kafka", "registry"} & set(missing):
                 progress("checking the Kafka and Apicurio artifacts (Maven, cached after the first run)")
-                artifacts.ensure_artifacts(self.state)
+                artifacts.ensure_artifacts(self.state, progress)
             for name in missing:
                 progress(f"starting {name}" + (f" ({mode.describe()})" if name == "kafka" else ""))
                 if name == "kafka":
@@ -194,14 +194,15 @@ class LocalPlatform:
                     answers = False
                     detail = f"only {sum(n is not None for n in nodes)} of {mode.brokers} nodes run; {detail}"
             address = self.postgres_address if name == "postgres" else started.address  # a record may predate SCRAM
+            runtime = (started.java or java.of_process(started.pid)) if name != "postgres" else None
             services.append(ServiceStatus(
                 name=name, running=answers, address=address, pid=started.pid,  # type: ignore[arg-type]
-                detail=detail,
+                detail=detail, java=runtime,
             ))
         return PlatformStatus(provider=self.name, services=services,
                               kafka_security="SASL_PLAINTEXT" if mode.secure else "PLAINTEXT",
                               kafka_sasl_mechanism=security.MECHANISM if mode.secure else None,
-                              kafka_brokers=mode.brokers)
+                              kafka_brokers=mode.brokers, maven=maven.find(self.state))
 
 
     # -- services --------------------------------------------------------------------------------------------

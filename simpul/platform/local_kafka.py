@@ -8,6 +8,7 @@ from pathlib import Path
 
 from simpul.platform import artifacts, probes, security
 from simpul.platform.exceptions import PlatformError
+from simpul.platform.java import JavaRuntime
 from simpul.platform.kraft import KafkaMode, KafkaNode, cluster_id, kafka_nodes, node_properties
 from simpul.platform.permissions import write_private
 from simpul.platform.processes import Started, java_with_argfile, log_path, remember, spawn
@@ -91,7 +92,8 @@ class LocalKafka:
         creds = None
         if mode.secure:
             creds = security.ensure_credentials(self.state, security.local_model(self.settings.topic_prefix).names)
-        java = artifacts.java_binary()
+        runtime = artifacts.kafka_java()
+        java = runtime.java
         classpath = f"{artifacts.kafka_lib(self.state)}/*"
         heap = "-Xmx1g" if len(nodes) == 1 else "-Xmx512m"
         jvm = ["-Xms256m", heap, "-XX:+UseG1GC", "-Djava.awt.headless=true",
@@ -112,7 +114,7 @@ class LocalKafka:
             progress("switching Kafka to SASL/SCRAM in place: creating its users on the plain broker first")
             for node in nodes:
                 write_private(node.props, node_properties(node, nodes, None))
-            self._run_nodes(java, jvm, classpath, nodes)
+            self._run_nodes(runtime, jvm, classpath, nodes)
             try:
                 users = [ADMIN, *(u for u in security.local_model(self.settings.topic_prefix).names if u != ADMIN)]
                 security.create_users(self.address, {}, creds, users)
@@ -123,19 +125,19 @@ class LocalKafka:
         elif switching:
             progress("switching Kafka to PLAINTEXT in place: no authentication, no ACLs")
         mode.write(self.state)
-        self._run_nodes(java, jvm, classpath, nodes)
+        self._run_nodes(runtime, jvm, classpath, nodes)
         if creds is not None:
             progress("creating the SCRAM users and ACLs")
             security.provision(self.address, creds, security.local_model(self.settings.topic_prefix))
 
-    def _run_nodes(self, java: str, jvm: list[str], classpath: str, nodes: list[KafkaNode]) -> None:
+    def _run_nodes(self, runtime: JavaRuntime, jvm: list[str], classpath: str, nodes: list[KafkaNode]) -> None:
         """Start every node with its server.properties and wait until all are brokers."""
         procs = []
         for node in nodes:
             log = log_path(self.state, node.record)
-            proc = spawn([java, *jvm, "-cp", classpath, "kafka.Kafka", str(node.props)], log)
+            proc = spawn([runtime.java, *jvm, "-cp", classpath, "kafka.Kafka", str(node.props)], log)
             remember(self.state, Started(name=node.record, pid=proc.pid, marker=str(node.props),
-                                         address=self.address))
+                                         address=self.address, java=runtime))
             procs.append(proc)
         logs = ", ".join(str(log_path(self.state, n.record)) for n in nodes)
         probes.wait_until("kafka", lambda: self.ready(len(nodes)), 60 + 30 * (len(nodes) - 1), logs,

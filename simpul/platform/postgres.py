@@ -270,9 +270,14 @@ def provision_roles(host: str, port: int, roles: Roles, passwords: Passwords, *,
 
 # -- the OS side ----------------------------------------------------------------------------------------------------
 
+POSTGRESQL_DIR_ENV = "SIMPUL_POSTGRESQL_DIR"  # where versioned server binaries live (default /usr/lib/postgresql)
+
+
 def postgres_bin() -> Path:
-    """Debian's server binaries (the `postgresql` package), newest major version first."""
-    candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"),
+    """Debian's server binaries (the `postgresql` package, under $SIMPUL_POSTGRESQL_DIR, default
+    /usr/lib/postgresql), newest major version first, else a `postgres` on PATH."""
+    root = Path(os.environ.get(POSTGRESQL_DIR_ENV) or "/usr/lib/postgresql")
+    candidates = sorted(root.glob("*/bin/postgres"),
                         key=lambda p: int(p.parts[-3]) if p.parts[-3].isdigit() else 0, reverse=True)
     if candidates:
         return candidates[0].parent

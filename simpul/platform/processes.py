@@ -15,6 +15,7 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from simpul.platform.exceptions import PlatformError
+from simpul.platform.java import JavaRuntime
 from simpul.platform.permissions import PRIVATE_UMASK, open_private_log, write_private
 
 
@@ -25,6 +26,7 @@ class Started(BaseModel):
     pid: int
     marker: str
     address: str
+    java: JavaRuntime | None = None  # the runtime a JVM service was started on (`status --json` shows it)
 
 
 def run_dir(state_dir: Path) -> Path:
