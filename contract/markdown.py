@@ -30,6 +30,7 @@ from schemas.reference import (
     complaint_workflow,
     reference_sources,
     regencies,
+    roads,
     service_overrides,
     service_standards,
 )
@@ -305,6 +306,17 @@ def _reference() -> list[str]:
     lines += ["Sources:", ""] + [f"- {s}" for s in sources["commodities.yaml"]] + [""]
     lines += table(["code", "commodity", "price per"],
                     [[f"`{c.code}`", f"{c.name} ({c.name_id})", c.unit] for c in commodities().values()])
+    # -- infrastructure --
+    lines += ["### Road ownership and the handling target (`road_status`)", ""]
+    lines += ["Sources:", ""] + [f"- {s}" for s in roads.sources()] + [""]
+    lines += table(["road status", "owner (a report is forwarded to)", "code (`forwarded_to`)", "handling target"],
+                    [[f"`{a.road_status}`", a.authority_name, f"`{a.authority}`",
+                      f"{a.handling_target_hours:g} hours: {a.target_origin}" if a.handling_target_hours is not None
+                      else "none published"] for a in roads.road_authorities().values()])
+    lines += [f"The target is measured from `reported_at` to the first handling step "
+              f"({', '.join(f'`{x}`' for x in sorted(roads.handling_actions()))}) of a report; a later one raises "
+              f"`road_handling_overdue`. A road report's coordinates must lie within {roads.central_java_box().describe()}.",
+              ""]
     return lines
 
 
