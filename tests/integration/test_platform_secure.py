@@ -6,7 +6,8 @@ stopped, whatever platform the suite itself runs on and whoever holds the defaul
 regency 3374's credentials cannot write 3301's ingress topic nor read a canonical topic (authorization errors, not
 timeouts), an unauthenticated or wrong-password client is refused, and the gatekeeper principal reads ingress and
 writes canonical. Receipts: only the transparency principal writes `receipts.<code>`, regency 3374 reads its own
-with its own consumer group, and regency 3301 is refused reading 3374's.
+with its own consumer group, and regency 3301 is refused reading 3374's. Outcomes likewise: only the gatekeeper
+writes `outcomes.<code>`, regency 3374 and the gateway read 3374's, regency 3301 is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from confluent_kafka.admin import AdminClient
 from private_platform import free_block, private_env, private_state, remove_private, simpul
 
 from simpul.platform.probes import port_free
-from topics.acls import acl_model
+from topics.acls import acl_model, gateway_outcomes_group
 from topics.catalog import topic_names
 
 PREFIX = "sectest"
@@ -123,11 +124,12 @@ def test_regency_cannot_read_a_canonical_topic(secured: Secured) -> None:
     assert err is not None and err.code() in (KafkaError.GROUP_AUTHORIZATION_FAILED,
                                               KafkaError.TOPIC_AUTHORIZATION_FAILED), err
     assert "authorization" in err.str().lower()
-    # Nor does the metadata show it the topic: only its own ingress and receipts topics are visible to it.
+    # Nor does the metadata show it the topic: only its own ingress, receipts and outcomes topics are visible to it.
     admin = AdminClient(secured.conf("regency-3374"))
     md = admin.list_topics(timeout=10)
     visible = {n for n, t in md.topics.items() if t.error is None}
-    assert visible == {topics.ingress("3374").name, topics.find("receipts", regency="3374").name}, visible
+    assert visible == {topics.ingress("3374").name, topics.find("receipts", regency="3374").name,
+                       topics.find("outcomes", regency="3374").name}, visible
 
 
 def _read_one(consumer: Consumer, topic: str, seconds: float = 20) -> bytes | None:
@@ -177,6 +179,31 @@ def test_receipts_are_written_by_transparency_and_read_by_their_regency_alone(se
     finally:
         borrowed.close()
     assert err is not None, "regency 3301 used 3374's consumer group"
+
+
+def test_outcomes_are_written_by_the_gatekeeper_and_read_by_their_regency_and_the_gateway_alone(
+        secured: Secured) -> None:
+    topics = topic_names(PREFIX)
+    theirs = topics.find("outcomes", regency="3374").name
+    assert produce(secured.conf("gatekeeper"), theirs, b"outcome-3374") is None
+    for user in ("regency-3374", "gateway", "transparency"):
+        err = produce(secured.conf(user), theirs)
+        assert err is not None and err.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED, (user, err)
+    for user, group in (("regency-3374", f"{PREFIX}-regency-3374-outcomes"), ("gateway", gateway_outcomes_group(PREFIX))):
+        reader = Consumer(secured.conf(user, **{"group.id": group, "auto.offset.reset": "earliest"}))
+        try:
+            assert _read_one(reader, theirs) == b"outcome-3374", user
+        finally:
+            reader.close()
+    other = Consumer(secured.conf("regency-3301", **{"group.id": f"{PREFIX}-regency-3301-outcomes",
+                                                     "auto.offset.reset": "earliest"}))
+    try:
+        other.subscribe([theirs])
+        err = first_error(other, codes=(KafkaError.TOPIC_AUTHORIZATION_FAILED,))
+    finally:
+        other.close()
+    assert err is not None, "regency 3301 was not refused reading 3374's outcomes"
+    assert "authorization" in err.str().lower()
 
 
 def test_unauthenticated_and_wrong_password_clients_are_refused(secured: Secured) -> None:
