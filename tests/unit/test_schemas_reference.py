@@ -31,11 +31,13 @@ def test_regency_file_matches_the_shared_reference() -> None:
 
 def test_every_reference_file_cites_its_source() -> None:
     sources = reference.reference_sources()
-    assert set(sources) == {"regencies.csv", "service_standards.yaml", "complaint_categories.yaml", "commodities.yaml"}
+    assert set(sources) == {"regencies.csv", "service_standards.yaml", "complaint_categories.yaml", "commodities.yaml",
+                            "spmb_quotas.yaml"}
     assert any("edwardsamuel/Wilayah-Administratif-Indonesia" in s for s in sources["regencies.csv"])
     assert any("UU 25/2009" in s for s in sources["service_standards.yaml"])
     assert any("PermenPANRB 15/2014" in s for s in sources["service_standards.yaml"])
     assert any("SP4N-LAPOR" in s for s in sources["complaint_categories.yaml"])
+    assert any("Permendikdasmen 3/2025" in s for s in sources["spmb_quotas.yaml"])
 
 
 def test_service_standards_default_and_override() -> None:
