@@ -1,7 +1,7 @@
 """A province service reading a canonical topic with the SDK's consumer side: typed events (the same models the
 regencies publish with, NIKs already tokenised), at-least-once, offsets committed only after `handle` returned.
 
-    SIMPUL_KAFKA_BOOTSTRAP=127.0.0.1:19092 python examples/python/province_service.py [max events]
+    SIMPUL_KAFKA_BOOTSTRAP=127.0.0.1:19092 .venv/bin/python examples/python/province_service.py [max events]
 """
 
 import json

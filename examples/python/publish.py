@@ -1,8 +1,8 @@
 """A regency system publishing with the Simpul SDK: two service requests of one regency, each submitted and then
 completed (two event types), every event with a fresh event_id. Validation happens before anything is sent.
 
-    pip install simpul                      # or, in this repository: make setup
-    SIMPUL_KAFKA_BOOTSTRAP=127.0.0.1:19092 python examples/python/publish.py
+    make setup    # in a checkout: the SDK and its dependencies in .venv
+    SIMPUL_KAFKA_BOOTSTRAP=127.0.0.1:19092 .venv/bin/python examples/python/publish.py
 """
 
 import json
