@@ -92,8 +92,8 @@ def apicurio_present(state_dir: Path) -> bool:
 def _mvn(state_dir: Path, args: list[str], what: str, progress: Callable[[str], None]) -> None:
     """Run Maven (the system's, else fetched) on our Java, refusing any download whose checksum does not match."""
     runtime = java.require(java.MAVEN_MIN_JAVA, "Maven")
-    tool = maven.ensure(state_dir, progress)
-    progress(f"resolving {what} from Maven Central with {tool.describe()} on {runtime.describe()}")
+    tool = maven.ensure(state_dir, progress).model_copy(update={"java": runtime})
+    progress(f"resolving {what} from Maven Central with {tool.describe()} ({runtime.java})")
     proc = subprocess.run([tool.mvn, "-q", "-B", "--strict-checksums", *args], capture_output=True, text=True,
                           check=False, env=maven.environment(state_dir, runtime.home))
     if proc.returncode != 0:

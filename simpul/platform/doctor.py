@@ -37,6 +37,7 @@ def examine(state_dir: Path) -> Findings:
     kafka_java = java.find(java.KAFKA_MIN_JAVA)
     registry_java = java.find(java.REGISTRY_MIN_JAVA, registry=True)
     tool = maven.find(state_dir)
+    tool = tool.on_java() if tool else None
     kafka_jars, apicurio = artifacts.kafka_present(state_dir), artifacts.apicurio_present(state_dir)
     try:
         pg: str | None = str(postgres.postgres_bin())

@@ -202,7 +202,8 @@ class LocalPlatform:
         return PlatformStatus(provider=self.name, services=services,
                               kafka_security="SASL_PLAINTEXT" if mode.secure else "PLAINTEXT",
                               kafka_sasl_mechanism=security.MECHANISM if mode.secure else None,
-                              kafka_brokers=mode.brokers, maven=maven.find(self.state))
+                              kafka_brokers=mode.brokers,
+                              maven=tool.on_java() if (tool := maven.find(self.state)) else None)
 
 
     # -- services --------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from simpul.platform import central
+from simpul.platform import central, java
+from simpul.platform.java import JavaRuntime
 from simpul.platform.exceptions import ArtifactDownloadFailed
 
 MAVEN_VERSION = "3.9.16"
@@ -35,9 +36,15 @@ class MavenTool(BaseModel):
     home: str
     version: str | None
     source: Literal["PATH", "fetched"]
+    java: JavaRuntime | None = None  # the Java it runs on (JAVA_HOME given to it), where a caller looked it up
 
     def describe(self) -> str:
-        return f"Maven {self.version or '(version unknown)'} from {self.source} ({self.mvn})"
+        on = f" on Java {self.java.version} from {self.java.source}" if self.java else ""
+        return f"Maven {self.version or '(version unknown)'} from {self.source} ({self.mvn}){on}"
+
+    def on_java(self) -> MavenTool:
+        """This Maven with the Java it runs on: the first Java 17+ Simpul finds (java.py)."""
+        return self.model_copy(update={"java": java.find(java.MAVEN_MIN_JAVA)})
 
 
 def environment(state_dir: Path, java_home: str) -> dict[str, str]:

