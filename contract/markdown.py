@@ -32,6 +32,7 @@ from schemas.reference import (
     roads,
     service_overrides,
     service_standards,
+    spmb,
 )
 from topics.catalog import TopicSet, TopicSpec, load_catalog, topic_names
 
@@ -310,6 +311,21 @@ def _reference() -> list[str]:
     lines += ["Sources:", ""] + [f"- {s}" for s in sources["commodities.yaml"]] + [""]
     lines += table(["code", "commodity", "price per"],
                     [[f"`{c.code}`", f"{c.name} ({c.name_id})", c.unit] for c in commodities().values()])
+    # -- education --
+    lines += ["### SPMB routes and quota shares (`school_level`, `route`)", ""]
+    lines += ["Sources:", ""] + [f"- {s}" for s in sources["spmb_quotas.yaml"]] + [""]
+    levels = spmb.spmb_levels()
+    lines += table(["level", "run by", *(f"`{r}`" for r in spmb.ROUTES)],
+                   [[f"`{lv.level}`", lv.authority,
+                     *(lv.routes[r].describe() if lv.allows(r) else "no such route" for r in spmb.ROUTES)]
+                    for lv in levels.values()])
+    notes = [f"{lv.level}: {lv.note}." for lv in levels.values() if lv.note]
+    lines += [f"Shares are of the school's published seats (`SchoolQuotaPublished`), checked with rounding in the "
+              f"school's favour (at least floor, at most ceil); a quota outside them, or an application or decision "
+              f"on a route its level does not have, is rejected as `invalid_event` naming the field. Alerts count "
+              f"admissions against each school's own published quota: `admission_over_quota`, "
+              f"`admission_after_deadline` (its `decision_deadline`), `admission_double` (one NIK token admitted by "
+              f"two schools for one level and year). " + " ".join(notes), ""]
     # -- infrastructure --
     lines += ["### Road ownership and the handling target (`road_status`)", ""]
     lines += ["Sources:", ""] + [f"- {s}" for s in roads.sources()] + [""]
