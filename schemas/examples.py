@@ -89,9 +89,9 @@ _BODIES: dict[str, dict[str, Any]] = {
     },
     "PublicWorksProgress": {
         "case_id": "602.1/0345/BM/2025", "source_system": "sipd-3315", "regency_code": "3315",
-        "contract_id": "602.1/0345/BM/2025", "work_name": "Rehabilitasi Jalan Ruas Purwodadi-Wirosari",
+        "contract_id": "602.1/0345/BM/2025", "work_name": "Rehabilitasi Jalan Purwodadi-Toroh",
         "work_type": "ROAD", "agency": "dpupr-3315", "fiscal_year": 2025, "contract_value_idr": 4_850_000_000,
-        "physical_progress_pct": 42.5, "payment_pct": 30.0, "verified_by": "konsultan-pengawas",
+        "physical_progress_pct": 42.5, "payment_pct": 30.0, "verified_by": "ppk-3315",
     },
 }
 
