@@ -2,7 +2,7 @@
 
     python -m bench [--events N] [--repetitions 3] [--only raw,sdk,gateway,gatekeeper,gatekeeper+log,sink,aggregates,log]
                     [--json-out F] [--json] [--quick]
-                    [--latency-rate R]
+                    [--latency-rate R] [--log-nice N]
 
 Cases (one module each under bench/cases/): a raw baseline (confluent-kafka consume -> produce), b SDK ingest,
 c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end latency at half its rate,
@@ -101,6 +101,8 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     with_log, without = series(("gatekeeper+log", "rate")), series(("gatekeeper", "rate"))
     if with_log is not None and without is not None:  # the log's cost: paired by repetition like the raw ratios
         metrics["gatekeeper_with_log"] = Summary.of(ratios(with_log, without)).as_dict()
+        nice = series(("gatekeeper+log", "log_nice"))
+        metrics["log_nice"] = max(nice) if nice else 0.0
     for name, path in {"catchup_gatekeeper_cores": ("gatekeeper", "catchup_gatekeeper_cores"),
                        "catchup_broker_cores": ("gatekeeper", "catchup_broker_cores"),
                        "log_lag_at_end": ("gatekeeper+log", "log_lag_at_end"),
@@ -144,7 +146,9 @@ def acceptance(metrics: dict[str, Any]) -> list[tuple[str, bool, str]]:
                        f"median p99 {p:.0f} ms (max {metrics['latency_p99_ms']['max']:.0f} ms)"))
     if "gatekeeper_with_log" in metrics:
         r = metrics["gatekeeper_with_log"]
-        checks.append((f"the log costs the gatekeeper at most {BOUNDS['log_cost_max']:.0%} (log_cost_max)",
+        nice = metrics.get("log_nice", 0)
+        checks.append((f"the log costs the gatekeeper at most {BOUNDS['log_cost_max']:.0%} (log_cost_max)"
+                       + (f", the log at nice {nice:.0f}" if nice else ""),
                        r["median"] >= 1 - BOUNDS["log_cost_max"],
                        f"gatekeeper with / without the log: median {r['median']:.1%} "
                        f"({r['min']:.1%}–{r['max']:.1%}), cost {1 - r['median']:.1%}"))
@@ -212,6 +216,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-rate", type=float, default=None,
                     help="records/s of the latency phase instead of half the measured rate, to compare settings at "
                          "one load (the half-load bound is then not judged)")
+    ap.add_argument("--log-nice", type=int, default=0,
+                    help="run the transparency log of case gatekeeper+log at this niceness (lower CPU priority; "
+                         "the deployment recommendation when it shares cores with the gatekeeper); stated in "
+                         "the result")
     args = ap.parse_args(argv)
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = set(only) - set(CASES)
@@ -231,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     records = build(settings, events, log=lambda m: console.print(m))
     ctx = cases.Context(settings, records, records.dump(workdir / "records.pkl"), workdir,
                         log=lambda m: console.print(m), quick=args.quick, latency_rate=args.latency_rate,
-                        gatekeeper_workers=args.gatekeeper_workers)
+                        gatekeeper_workers=args.gatekeeper_workers, log_nice=args.log_nice)
     reps: list[dict[str, Any]] = []
     failed: list[str] = []
     try:
@@ -265,6 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     info["load_after"] = os.getloadavg()
     doc = {"started_at": started_at.isoformat(), "events": events, "repetitions": args.repetitions, "cases": only,
            "latency_rate": args.latency_rate or "half the measured rate", "gatekeeper_workers": args.gatekeeper_workers,
+           "log_nice": args.log_nice,
            "machine": info, "bounds": BOUNDS, "repetitions_raw": reps, "metrics": metrics,
            "acceptance": [{"bound": n, "holds": ok, "measured": m} for n, ok, m in checks], "errors": failed}
     out = args.json_out or RESULTS / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"

@@ -158,12 +158,13 @@ class Child:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
 
-def spawn(name: str, args: Sequence[str], env: dict[str, str], logdir: Path) -> Child:
-    """`python <args>` with stdout+stderr to `<logdir>/<name>.log`."""
+def spawn(name: str, args: Sequence[str], env: dict[str, str], logdir: Path, *, nice: int = 0) -> Child:
+    """`python <args>` with stdout+stderr to `<logdir>/<name>.log` (at a lower CPU priority when `nice` > 0)."""
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{name}.log"
     fh = log.open("wb")
-    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen([sys.executable, *args], env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                            preexec_fn=(lambda: os.nice(nice)) if nice else None)  # noqa: PLW1509 - no threads yet
     fh.close()
     return Child(name, proc, log)
 
@@ -172,6 +173,22 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far (from /proc; Linux only)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()  # after "(comm)", which may hold spaces
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class CpuMeters:
+    """CPU cores used by some processes between `start()` and `cores()` (a process whose pid is None is skipped)."""
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = {k: pid for k, pid in pids.items() if pid is not None}
+        self.start()
+
+    def start(self) -> None:
+        self.t0 = time.monotonic()
+        self.cpu0 = {k: cpu_seconds(pid) for k, pid in self.pids.items()}
+
+    def cores(self) -> dict[str, float]:
+        elapsed = time.monotonic() - self.t0
+        return {k: (cpu_seconds(self.pids[k]) - v) / elapsed for k, v in self.cpu0.items()} if elapsed > 0 else {}
 
 
 def broker_pid(settings: Settings) -> int | None:
@@ -183,10 +200,11 @@ def broker_pid(settings: Settings) -> int | None:
 
 
 def catch_up_rate(progress: Callable[[], int], n: int, children: Sequence[Child], what: str, *,
-                  finished: Callable[[], bool] = lambda: True, timeout: float = 1800, interval: float = 0.1) -> float:
+                  finished: Callable[[], bool] = lambda: True, timeout: float = 1800, interval: float = 0.1,
+                  on_first: Callable[[], None] | None = None) -> float:
     """Records/s of a worker catching up on `n` pre-loaded records: `progress()` (records done so far) sampled
     every `interval`, from the first sample that shows progress (start-up and group join excluded) until it
-    reaches `n` and `finished()` holds."""
+    reaches `n` and `finished()` holds. `on_first` is called at that first sample (to start CPU meters)."""
     first: tuple[float, int] | None = None
     deadline = time.monotonic() + timeout
     while True:
@@ -194,6 +212,8 @@ def catch_up_rate(progress: Callable[[], int], n: int, children: Sequence[Child]
         now = time.monotonic()
         if done > 0 and first is None:
             first = (now, done)
+            if on_first is not None:
+                on_first()
         if done >= n and finished():
             break
         for child in children:

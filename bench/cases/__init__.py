@@ -30,6 +30,7 @@ class Context:
     gatekeeper_rates: list[float] = field(default_factory=list)  # for the latency phase's half load
     latency_rate: float | None = None  # a fixed rate for the latency phase instead of half the measured one
     gatekeeper_workers: int = 1  # gatekeeper processes in one group (the bounds are for one)
+    log_nice: int = 0  # the transparency log's niceness beside the gatekeeper (case d+h); 0 = same priority
 
 
 def producer(settings: Settings, **conf: Any) -> Producer:

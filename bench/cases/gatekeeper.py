@@ -51,11 +51,10 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         try:
             meters = {"catchup_gatekeeper_cores": children[0].pid if len(children) == 1 else None,
                       "catchup_broker_cores": env.broker_pid(ctx.settings)}
-            cpu0 = {k: env.cpu_seconds(pid) for k, pid in meters.items() if pid is not None}
-            t0 = time.monotonic()
-            rate = _throughput(s, children, canonical, partitions, n)
-            catchup = {k: (env.cpu_seconds(meters[k]) - v) / (time.monotonic() - t0)  # type: ignore[arg-type]
-                       for k, v in cpu0.items()}  # as in case d+h, to compare the cores with and without the log
+            cpu0 = env.CpuMeters(meters)  # from the first record out, as in case d+h, to compare the two
+            rate = env.catch_up_rate(lambda: env.end_offsets(s, canonical, partitions), n, children, "gatekeeper",
+                                     on_first=cpu0.start)
+            catchup = cpu0.cores()
             ctx.gatekeeper_rates.append(rate)
             lat = _latency(ctx, s, children, canonical, partitions, latency_batch, ctx.latency_rate or rate / 2)
             hwm = [c.vm_hwm_mb() for c in children]
@@ -64,10 +63,6 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
                 c.stop()
         peak = max((c.peak_rss_mb or h or 0.0) for c, h in zip(children, hwm, strict=True))
         return {"rate": rate, **catchup, **lat, "workers": float(len(children)), "peak_rss_mb": peak}
-
-
-def _throughput(s, children: list[env.Child], canonical: list[str], partitions: int, n: int) -> float:  # type: ignore[no-untyped-def]
-    return env.catch_up_rate(lambda: env.end_offsets(s, canonical, partitions), n, children, "gatekeeper")
 
 
 def _latency_records(ctx: Context, s) -> list[tuple[str, bytes, bytes, str, str]]:  # type: ignore[no-untyped-def]

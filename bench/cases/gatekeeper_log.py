@@ -8,7 +8,8 @@ every few seconds and publishes a receipt per event. The log is not in the gatek
 CPU and broker work it takes from the same two cores. The bench divides this rate by case d's rate of the same
 repetition (`gatekeeper_with_log`). The CPU of the gatekeeper, the log and the broker during the catch-up is
 reported, and how far the log was behind when the gatekeeper finished (records, and seconds until it had
-committed all N).
+committed all N). `--log-nice N` runs the log at niceness N (a lower CPU priority), the deployment
+recommendation when it shares cores with the gatekeeper; the result and the bound's line then say so.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
                               ["-m", "simpul", "transparency", "run", "--store-url", f"sqlite:///{store}",
                                "--loglevel", "warning"],
                               env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"gatekeeper-log-{rep}-tlog")),
-                              ctx.workdir)
+                              ctx.workdir, nice=ctx.log_nice)
         watcher = Consumer(s.kafka.librdkafka(**{"group.id": group_id(s.topic_prefix), "enable.auto.commit": False}))
         tps = [TopicPartition(t, p) for t in canonical for p in range(partitions)]
         try:
@@ -48,14 +49,11 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
                            env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"gatekeeper-log-{rep}-gk")),
                            ctx.workdir)
             try:
-                meters = {"gatekeeper": gk.pid, "log": log_child.pid, "broker": env.broker_pid(ctx.settings)}
-                cpu0 = {k: env.cpu_seconds(pid) for k, pid in meters.items() if pid is not None}
-                t0 = time.monotonic()
+                cpu = env.CpuMeters({"gatekeeper_cores": gk.pid, "log_cores": log_child.pid,
+                                     "broker_cores": env.broker_pid(ctx.settings)})
                 rate = env.catch_up_rate(lambda: env.end_offsets(s, canonical, partitions), n, [gk, log_child],
-                                         "gatekeeper (with the log)")
-                elapsed = time.monotonic() - t0
-                cores = {f"{k}_cores": (env.cpu_seconds(meters[k]) - v) / elapsed  # type: ignore[arg-type]
-                         for k, v in cpu0.items()}
+                                         "gatekeeper (with the log)", on_first=cpu.start)
+                cores = cpu.cores()
                 finished = time.monotonic()
                 lag = n - _committed(watcher, tps)
                 env.catch_up_rate(lambda: _committed(watcher, tps), n, [log_child], "transparency log",
@@ -67,7 +65,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         finally:
             watcher.close()
             log_child.stop()
-        return {"rate": rate, **cores, "log_lag_at_end": float(lag), "log_behind_s": behind,
+        return {"rate": rate, **cores, "log_nice": float(ctx.log_nice), "log_lag_at_end": float(lag), "log_behind_s": behind,
                 "peak_rss_mb": gk.peak_rss_mb or gk_hwm or 0.0, "log_peak_rss_mb": log_child.peak_rss_mb or log_hwm or 0.0}
 
 

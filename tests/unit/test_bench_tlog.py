@@ -93,3 +93,26 @@ def test_the_gatekeeper_with_and_without_the_log_swap_places_every_other_repetit
     second = order(list(CASES), 2)
     assert second.index("gatekeeper+log") < second.index("gatekeeper") and sorted(second) == sorted(CASES)
     assert order(["gatekeeper", "raw"], 2) == ["raw", "gatekeeper"]  # CASES order, nothing to swap
+
+
+def test_a_niced_log_is_stated_in_the_bounds_line() -> None:
+    from bench.__main__ import acceptance, summarise
+
+    reps = [_rep(100_000, 20_000, 19_000)]
+    reps[0]["gatekeeper+log"]["log_nice"] = 10
+    [check] = [c for c in acceptance(summarise(reps)) if "log_cost_max" in c[0]]
+    assert check[0].endswith("the log at nice 10") and check[1]
+
+
+def test_cpu_meters_count_this_process_from_start() -> None:
+    import os
+    import time
+
+    from bench.env import CpuMeters
+
+    meters = CpuMeters({"me": os.getpid(), "nobody": None})
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        sum(range(1000))
+    cores = meters.cores()
+    assert set(cores) == {"me"} and 0.1 < cores["me"] <= 1.2
