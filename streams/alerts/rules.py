@@ -463,10 +463,9 @@ def admission_over_quota(event: Event, cfg: RulesConfig, state: State, now: date
                      quota={r: getattr(event, f"seats_{r.lower()}") for r in ("DOMISILI", "AFIRMASI", "MUTASI", "PRESTASI")})
         routes = sorted(admitted)
     else:
-        cases = admitted.setdefault(event.route, {})
-        if event.case_id in cases:  # replayed or re-sent: counted once
-            return []
-        cases[event.case_id] = str(event.event_id)
+        # counted once per application (a replay or a re-sent decision), but checked again: after a crash between
+        # the state write and the alert, the replay raises it (the `raised` table drops a second copy)
+        admitted.setdefault(event.route, {}).setdefault(event.case_id, str(event.event_id))
         routes = [event.route]
     entry["admitted"] = admitted
     state[key] = entry
@@ -506,10 +505,8 @@ def admission_after_deadline(event: Event, cfg: RulesConfig, state: State, now: 
                      deadline=_utc(event.decision_deadline).isoformat())
         check = sorted(admitted)
     else:
-        if event.case_id in admitted:  # replayed or re-sent
-            return []
-        admitted[event.case_id] = [str(event.event_id), _utc(event.decided_at).isoformat()]
-        check = [event.case_id]
+        admitted.setdefault(event.case_id, [str(event.event_id), _utc(event.decided_at).isoformat()])
+        check = [event.case_id]  # checked again on a replay, as admission_over_quota
     entry["admitted"] = admitted
     state[key] = entry
     if entry.get("deadline") is None:
@@ -536,15 +533,13 @@ def admission_double(event: Event, cfg: RulesConfig, state: State, now: datetime
     if not rule.enabled or type(event).event_type != "SchoolAdmissionDecided" or event.decision != "ADMITTED":
         return []
     key = f"admitted|{applicant_key(event)}"
-    schools: dict[str, str] = dict((state.get(key) or {}).get("schools", {}))
-    if event.school_id in schools:
-        return []
-    schools[event.school_id] = str(event.event_id)
-    state[key] = {"schools": schools, "regencies": sorted({*(state.get(key) or {}).get("regencies", []),
-                                                          event.regency_code})}
+    entry = state.get(key) or {}
+    schools: dict[str, str] = dict(entry.get("schools", {}))
+    schools.setdefault(event.school_id, str(event.event_id))  # once per school; checked again on a replay
+    regencies = sorted({*entry.get("regencies", []), event.regency_code})
+    state[key] = {"schools": schools, "regencies": regencies}
     if len(schools) < rule.min_schools:
         return []
-    regencies = state[key]["regencies"]
     return [_make(AlertRule.ADMISSION_DOUBLE, rule.severity, event.regency_code, _year_window(event.admission_year),
                   [event.applicant_nik, event.school_level, str(event.admission_year)],
                   f"applicant {event.applicant_nik} was admitted to {event.school_level} for {event.admission_year} by "

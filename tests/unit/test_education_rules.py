@@ -232,3 +232,21 @@ def test_the_rules_raise_exactly_the_planned_education_alerts_in_any_arrival_ord
     planned = {rule: sorted(p.manifest.expected_alert_subjects[rule]) for rule in raised}
     assert all(planned.values())
     assert {rule: sorted(s) for rule, s in raised.items()} == planned
+
+
+def test_a_replay_after_a_crash_raises_the_lost_alert_again_and_counts_nothing_twice() -> None:
+    """The state was written but the alert never left (a crash in between): the replayed events raise it again;
+    the dedup table drops a copy that did leave."""
+    nik = "3374015502900088"
+    events = [quota(), *(decided(i, "MUTASI") for i in range(2)), decided(5, at=DEADLINE + timedelta(hours=1)),
+              decided(7, school="20300001", nik=nik), decided(8, school="20300002", nik=nik, regency="3301")]
+    state: dict[str, Any] = {}
+    first = [a for e in events for a in evaluate(e, RULES, state, NOW)]
+    assert sorted(a.rule.value for a in first) == ["admission_after_deadline", "admission_double",
+                                                   "admission_over_quota"]
+    replayed = [a for e in events for a in evaluate(e, RULES, state, NOW)]  # state kept, alerts lost
+    assert {a.alert_id for a in replayed} == {a.alert_id for a in first}
+    assert next(a for a in replayed if a.rule is AlertRule.ADMISSION_OVER_QUOTA).details["admitted"] == 2
+    raised: dict[str, Any] = {}
+    Deduplicator(raised).new(first)
+    assert Deduplicator(raised).new(replayed) == []
