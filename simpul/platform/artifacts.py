@@ -50,11 +50,11 @@ def apicurio_home(state_dir: Path) -> Path:
 
 def ensure_artifacts(state_dir: Path, progress: Callable[[str], None] = lambda _: None) -> None:
     """Fetch what is missing; a second call with everything present does nothing and needs no Maven."""
-    if not _kafka_present(state_dir):
+    if not kafka_present(state_dir):
         _mvn(state_dir, ["-f", str(DEPLOY_LOCAL / "kafka-pom.xml"), "dependency:copy-dependencies",
                          f"-DoutputDirectory={kafka_lib(state_dir).resolve()}"], "Apache Kafka", progress)
         (kafka_lib(state_dir) / ".complete").write_text(_pom_digest("kafka-pom.xml"))
-    if not _apicurio_present(state_dir):
+    if not apicurio_present(state_dir):
         _mvn(state_dir, ["-f", str(DEPLOY_LOCAL / "apicurio-pom.xml"), "dependency:unpack",
                          f"-DoutputDirectory={apicurio_home(state_dir).resolve()}"], "Apicurio Registry", progress)
         if not (apicurio_home(state_dir) / "quarkus-run.jar").is_file():
@@ -64,12 +64,12 @@ def ensure_artifacts(state_dir: Path, progress: Callable[[str], None] = lambda _
         (apicurio_home(state_dir) / ".complete").write_text(_pom_digest("apicurio-pom.xml"))
 
 
-def _kafka_present(state_dir: Path) -> bool:
+def kafka_present(state_dir: Path) -> bool:
     marker = kafka_lib(state_dir) / ".complete"
     return marker.is_file() and marker.read_text() == _pom_digest("kafka-pom.xml")
 
 
-def _apicurio_present(state_dir: Path) -> bool:
+def apicurio_present(state_dir: Path) -> bool:
     marker = apicurio_home(state_dir) / ".complete"
     return (marker.is_file() and marker.read_text() == _pom_digest("apicurio-pom.xml")
             and (apicurio_home(state_dir) / "quarkus-run.jar").is_file())
@@ -79,14 +79,6 @@ def _pom_digest(pom: str) -> str:
     import hashlib
 
     return hashlib.sha256((DEPLOY_LOCAL / pom).read_bytes()).hexdigest()
-
-
-def kafka_present(state_dir: Path) -> bool:
-    return _kafka_present(state_dir)
-
-
-def apicurio_present(state_dir: Path) -> bool:
-    return _apicurio_present(state_dir)
 
 
 def _mvn(state_dir: Path, args: list[str], what: str, progress: Callable[[str], None]) -> None:
