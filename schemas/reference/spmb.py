@@ -84,7 +84,7 @@ def route_problems(level: str, route: str, field: str = "route") -> list[FieldPr
     known = spmb_levels()[level]
     if known.allows(route):
         return []
-    return [FieldProblem(field, f"{level} has no {route} route in SPMB; its routes: {', '.join(known.routes)}")]
+    return [FieldProblem(field, f"is not an SPMB route of {level}; {level} has {', '.join(known.routes)}")]
 
 
 def quota_problems(level: str, seats: dict[str, int]) -> list[FieldProblem]:

@@ -90,7 +90,7 @@ def test_a_seeded_spmb_run_equals_its_manifest_through_the_pipeline(pipeline: h.
     assert {r: reasons.get(r, 0) for r in m.dlq} == m.dlq
     named = [h.headers(x)["simpul.reason_message"] for x in dlq
              if "SchoolAdmissionApplied" in h.headers(x)["simpul.reason_message"]]
-    assert len(named) == len(sd_merit) and all("route" in msg and "SD has no PRESTASI" in msg for msg in named)
+    assert len(named) == len(sd_merit) and all("route" in msg and "is not an SPMB route of SD" in msg for msg in named)
 
     # alerts: each planted anomaly once, nothing from the clean schools
     h.wait_for("the alerts", lambda: h.count(s, [p.topics.alerts.name]) >= sum(m.alerts.values()), alive=p.alive)

@@ -89,7 +89,7 @@ def problems(event_type: str, **overrides: Any) -> dict[str, str]:
 
 
 def test_prestasi_is_refused_at_sd_naming_the_field() -> None:
-    assert "SD has no PRESTASI route" in problems("SchoolAdmissionApplied", school_level="SD", route="PRESTASI")["route"]
+    assert "is not an SPMB route of SD" in problems("SchoolAdmissionApplied", school_level="SD", route="PRESTASI")["route"]
     assert "route" in problems("SchoolAdmissionDecided", school_level="SD", route="PRESTASI")
     example("SchoolAdmissionApplied", school_level="SMP", route="PRESTASI")  # SMP has it
     example("SchoolAdmissionApplied", school_level="SMK", route="DOMISILI")  # SMK: no share fixed, every route
