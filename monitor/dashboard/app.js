@@ -5,6 +5,7 @@ const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({"&":"&amp;","<":
 const colours = ["#58a6ff", "#3fb950", "#d29922", "#f778ba", "#a371f7", "#56d4dd"];
 let selected = new Map();
 let session = null;
+let dlqRegency = null;  // a regency code: the DLQ browser shows that regency's rejections only (#dlq-<code>)
 
 async function api(path, options = {}) {
   const r = await fetch(path, {credentials: "same-origin", ...options});
@@ -52,7 +53,8 @@ function render(data) {
     const sla = (s.sla_met_pct === null || s.sla_met_pct === undefined) ? "–" : `${s.sla_met_pct.toFixed(1)}%`;
     return `<tr data-regency="${r.code}"><td>${r.code}</td><td>${esc(r.name)}</td>` +
       `<td class="${f.silent ? "silent" : "fresh"}">${ago(f.seconds_since)}</td>` +
-      `<td>${fmt(s.events_today ?? 0)}</td><td>${sla}</td><td>${fmt(s.open_alerts ?? 0)}</td></tr>`;
+      `<td>${fmt(s.events_today ?? 0)}</td><td>${sla}</td><td>${fmt(s.open_alerts ?? 0)}</td>` +
+      `<td><a class="rejections" href="#dlq-${esc(r.code)}">DLQ</a></td></tr>`;
   }).join("");
   $("#alerts tbody").innerHTML = (store.recent_alerts || []).map((a) =>
     `<tr><td>${esc(new Date(a.raised_at).toLocaleString())}</td><td class="sev-${esc(a.severity)}">${esc(a.rule)}</td>` +
@@ -74,17 +76,28 @@ async function poll() {
   setTimeout(poll, 2000);
 }
 
-async function loadDlq() {
+function dlqFilterFromHash() {
+  const m = /^#dlq-([0-9]{4})$/.exec(location.hash);
+  dlqRegency = m ? m[1] : null;
+  $("#dlq-filter").hidden = !dlqRegency;
+  $("#dlq-filter-code").textContent = dlqRegency || "";
+  selected.clear();
+  if (dlqRegency) $("#dlq-panel").scrollIntoView();
+}
+
+async function loadDlq(again = true) {
   try {
-    const r = await api("/api/dlq?limit=100");
+    const want = dlqRegency;
+    const r = await api("/api/dlq?limit=100" + (want ? `&regency=${encodeURIComponent(want)}` : ""));
     if (!r.ok) return;
     const rows = await r.json();
+    if (want !== dlqRegency) return;  // the filter changed while this answer was on its way
     $("#dlq tbody").innerHTML = rows.map((d) =>
       `<tr data-id="${d.id}"><td><input type="checkbox" ${selected.has(d.id) ? "checked" : ""}></td>` +
       `<td>${esc(d.timestamp ? new Date(d.timestamp).toLocaleString() : "")}</td><td>${esc(d.reason)}</td>` +
       `<td>${esc(d.message)}</td><td>${esc(d.source_topic)}:${esc(d.source_partition)}:${esc(d.source_offset)}</td>` +
       `<td>${esc(d.event_type || "(does not decode)")}</td></tr>`).join("") ||
-      `<tr><td colspan="6" class="dim">the DLQ is empty</td></tr>`;
+      `<tr><td colspan="6" class="dim">${dlqRegency ? "no rejections of this regency among the newest records" : "the DLQ is empty"}</td></tr>`;
     for (const tr of document.querySelectorAll("#dlq tbody tr[data-id]")) {
       const d = rows.find((x) => x.id === tr.dataset.id);
       tr.addEventListener("click", (ev) => {
@@ -94,8 +107,9 @@ async function loadDlq() {
         $("#dlq-payload").value = d.payload ? JSON.stringify({event_type: d.event_type, ...d.payload}, null, 2) : "";
       });
     }
-  } catch (e) { /* shown by the overview poll */ }
-  setTimeout(loadDlq, 5000);
+  } catch (e) { /* shown by the overview poll */ } finally {
+    if (again) setTimeout(loadDlq, 5000);
+  }
 }
 
 async function replay(fixed) {
@@ -133,4 +147,6 @@ async function logout() {
 $("#replay-asis").addEventListener("click", () => replay(false));
 $("#replay-fixed").addEventListener("click", () => replay(true));
 $("#logout").addEventListener("click", logout);
+window.addEventListener("hashchange", () => { dlqFilterFromHash(); loadDlq(false); });
+dlqFilterFromHash();
 loadSession().then(() => { poll(); loadDlq(); loadAudit(); });

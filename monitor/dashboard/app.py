@@ -1,5 +1,7 @@
 """The ops dashboard (`simpul monitor`): overview, the 35 regencies, alerts, lag chart, DLQ browser with replay, the
-audit trail, and Prometheus /metrics. The page polls /api/overview, so it updates live without a reload.
+audit trail, and Prometheus /metrics. The page polls /api/overview, so it updates live without a reload. Each
+regency row links to the DLQ browser filtered to that regency's rejections (`/api/dlq?regency=<code>`: the records
+whose source is its ingress topic).
 
 Every route but /login, /healthz and the static assets needs a session (monitor.dashboard.access); replaying or
 editing a DLQ record needs the operator role and the session's CSRF token, and is written to the audit trail.
@@ -34,6 +36,8 @@ from schemas.reference import regencies
 log = logging.getLogger("simpul.monitor")
 
 MAX_LOGIN_BODY = 4096
+DLQ_SCAN = 1000
+"""The newest DLQ records a regency filter looks through (the browser shows the newest, never the whole topic)."""
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
 
 
@@ -68,6 +72,7 @@ def create_app(state: DashboardState, dlq: DlqBrowser, access: OpsAccess) -> Fas
     page, login_page = _asset("index.html"), _asset("login.html")
     assets = {name: _asset(name) for name in STATIC}
     names = [{"code": r.code, "name": r.display_name} for r in regencies()]
+    codes = {r["code"] for r in names}
 
     @app.middleware("http")
     async def guard(request: Request, call_next):  # noqa: ANN001, ANN202 - Starlette's middleware signature
@@ -147,9 +152,15 @@ def create_app(state: DashboardState, dlq: DlqBrowser, access: OpsAccess) -> Fas
         return {**state.snapshot(), "regencies": names}
 
     @app.get("/api/dlq")
-    def dlq_records(request: Request, limit: int = 100) -> list[dict[str, Any]]:
+    def dlq_records(request: Request, limit: int = 100, regency: str | None = None) -> list[dict[str, Any]]:
         require_session(access, request)
-        return [{**r.model_dump(mode="json"), "id": r.id} for r in dlq.latest(min(max(limit, 1), 1000))]
+        limit = min(max(limit, 1), 1000)
+        if regency is None:
+            return [{**r.model_dump(mode="json"), "id": r.id} for r in dlq.latest(limit)]
+        if regency not in codes:
+            raise HTTPException(status_code=422, detail="regency: not one of the 35 regency codes")
+        rows = [r for r in dlq.latest(DLQ_SCAN) if dlq.ingress.get(r.source_topic) == regency]
+        return [{**r.model_dump(mode="json"), "id": r.id} for r in rows[:limit]]
 
     @app.get("/api/audit")
     def audit_entries(request: Request, limit: int = 100) -> list[dict[str, Any]]:

@@ -48,7 +48,7 @@ def running_pipeline(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, 
            "SIMPUL_STORE_URL": f"sqlite:///{tmp_path / 'store.sqlite'}"}
     commands = {
         "gatekeeper": ["streams", "run", "gatekeeper"],
-        "simulator": ["simulate", "--events", "200000", "--seed", "11", "--rate", "40",
+        "simulator": ["simulate", "--events", "20000", "--seed", "11", "--rate", "40",
                       "--manifest", str(tmp_path / "manifest.json")],
         "monitor": ["monitor", "--port", str(port), "--interval", "1"],
     }
@@ -120,6 +120,22 @@ def test_dashboard_loads_and_updates_live(running_pipeline: tuple[str, str, str]
             # The accepted-events counter is live: it rises without a reload while the simulator feeds the bus.
             first = _count_above(page, "#events-total", 0, 120)
             second = _count_above(page, "#events-total", first, 60)
+            # A regency row links to that regency's rejections: the DLQ browser filtered to its ingress topic.
+            expect(page.locator("#dlq tbody tr[data-id]").first).to_be_visible(timeout=60_000)
+            source = page.locator("#dlq tbody tr[data-id] td").nth(4).inner_text()
+            code = source.split(".ingress.")[1][:4]
+            page.click(f"#regencies tr[data-regency='{code}'] a.rejections")
+            expect(page.locator("#dlq-filter")).to_be_visible()
+            expect(page.locator("#dlq-filter-code")).to_have_text(code)
+            end = time.monotonic() + 30
+            while time.monotonic() < end:  # the filtered answer replaces the rows shown before the click
+                sources = page.locator("#dlq tbody tr[data-id] td:nth-child(5)").all_inner_texts()
+                if sources and all(f".ingress.{code}:" in s for s in sources):
+                    break
+                page.wait_for_timeout(500)
+            assert sources and all(f".ingress.{code}:" in s for s in sources), (code, sources)
+            page.click("#dlq-all")
+            expect(page.locator("#dlq-filter")).to_be_hidden()
             page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
             page.click("#logout")
             page.wait_for_url(url + "login")
