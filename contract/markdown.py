@@ -416,16 +416,22 @@ def _producing(topics: TopicSet, addresses: Addresses) -> list[str]:
         "up the id, frames and caches. Against Simpul's registry it works only with these settings:",
         "",
     ]
-    lines += table(["setting", "value", "why"], [
+    lines += table(["setting", "value", "what it does"], [
         ["`apicurio.registry.url`", f"the core v3 API, `{_registry_v3(addresses)}`",
-         f"pointed at the Confluent-compatible `{addresses.registry_path}` it fails with 404"],
+         f"the serde speaks Apicurio's own API; pointed at the Confluent-compatible `{addresses.registry_path}` "
+         "its lookups fail with 404"],
         ["`apicurio.registry.artifact-resolver-strategy`", "`io.apicurio.registry.serde.avro.strategy."
-         "QualifiedRecordIdStrategy`", "the artifact is the record's full name, as the subject is"],
+         "QualifiedRecordIdStrategy`", "looks the schema up as the artifact named by the record's full name, "
+         "which is the subject the province registers (group `default`)"],
         ["`apicurio.registry.auto-register`", "`false`", "the province registers the schemas; producers never do"],
-        ["`apicurio.registry.dereference-schema`", "`true`", "the lookup sends the schema whole"],
-        ["`apicurio.registry.canonicalize`", "`true`", "the lookup matches the registered schema by its canonical "
-         "form, not its exact text"],
+        ["`apicurio.registry.dereference-schema`", "`true`", "asks the registry for schemas with their references "
+         "resolved"],
+        ["`apicurio.registry.canonicalize`", "`true`", "finds the registered version by the schema's canonical "
+         "form, so formatting differences do not matter"],
     ])
+    lines += ["These are the settings the test suite runs the example with against Simpul's registry; leave "
+              "`apicurio.registry.id-handler` at its default, which writes the 4-byte id of the Confluent wire "
+              "format.", ""]
     lines += snippets.block(f"{snippets.JAVA_PACKAGE}/ApicurioSerdeProducer.java")
     lines += [
         "The value it writes is the same wire format (magic byte 0, the 4-byte id), so the gatekeeper and every "
