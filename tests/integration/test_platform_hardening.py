@@ -102,7 +102,7 @@ def run() -> Iterator[Run]:
                       postgres=ports[4], gateway=ports[5])
     stderr = state.parent / f"{state.name}.stderr"
     with open(stderr, "wb") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "simpul", "run", "--rate", "2", "--json",
+        proc = subprocess.Popen([sys.executable, "-m", "simpul", "run", "--rate", "2", "--json", "--with-postgres",
                                  "--dashboard-port", str(ports[6]), "--site-port", str(ports[7])],
                                 env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     try:

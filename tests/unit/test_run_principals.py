@@ -69,13 +69,13 @@ def _run_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tup
 
 def test_run_asks_for_the_secured_platform_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asked, output = _run_cli(tmp_path, monkeypatch)
-    assert asked == {"secure": True, "with_postgres": True}
+    assert asked == {"secure": True, "with_postgres": False}  # the embedded default stores to SQLite
     assert "--insecure" not in output
 
 
 def test_insecure_runs_plaintext_with_a_warning(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     asked, output = _run_cli(tmp_path, monkeypatch, "--insecure")
-    assert asked == {"secure": False, "with_postgres": True}
+    assert asked == {"secure": False, "with_postgres": False}
     assert "warning: --insecure" in output and "PLAINTEXT" in output
 
 
