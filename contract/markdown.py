@@ -393,6 +393,12 @@ def _producing(topics: TopicSet, addresses: Addresses) -> list[str]:
         f"`{NAMESPACE}.{EXAMPLE_EVENT}`). The hand-framed examples encode with the latest registered schema and "
         "its id; cache both, an id never changes its schema.",
         "",
+        "**All the schemas as files.** `simpul schemas export DIR` writes the latest registered version of every "
+        "event schema, one `DIR/<family>/<EventType>.avsc` each, from the registry it is pointed at (`--registry "
+        "URL`, or the `SIMPUL_*` settings); `--from-package` writes the installed package's own files instead. It "
+        "is the same as calling `GET {registry}/subjects/<subject>/versions/latest` for each subject and saving "
+        "its `schema`; Avro code generators (avro-maven-plugin's `schema` goal, for one) read these files as they are.",
+        "",
         "### Java, from Maven Central alone",
         "",
         "Confluent's `io.confluent:kafka-avro-serializer` is not on Maven Central (only on Confluent's own "
