@@ -12,6 +12,7 @@ then masks every run of 16+ digits like a NIK, so no NIK reaches the topic, the 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from collections.abc import Mapping, Sequence
 from enum import StrEnum
@@ -24,6 +25,8 @@ from schemas.outcomes import RejectReason
 
 MAX_CASE_ID = 200
 MAX_PROBLEMS = 20
+_json_string = json.encoder.encode_basestring  # type: ignore[attr-defined]  # C-accelerated: a quoted JSON string
+_LONG_DIGITS = re.compile(r"[0-9]{16}")
 
 
 class OutcomeStatus(StrEnum):
@@ -82,6 +85,19 @@ def outcome_value(regency_code: str, event_id: str | None, event_type: str | Non
         doc["problems"] = [{"field": f, "reason": r} for f, r in problems[:MAX_PROBLEMS]]
         doc["message"] = message
     return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def accepted_value(regency_code: str, event_id: str, event_type: str, case_id: str, status: str, source: str,
+                   at: str) -> bytes:
+    """`outcome_value` of a routed or duplicate event, from a template: a fifth of its cost, for the gatekeeper's
+    every record. `event_id` (a UUID), `event_type` (a catalog name), `source` (topic names are [a-zA-Z0-9._-])
+    and `at` need no escaping; `case_id` is escaped, and masked like a NIK if it holds a 16-digit run. `status`
+    is an OutcomeStatus value (a plain str: the enum's `.value` alone costs a quarter of the rest)."""
+    if len(case_id) >= 16 and _LONG_DIGITS.search(case_id):
+        case_id = redact_niks(case_id)
+    case = _json_string(case_id) if case_id else "null"
+    return (f'{{"regency_code":"{regency_code}","event_id":"{event_id}","event_type":"{event_type}",'
+            f'"case_id":{case},"status":"{status}","source":"{source}","at":"{at}"}}').encode("utf-8")
 
 
 def without_values(reason: str, record: Mapping[str, Any] | None, field: str | None = None) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from schemas.codec import AvroCodec
 from schemas.dlq_seal import DlqSeal, Original
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
-from schemas.feedback import OutcomeStatus, identifiers, outcome_value, without_values
+from schemas.feedback import OutcomeStatus, accepted_value, identifiers, outcome_value, without_values
 from schemas.nik import NikContext, redact_niks, tokenised_fields
 from schemas.outcomes import Header, RejectReason, source_of
 
@@ -232,6 +232,9 @@ def screen(
     )
 
 
+_ROUTED, _DUPLICATE = OutcomeStatus.ROUTED.value, OutcomeStatus.DUPLICATE.value
+
+
 def feedback(outcome: Outcome, topic: str, routing: Routing, at: str) -> tuple[str, bytes, bytes] | None:
     """The record of the regency's outcome topic for `outcome` (topic, key, value), or None when there is none
     to write: a record already done before a crash, or one read from a topic that is no regency's ingress.
@@ -246,22 +249,18 @@ def feedback(outcome: Outcome, topic: str, routing: Routing, at: str) -> tuple[s
         return None
     regency = routing.ingress[topic]
     if isinstance(outcome, Routed):
-        value = outcome_value(regency, outcome.event_id, outcome.event_type, _case(outcome.case_id),
-                              OutcomeStatus.ROUTED, outcome.source, at)
+        value = accepted_value(regency, outcome.event_id, outcome.event_type, outcome.case_id, _ROUTED,
+                               outcome.source, at)
         return target, outcome.event_id.encode(), value
     if isinstance(outcome, Duplicate):
-        value = outcome_value(regency, outcome.event_id, outcome.event_type or None, _case(outcome.case_id),
-                              OutcomeStatus.DUPLICATE, outcome.source, at)
+        value = accepted_value(regency, outcome.event_id, outcome.event_type, outcome.case_id, _DUPLICATE,
+                               outcome.source, at)
         return target, outcome.event_id.encode(), value
     value = outcome_value(regency, outcome.event_id, outcome.event_type, outcome.case_id, OutcomeStatus.REJECTED,
                           outcome.source, at, outcome.reason, outcome.problems,
                           "; ".join(f"{f}: {r}" for f, r in outcome.problems))
     return target, (outcome.event_id or outcome.source).encode(), value
 
-
-def _case(case_id: str) -> str | None:
-    """A valid event's case id as an outcome shows it (masked like a NIK if it holds a long digit run)."""
-    return (redact_niks(case_id) if len(case_id) >= 16 else case_id) or None
 
 
 def canonical_value(codec: AvroCodec, event_type: str, record: Mapping[str, Any], value: bytes, hmac_key: bytes) -> bytes:
