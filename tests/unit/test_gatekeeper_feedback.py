@@ -117,3 +117,15 @@ def test_without_values_takes_out_quoted_and_own_values() -> None:
         "beras is priced per kg, not per the value")
     assert without_values('name "Budi" refused', record) == "name the value refused"
     assert without_values(f"holds {NIK}", None) == "holds 3374************"
+
+
+@pytest.mark.parametrize("case_id", ["SR-3374-2025-000123", 'a "quoted" \\ case\n', "kasus-é-✓", f"NIK-{NIK}", ""])
+def test_the_template_of_an_accepted_event_is_the_json_of_its_outcome(case_id: str) -> None:
+    from schemas.feedback import accepted_value, outcome_value
+
+    args = ("3374", "0b6f9a3e-2f55-4a39-9a0b-5d1c5f3a0001", "ServiceRequestSubmitted")
+    fast = parse_outcome(accepted_value(*args, case_id, "routed", "p.ingress.3374:0:9", AT))
+    slow = parse_outcome(outcome_value(*args, (case_id or None) if NIK not in case_id else f"NIK-{NIK[:4]}{'*' * 12}",
+                                       OutcomeStatus.ROUTED, "p.ingress.3374:0:9", AT))
+    assert fast == slow
+    assert NIK not in fast.model_dump_json()
