@@ -28,8 +28,8 @@ EXAMPLES = ROOT / "examples"
 def gatekeeper_pipeline(settings: Settings, state: Path, tag: str) -> Iterator[h.Pipeline]:
     """A fresh prefix (topics provisioned) with the gatekeeper running, so ingress reaches the canonical topics."""
     p = h.Pipeline(settings, f"{tag}{uuid.uuid4().hex[:8]}", state)
-    p.provision()
     try:
+        p.provision()
         p.start("gatekeeper")
         yield p
     finally:
