@@ -219,7 +219,6 @@ def complaint_categories() -> dict[str, ComplaintCategory]:
     return result
 
 
-@cache
 def add_working_days(start: datetime, days: int) -> datetime:
     """`start` moved forward by `days` working days (Monday-Friday), same time of day."""
     current, added = start, 0
@@ -238,6 +237,7 @@ def complaint_resolution_deadline(filed_at: datetime, category: str | None) -> d
     return add_working_days(filed_at.astimezone(UTC), d.verify_and_forward_working_days + d.follow_up_working_days)
 
 
+@cache
 def complaint_workflow() -> ComplaintWorkflow:
     """Complaint statuses and allowed transitions."""
     data = _read_yaml("complaint_categories.yaml")
