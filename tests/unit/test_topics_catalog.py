@@ -82,7 +82,7 @@ def test_settings_per_role(catalog: Catalog) -> None:
         1, "delete", "-1")
     receipts = topics.find("receipts", regency="3301")
     assert (receipts.name, receipts.partitions, receipts.config["retention.ms"]) == (
-        "jateng.receipts.3301", 3, str(365 * 86_400_000))
+        "jateng.receipts.3301", 1, str(365 * 86_400_000))
 
 
 def test_replication_follows_the_cluster(catalog: Catalog) -> None:
