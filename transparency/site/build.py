@@ -9,9 +9,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from consumers.admissions import admissions
+from consumers.infrastructure import road_reports, works_progress
 from consumers.report import transparency
 from transparency.site.labels import LABELS, Lang
-from transparency.site.model import build_model
+from transparency.site.model import Measures, build_model
 from transparency.site.render import Checkpoint, render, write
 
 
@@ -26,6 +28,12 @@ def latest_checkpoint(engine: sa.Engine) -> Checkpoint | None:
         return None
     return Checkpoint(origin=record.origin, size=record.size, root_hash=record.root_hash,
                       signed_at=record.signed_at, note=record.note, verifier_key=record.verifier_key)
+
+
+def read_measures(engine: sa.Engine, level: str = "SMA") -> Measures:
+    """The sector measures exactly as `simpul report --measure admissions --level SMA|roads|works` reads them."""
+    return Measures(admissions=admissions(engine, level=level), roads=road_reports(engine),
+                    works=works_progress(engine), level=level)
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,10 @@ def build_site(engine: sa.Engine, out: Path, *, lang: Lang = "id", now: datetime
     """Render the site from the store behind `engine` into `out` (replacing a previous build there): `lang` at
     the root, every other language in a parallel tree under `<lang>/`."""
     cells = transparency(engine, period="month")
+    measures = read_measures(engine)
     checkpoint = latest_checkpoint(engine)
-    models = [build_model(cells, lang)] + [build_model(cells, other) for other in LABELS if other != lang]  # type: ignore[arg-type]
+    models = [build_model(cells, lang, measures)] + [build_model(cells, other, measures)  # type: ignore[arg-type]
+                                                     for other in LABELS if other != lang]
     files = render(models, checkpoint, now or datetime.now(UTC))
     write(files, out)
     return BuildResult(out=out.resolve(), pages=sum(1 for n in files if n.endswith(".html")), files=len(files),

@@ -86,7 +86,8 @@ def table_csv(table: Table) -> str:
 
 
 def table_json(table: Table, lang: str) -> str:
-    return json.dumps({"table": table.slug, "title": table.title, "columns": list(table.keys),
+    return json.dumps({"table": table.slug, "title": table.title, **({"note": table.note} if table.note else {}),
+                       "columns": list(table.keys),
                        "suppressed": SUPPRESSED, "suppression": LABELS[lang]["suppression"],
                        "rows": [{k: row[k] for k in table.keys} for row in table.rows]},
                       indent=2, ensure_ascii=False) + "\n"
@@ -100,7 +101,7 @@ def _table_html(table: Table, root: str, lang: str) -> str:
     for i, row in enumerate(table.rows):
         cells = []
         for j, c in enumerate(table.columns):
-            text = _e(display(row[c], lang))
+            text = _e(row[c] if c in TEXT_COLUMNS and row[c] is not None else display(row[c], lang))
             if j == 0 and i in table.links:
                 text = f'<a href="{_e(root + table.links[i])}">{text}</a>'
             cls = "text" if c in TEXT_COLUMNS else "num" + (" suppressed" if row[c] == SUPPRESSED else "")
@@ -109,13 +110,16 @@ def _table_html(table: Table, root: str, lang: str) -> str:
     if not body:
         body.append(f'<tr><td colspan="{len(table.columns)}">{_e(L["empty"])}</td></tr>')
     data = f"{root}data/{table.slug}"
-    return (f'<section class="table" id="{_e(table.slug)}">\n<h2>{_e(table.title)}</h2>\n'
+    note = f'<p class="table-note">{_e(table.note)}</p>\n' if table.note else ""
+    return (f'<section class="table" id="{_e(table.slug)}">\n<h2>{_e(table.title)}</h2>\n{note}'
             f'<div class="table-wrap"><table>\n<thead><tr>{head}</tr></thead>\n<tbody>\n' + "\n".join(body)
             + f'\n</tbody></table></div>\n<p class="downloads">{_e(L["download"])}: '
             f'<a href="{_e(data)}.csv" download>CSV</a> <a href="{_e(data)}.json" download>JSON</a></p>\n</section>')
 
 
-TEXT_COLUMNS = frozenset({"regency_code", "regency_name", "service_code", "service_name", "period"})
+TEXT_COLUMNS = frozenset({"regency_code", "regency_name", "service_code", "service_name", "period", "school_level",
+                          "admission_year", "route", "route_name"})
+"""Codes, names and periods: shown as they are (a year is no number to group into thousands)."""
 
 
 def _chart_html(chart: Chart) -> str:
