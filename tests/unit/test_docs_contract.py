@@ -26,8 +26,7 @@ from typer.testing import CliRunner
 
 import simpul.cli.docs as docs_cli
 from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_asyncapi
-from contract.markdown import render_contract_md
-from contract.snippets import SnippetTemplate, render
+from contract.markdown import REGISTRY_V3_PATH, render_contract_md
 from contract.sources import derived_record_models
 from schemas.catalog import default_catalog
 from schemas.models import model_for
@@ -299,18 +298,21 @@ def test_contract_examples_are_valid_events(contract: str) -> None:
         section = contract.split(f"\n### {schema.name}\n", 1)[1].split("\n### ", 1)[0]
         (block,) = _json_blocks(section)
         model_for(schema.name).model_validate(json.loads(block))
-    curl = re.search(r"```bash\n(.*?)\n```", contract, flags=re.S)
+    # the curl example's body, with the fresh id and time it makes filled in
+    curl = re.search(r"```bash\n(.*?)\n```", contract.split("`examples/curl/publish.sh`:", 1)[1], flags=re.S)
     assert curl is not None
-    body = json.loads(curl.group(1).split("<<'JSON'\n", 1)[1].rsplit("\nJSON", 1)[0])
-    for event in body["events"]:
+    body = curl.group(1).split("<<JSON\n", 1)[1].rsplit("\nJSON", 1)[0]
+    body = body.replace("$EVENT_ID", "0b1c6a9e-6a1f-4d7e-9d6e-2f3b1a5c7d8e").replace("$NOW", "2025-03-03T02:15:30.123Z")
+    for event in json.loads(body)["events"]:
         fields = dict(event)
         model_for(fields.pop("event_type")).model_validate(fields)
 
 
 def test_contract_snippets_use_the_wire_settings(contract: str) -> None:
-    for needle in ("pack('CN', 0, $schemaId)", "'acks', 'all'", "'enable.idempotence', 'true'",
-                   "RecordNameStrategy.class.getName()", '"auto.register.schemas", false',
-                   '"use.latest.version", false', "X-API-Key", "/v1/events", "/apis/ccompat/v7"):
+    for needle in ("pack('CN', 0, $id)", "ProducerConfig.ACKS_CONFIG, \"all\"",
+                   "ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true", "out.write(0);",
+                   "QualifiedRecordIdStrategy.class.getName()", "SerdeConfig.AUTO_REGISTER_ARTIFACT, false",
+                   "X-API-Key", "/v1/events", "/apis/ccompat/v7", "/apis/registry/v3"):
         assert needle in contract, needle
 
 
@@ -362,8 +364,9 @@ def test_printed_addresses_are_the_settings_defaults() -> None:
     registry_path = registry.path
     local = {defaults.kafka.bootstrap, registry.netloc, f"{defaults.gateway_host}:{defaults.gateway_port}"}
     for rel, text in _committed().items():
-        assert set(re.findall(r"/apis/[\w/]+", text)) == {registry_path}, (
-            f"{rel} prints a registry path other than Settings.registry's {registry_path}")
+        # the Confluent-compatible API, and the core v3 API beside it (Apicurio's own serde needs that one)
+        assert set(re.findall(r"/apis/[\w/]+", text)) <= {registry_path, REGISTRY_V3_PATH}, (
+            f"{rel} prints a registry path other than Settings.registry's {registry_path} or {REGISTRY_V3_PATH}")
         for host in set(re.findall(r"127\.0\.0\.1:\d+", text)):
             assert host in local, f"{rel} prints {host}, not a default of Settings"
     contract = _committed()[str(docs_cli.CONTRACT_MD)]
@@ -384,19 +387,3 @@ def test_another_prefix_renames_every_topic() -> None:
     for text in docs.values():
         assert "jateng." not in text
         assert "`dinas.ingress.<regency_code>`" in text or "dinas.ingress.{regency_code}" in text
-
-
-def test_snippet_templates_fill_every_placeholder() -> None:
-    folder = ROOT / "contract" / "templates"
-    names = sorted(p.name for p in folder.iterdir())
-    assert names == ["PublishServiceRequest.java", "publish.php", "publish.py", "publish.sh"]
-    contract = _committed()[str(docs_cli.CONTRACT_MD)]
-    for name in names:
-        placeholders = SnippetTemplate((folder / name).read_text(encoding="utf-8")).get_identifiers()
-        assert placeholders, name
-        with pytest.raises(KeyError):
-            render(name)
-    assert "{{" not in contract and "}}" not in contract
-    with pytest.raises(ValueError):
-        SnippetTemplate("{{ not a name }}").substitute({})
-
