@@ -147,6 +147,10 @@ class AvroCodec:
                 schema_id = self.client.lookup_schema(schema.subject, Schema(schema.text, "AVRO")).schema_id
         except SchemaRegistryError as exc:
             raise _registry_error("looking up", schema.subject, exc) from exc
+        except RegistryError:
+            raise
+        except Exception as exc:  # connection errors come from the HTTP client, not as SchemaRegistryError
+            raise RegistryError(f"looking up {schema.subject}: cannot reach the registry: {exc}") from exc
         with self._lock:
             self._ids[schema.name] = schema_id
         return schema_id

@@ -168,10 +168,6 @@ def test_every_documented_publish_error_is_what_the_gateway_answers(gateway: Gat
     assert [p["field"] for p in conflict["problems"]] == ["event_id"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "the registry unreachable (connection refused) is answered 500, not the documented 503: AvroCodec.schema_id "
-    "raises the HTTP client's ConnectError, which is no RegistryError, so producers/gateway/app.py `_publish` does "
-    "not turn it into 503"))
 def test_registry_down_is_503(no_registry: GatewayProcess, keys: dict[str, str]) -> None:
     answer = _post(no_registry, keys["3374"], {"events": [_event()]})
     assert answer.status_code == 503 and answer.json()["error"] == "unavailable", answer.text
