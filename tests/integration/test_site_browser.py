@@ -43,6 +43,10 @@ EVENTS, SEED = 12000, 4242  # enough for regency x service x month cells of 5 an
 SUPPRESSED = "<5"
 FIGURES = ("requests", "completed", "sla_met_pct", "median_completion_hours", "fee_anomalies", "complaints",
            "complaints_resolved_in_time_pct")
+ADMISSION_FIGURES = ("schools", "quota_seats", "applied", "admitted", "admitted_pct_of_quota", "schools_over_quota",
+                     "admitted_after_deadline")
+SECTOR_TABLES = ("spmb", "jalan", "pekerjaan")
+"""The site's tables of `simpul report --measure admissions|roads|works`, on the overview and every regency page."""
 
 
 def _free_port() -> int:
@@ -141,6 +145,13 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
 
     report = {(r["regency_code"], r["service_code"], r["period"]): r
               for r in json.loads(_simpul(env, "report", "--json", "--store-url", store_url))}
+    spmb = {(r["regency_code"], r["admission_year"], r["route"]): r for r in json.loads(
+        _simpul(env, "report", "--measure", "admissions", "--level", "SMA", "--json", "--store-url", store_url))}
+    roads = {r["regency_code"]: r for r in json.loads(
+        _simpul(env, "report", "--measure", "roads", "--json", "--store-url", store_url))}
+    works = {r["regency_code"]: r for r in json.loads(
+        _simpul(env, "report", "--measure", "works", "--json", "--store-url", store_url))}
+    assert spmb and roads and works
     ARTIFACTS.mkdir(exist_ok=True)
     errors: list[str] = []
     with sync_playwright() as pw:
@@ -153,7 +164,13 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
             page.goto(url)
             expect(page.locator("#provinsi-wilayah tbody tr")).to_have_count(35)
             assert "Kota Semarang" in page.locator("#provinsi-wilayah").inner_text()
-            expect(page.locator("canvas[data-rendered=true]")).to_have_count(2)
+            expect(page.locator("canvas[data-rendered=true]")).to_have_count(5)
+            for slug in SECTOR_TABLES:  # the sector measures: a table, its downloads and a chart drawn
+                expect(page.locator(f"#provinsi-{slug} tbody tr").first).to_be_visible()
+                expect(page.locator(f"#chart-provinsi-{slug} canvas[data-rendered=true]")).to_have_count(1)
+            expect(page.locator("#provinsi-jalan tbody tr")).to_have_count(35)
+            expect(page.locator("#provinsi-pekerjaan tbody tr")).to_have_count(35)
+            assert "target instansi sendiri" in page.locator("#provinsi-jalan thead").inner_text()
             assert page.locator("canvas").first.bounding_box()["height"] > 100  # type: ignore[index]
             page.screenshot(path=str(ARTIFACTS / "site-overview.png"), full_page=True)
 
@@ -172,7 +189,11 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
             page.select_option("#regency-nav", f"wilayah/{code}.html")
             page.wait_for_url(url + f"wilayah/{code}.html")
             expect(page.locator("h1")).to_have_text(busiest["regency_name"])
-            expect(page.locator("canvas[data-rendered=true]")).to_have_count(2)
+            drawn = 2 + (1 if any(k[0] == code for k in spmb) else 0)  # services, and SPMB seats per route
+            expect(page.locator("canvas[data-rendered=true]")).to_have_count(drawn)
+            for slug in SECTOR_TABLES:
+                expect(page.locator(f"#wilayah-{code}-{slug} tbody tr").first).to_be_visible()
+                assert page.request.get(url + f"data/wilayah-{code}-{slug}.csv").status == 200
             rows = page.locator(f"#wilayah-{code} tbody tr").count()
             assert rows > 0
             page.screenshot(path=str(ARTIFACTS / "site-regency.png"), full_page=True)
@@ -193,7 +214,8 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
             # The same page in English, through the language switch.
             page.click("a[hreflang=en]")
             page.wait_for_url(url + f"en/wilayah/{code}.html")
-            expect(page.locator("canvas[data-rendered=true]")).to_have_count(2)
+            expect(page.locator("canvas[data-rendered=true]")).to_have_count(drawn)
+            assert "authority's own target" in page.locator(f"#wilayah-{code}-jalan").inner_text()
             assert "Requests" in page.locator(f"#wilayah-{code} thead").inner_text()
 
             page.goto(url + "checkpoint.html")
@@ -216,6 +238,22 @@ def test_site_after_a_seeded_run(seeded_site: tuple[str, Path, str, dict[str, st
             cell = report[(code, row["service_code"], row["period"])]
             assert all(row[f] in (SUPPRESSED, cell[f]) for f in FIGURES), (row, cell)
     assert sum(1 for _ in (site / "wilayah").glob("*.html")) == 35
+
+    # The sector measures: SPMB figures the report's or `<5`, roads and works the report's row (or zeros where the
+    # report has no row: a regency without reports or contracts).
+    compared = 0
+    for code in regency_codes():
+        for row in json.loads((site / "data" / f"wilayah-{code}-spmb.json").read_text("utf-8"))["rows"]:
+            expected = spmb[(code, row["admission_year"], row["route"])]
+            assert all(row[f] in (SUPPRESSED, expected[f]) for f in ADMISSION_FIGURES), (row, expected)
+            compared += 1
+        (road,) = json.loads((site / "data" / f"wilayah-{code}-jalan.json").read_text("utf-8"))["rows"]
+        (work,) = json.loads((site / "data" / f"wilayah-{code}-pekerjaan.json").read_text("utf-8"))["rows"]
+        if code in roads:
+            assert road == {**roads[code], "regency_name": road["regency_name"]}
+        if code in works:
+            assert work == {**works[code], "regency_name": work["regency_name"]}
+    assert compared == len(spmb)
 
     # None of the run's NIKs, tokens, case ids or event ids anywhere in the built files.
     assert len(secrets) > 1000

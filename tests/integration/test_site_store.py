@@ -61,3 +61,6 @@ def test_the_site_is_the_same_on_both_databases(store_url: str, tmp_path: Path) 
     got, expected = _files(tmp_path / "site"), _files(tmp_path / "reference-site")
     assert got.keys() == expected.keys() and len(got) > 100
     assert [name for name in got if got[name] != expected[name]] == []
+    # The sector measures (SPMB, roads, works) are in both, with rows: their figures are the same on both databases.
+    for table in ("provinsi-spmb", "provinsi-jalan", "provinsi-pekerjaan"):
+        assert got[f"data/{table}.json"].count(b'"regency_code"') > 0, table
