@@ -412,3 +412,21 @@ def test_sector_downloads_equal_the_tables(store: sa.Engine, site: Path) -> None
     english = (site / "en" / "index.html").read_text("utf-8")
     assert "the authority&#x27;s own target" in english.lower() or "authority's own target" in english.lower()
     assert "target instansi sendiri" in (site / "index.html").read_text("utf-8")
+
+
+def test_a_regency_with_suppressed_services_still_draws_its_seats() -> None:
+    """Every service figure suppressed, SPMB seats public: the page says the service charts are withheld and
+    draws seats per route, admissions of 1 to 4 as gaps."""
+    small = Cell("3374", "KTP_EL", "2025-03", requests=3, completed=3, issued=3, sla_met=3, sla_known=3,
+                 hours=[1.0] * 3)
+    spmb = [AdmissionRow("3374", "SMA", 2025, route, schools=1, quota_seats=seats, applied=n, admitted=n,
+                         admitted_with_quota=n) for route, seats, n in (("DOMISILI", 30, 7), ("AFIRMASI", 15, 2),
+                                                                        ("MUTASI", 3, 0), ("PRESTASI", 12, 0))]
+    model = build_model([small], "id", Measures(admissions=spmb))
+    page = next(p for p in model.pages if p.regency_code == "3374")
+    (chart,) = page.charts
+    assert page.charts_suppressed and chart.slug == "3374-spmb"
+    assert chart.config()["datasets"] == [{"label": "Kursi (kuota)", "data": [30, 15, 3, 12]},
+                                          {"label": "Diterima", "data": [7, None, 0, 0]}]
+    html = render(model, None, datetime(2026, 1, 1, tzinfo=UTC))["wilayah/3374.html"]
+    assert b"charts-suppressed" in html and b'id="chart-3374-spmb"' in html

@@ -40,7 +40,7 @@ LABELS: dict[str, dict[str, str]] = {
         "complaints": "Pengaduan",
         "complaints_resolved_in_time_pct": "% pengaduan selesai tepat waktu (SP4N-LAPOR!)",
         "no_service": "Tanpa layanan tertentu",
-        "charts_suppressed": ("Grafik tidak ditampilkan: setiap angkanya mewakili kurang dari 5 orang "
+        "charts_suppressed": ("Grafik layanan tidak ditampilkan: setiap angkanya mewakili kurang dari 5 orang "
                               "(lihat tabel)."),
         "download": "Unduh",
         "empty": "Tidak ada baris.",
@@ -81,7 +81,8 @@ LABELS: dict[str, dict[str, str]] = {
         "table_works": "Kontrak pekerjaan umum per kabupaten/kota",
         "table_works_regency": "{name}: kontrak pekerjaan umum",
         "note_admissions": ("Kuota dari data kuota yang diterbitkan sekolah (SchoolQuotaPublished). Pendaftar, "
-                            "diterima dan diterima setelah batas waktu adalah orang: 1 sampai 4 ditulis \u201c<5\u201d. "
+                            "diterima dan diterima setelah batas waktu adalah orang: 1 sampai 4 ditulis "
+                            "\u201c<5\u201d. "
                             "Sekolah, kursi dan sekolah melebihi kuota bukan orang dan ditampilkan apa adanya. "
                             "Di ringkasan, \u201csekolah melebihi kuota\u201d dijumlahkan per jalur."),
         "note_roads": ("Laporan jalan adalah laporan tentang jalan, bukan orang: tidak disembunyikan. Target "
@@ -162,7 +163,8 @@ LABELS: dict[str, dict[str, str]] = {
         "complaints": "Complaints",
         "complaints_resolved_in_time_pct": "% complaints resolved in time (SP4N-LAPOR!)",
         "no_service": "No particular service",
-        "charts_suppressed": "No chart: every figure it would draw stands for fewer than 5 people (see the table).",
+        "charts_suppressed": ("No service chart: every figure it would draw stands for fewer than 5 people (see the "
+                              "table)."),
         "download": "Download",
         "empty": "No rows.",
         "suppression": ("Cells standing for fewer than 5 people are suppressed and shown as \u201c<5\u201d, in the "

@@ -134,7 +134,7 @@ class Page:
     tables: list[Table]
     charts: list[Chart]
     regency_code: str | None = None
-    charts_suppressed: bool = False  # the page has rows, but every figure a chart would draw is suppressed
+    charts_suppressed: bool = False  # service rows, but every figure a service chart would draw is suppressed
 
 
 def service_name(code: str, lang: Lang) -> str:

@@ -131,10 +131,10 @@ def _chart_html(chart: Chart) -> str:
 
 def _page_body(page: Page, root: str, lang: str) -> str:
     parts = [f'<p class="intro">{_e(page.intro)}</p>']
+    if page.charts_suppressed:  # the service charts; a regency's SPMB chart may still be drawn
+        parts.append(f'<p class="charts-suppressed">{_e(LABELS[lang]["charts_suppressed"])}</p>')
     if page.charts:
         parts.append('<div class="charts">' + "".join(_chart_html(c) for c in page.charts) + "</div>")
-    elif page.charts_suppressed:
-        parts.append(f'<p class="charts-suppressed">{_e(LABELS[lang]["charts_suppressed"])}</p>')
     parts.extend(_table_html(t, root, lang) for t in page.tables)
     return "\n".join(parts)
 
