@@ -28,6 +28,7 @@ from contract.sources import (
 )
 from schemas.catalog import EventSchema, default_catalog
 from schemas.examples import examples
+from schemas.feedback import OutcomeStatus, RegencyOutcome
 from schemas.outcomes import AlertRule, Header, RejectReason, source_of
 from schemas.reference import regencies
 from topics.catalog import TopicSet, TopicSpec, load_catalog, topic_names
@@ -323,6 +324,39 @@ def _receipt_message() -> dict[str, Any]:
     }
 
 
+def outcome_example(topics: TopicSet) -> dict[str, Any]:
+    """A rejected record's RegencyOutcome as the gatekeeper writes it (validated by the model, so it cannot drift)."""
+    problem = {"field": "fee_charged_idr", "reason": "Input should be greater than or equal to 0"}
+    outcome = RegencyOutcome.model_validate({
+        "regency_code": EXAMPLE_REGENCY, "event_id": str(uuid5(NAMESPACE_URL, "simpul:example:outcome")),
+        "event_type": "ServiceRequestSubmitted", "case_id": "SR-3374-2025-000123",
+        "status": OutcomeStatus.REJECTED.value, "reason": RejectReason.INVALID_EVENT.value,
+        "field": problem["field"], "problems": [problem],
+        "message": "fee_charged_idr: Input should be greater than or equal to 0",
+        "source": source_of(topics.ingress(EXAMPLE_REGENCY).name, 2, 1187), "at": "2025-03-03T02:15:31.042Z"})
+    return outcome.model_dump(mode="json")
+
+
+def _outcome_message(shared: dict[str, Any], topics: TopicSet, key: str) -> dict[str, Any]:
+    """A regency's outcome record (schemas/feedback.py `RegencyOutcome`, as JSON)."""
+    statuses = member_docs(OutcomeStatus)
+    return {
+        "name": "RegencyOutcome",
+        "title": "Outcome of one of the regency's records",
+        "summary": "What the gatekeeper did with one record of the regency's ingress topic: routed, duplicate, or "
+                   "rejected with its reason code and offending fields (never a value sent, no NIK).",
+        "description": f"{inspect.getdoc(RegencyOutcome)} JSON (UTF-8), written by the gatekeeper only; readable "
+                       "only by the regency whose topic it is. Also served by the gateway at "
+                       "`GET /v1/events/{event_id}` and `GET /v1/rejections`. Statuses: "
+                       + "; ".join(f"`{s.value}`: {statuses.get(s.value, '')}" for s in OutcomeStatus),
+        "contentType": JSON_CONTENT_TYPE,
+        "payload": record_json_schema(RegencyOutcome, shared),
+        "bindings": {"kafka": {"key": {"type": "string", "description": key},
+                               "bindingVersion": KAFKA_BINDING_VERSION}},
+        "examples": [{"name": "rejected", "payload": outcome_example(topics)}],
+    }
+
+
 def _info(prefix: str, topics: TopicSet, addresses: Addresses) -> dict[str, Any]:
     return {
         "title": "Simpul",
@@ -385,6 +419,7 @@ def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
     messages["AuditEntry"] = _audit_message(models["AuditEntry"], shared, topics)
     messages["Checkpoint"] = _checkpoint_message()
     messages["Receipt"] = _receipt_message()
+    messages["RegencyOutcome"] = _outcome_message(shared, topics, templates["outcomes"].key)
 
     def refs(names: list[str]) -> dict[str, Any]:
         return {n: {"$ref": f"#/components/messages/{n}"} for n in names}
@@ -436,8 +471,29 @@ def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
         "summary": "Consume with a group starting `<prefix>-regency-<code>-`; the ACL allows no other regency's topic.",
         "messages": [{"$ref": "#/channels/receipts/messages/Receipt"}],
     }
+    outcomes = topics.role("outcomes")
+    channels["outcomes"] = {
+        "address": topic_pattern(prefix, "outcomes", f"{{{REGENCY_PARAMETER}}}"),
+        "title": "Regency outcomes",
+        "summary": "One topic per regency; only that regency (and the gateway) may read it.",
+        "description": f"{' '.join(outcomes[0].description.split())} Key: {templates['outcomes'].key}.",
+        "parameters": {REGENCY_PARAMETER: {
+            "description": "Kemendagri/BPS code of the regency or city (as for ingress).",
+            "enum": [t.labels["regency"] for t in outcomes],
+            "examples": [EXAMPLE_REGENCY],
+        }},
+        "messages": refs(["RegencyOutcome"]),
+        "bindings": _kafka_channel_binding(outcomes[0], concrete=False),
+    }
+    operations["receiveOutcomes"] = {
+        "action": "receive",
+        "channel": {"$ref": "#/channels/outcomes"},
+        "title": "A regency system reads what became of its records",
+        "summary": "Consume with a group starting `<prefix>-regency-<code>-`; the ACL allows no other regency's topic.",
+        "messages": [{"$ref": "#/channels/outcomes/messages/RegencyOutcome"}],
+    }
     for topic in topics:
-        if topic.role in {"ingress", "receipts"}:
+        if topic.role in {"ingress", "receipts", "outcomes"}:
             continue
         cid = channel_id(topic)
         if topic.role == "events":

@@ -14,12 +14,13 @@ from typing import Any
 
 from contract import snippets
 from contract.addresses import Addresses
-from contract.asyncapi import AVRO_SCHEMA_FORMAT, DLQ_HEADERS
+from contract.asyncapi import AVRO_SCHEMA_FORMAT, DLQ_HEADERS, outcome_example
 from contract.sources import derived_record_models, duration_text, member_docs, package_version, topic_pattern
 from contract.tables import anchor, code_block, field_rows, table
 from schemas.catalog import NAMESPACE, default_catalog
 from schemas.examples import example
 from schemas.exceptions import EventValidationError, FieldProblem
+from schemas.feedback import OutcomeStatus, RegencyOutcome
 from schemas.models import model_for
 from schemas.outcomes import AlertRule, GatewayRejection, Header, RejectReason
 from schemas.reference import (
@@ -34,6 +35,7 @@ from schemas.reference import (
     service_standards,
     spmb,
 )
+from topics.acls import regency_group_prefix
 from topics.catalog import TopicSet, TopicSpec, load_catalog, topic_names
 
 EXAMPLE_EVENT = "ServiceRequestSubmitted"
@@ -189,8 +191,14 @@ def _topics(topics: TopicSet) -> list[str]:
                  "receipts: you read (your own only)", receipts[0].partitions,
                  duration_text(int(receipts[0].config["retention.ms"])), receipts[0].config["cleanup.policy"],
                  templates["receipts"].key, "Receipt (JSON): inclusion proof of each accepted event"])
+    outcomes = topics.role("outcomes")
+    rows.append([f"`{topic_pattern(topics.prefix, 'outcomes', '<regency_code>')}` ({len(outcomes)} topics)",
+                 "outcomes: you read (your own only)", outcomes[0].partitions,
+                 duration_text(int(outcomes[0].config["retention.ms"])), outcomes[0].config["cleanup.policy"],
+                 templates["outcomes"].key, "RegencyOutcome (JSON): what became of each of your records "
+                 "([details](#what-became-of-your-records))"])
     for topic in topics:
-        if topic.role in {"ingress", "receipts"}:
+        if topic.role in {"ingress", "receipts", "outcomes"}:
             continue
         if topic.role == "events":
             carries = ", ".join(by_family[topic.labels["family"]]) or "(no event type yet)"
@@ -543,7 +551,9 @@ def _gateway(topics: TopicSet, addresses: Addresses) -> list[str]:
     ] + table(["body", "answer"], [list(form) for form in BODY_FORMS]) + [
         "`GET {gateway}/v1/events/<event_id>` with the same key says what became of an event of your regency, "
         "whether it came over HTTP or straight to Kafka: `received` (on your ingress topic, the gatekeeper has not "
-        "decided yet: ask again in a second), `routed`, `duplicate`, or `rejected` with the reason and the field.",
+        "decided yet: ask again in a second), `routed`, `duplicate`, or `rejected` with the reason and the field; "
+        "`GET {gateway}/v1/rejections` lists your rejected records (see "
+        "[What became of your records](#what-became-of-your-records)).",
         "",
         "In PHP, with php-cli and curl (Debian: `apt-get install php-cli php-curl`): publish, retry, and read back "
         "what became of each event:",
@@ -628,6 +638,136 @@ def _receipts(topics: TopicSet, addresses: Addresses) -> list[str]:
              "seconds ago and is not logged yet"],
             ["422", "`invalid_parameter`", "`event_id` is not a UUID"],
             ["503", "`unavailable`", "the log cannot be read now: retry later"],
+        ]) + _outcomes(topics, addresses)
+
+
+def _json_type(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    """A JSON Schema property's type in words, for the field tables."""
+    if "anyOf" in prop:
+        return " or ".join(_json_type(p, defs) for p in prop["anyOf"])
+    if "$ref" in prop:
+        name = prop["$ref"].rsplit("/", 1)[-1]
+        return f"{defs[name].get('type', 'object')} ({name})"
+    if prop.get("type") == "array":
+        return "array of " + _json_type(prop.get("items", {}), defs)
+    if prop.get("format") == "date-time":
+        return "string (ISO 8601 time)"
+    return str(prop.get("type", "object"))
+
+
+def _outcome_rows() -> list[list[object]]:
+    schema = RegencyOutcome.model_json_schema()
+    required = set(schema.get("required", []))
+    rows: list[list[object]] = []
+    for name, prop in schema["properties"].items():
+        meaning = RegencyOutcome.model_fields[name].description or ""
+        if name == "status":
+            docs = member_docs(OutcomeStatus)
+            meaning = "; ".join(f"`{s.value}`: {docs.get(s.value, '').rstrip('.')}" for s in OutcomeStatus)
+        elif name == "reason":
+            meaning += " ([reason codes](#what-happens-to-your-event)); null unless `rejected`"
+        elif name == "problems":
+            meaning = ("each offending field of a rejected record, `{\"field\": ..., \"reason\": ...}` (at most "
+                       "20); empty unless `rejected`")
+        elif name == "message":
+            meaning = "the rejection in one sentence, for people; empty unless `rejected`"
+        elif name in {"event_type", "case_id"}:
+            meaning = f"the record's `{name}`; null when it could not be read"
+        rows.append([f"`{name}`", _json_type(prop, schema.get("$defs", {})), "yes" if name in required else "no", meaning])
+    return rows
+
+
+OUTCOME_LIMIT = 1000
+"""The most `GET /v1/rejections` answers at once (producers/gateway/app.py, `limit`)."""
+
+
+def _outcomes(topics: TopicSet, addresses: Addresses) -> list[str]:
+    record = outcome_example(topics)
+    event_id = record["event_id"]
+    regency = record["regency_code"]
+    status = {"event_id": event_id, "regency_code": regency, "status": OutcomeStatus.REJECTED.value,
+              "outcomes": [record]}
+    page = {"rejections": [record], "next_since": None, "next_after": None}
+    url = addresses.gateway_url
+    return [
+        "",
+        "### What became of your records",
+        "",
+        "The gatekeeper writes one outcome for every record on your ingress topic, whether it came over the "
+        "gateway or straight from your Kafka client: `routed`, `duplicate`, or `rejected` with its reason code and "
+        "the offending fields. An outcome never holds a value you sent beyond the event's identifiers (`event_id`, "
+        "`case_id`, `event_type`), so no NIK. Only your regency can read its outcomes; another regency's key or "
+        "principal learns nothing of them. Read them in either of two ways:",
+        "",
+        f"- from your outcome topic `{topic_pattern(topics.prefix, 'outcomes', '<regency_code>')}` (e.g. "
+        f"`{topic_pattern(topics.prefix, 'outcomes', regency)}`) with your Kafka principal, in a consumer group whose name starts "
+        f"with `{regency_group_prefix(topics.prefix, '<regency_code>')}` (e.g. "
+        f"`{regency_group_prefix(topics.prefix, regency)}outcomes`): the ACL allows that prefix and your own "
+        "topics only. The key is the record's `event_id` (its `source` when no event id could be read); keep "
+        f"up: the topic keeps {duration_text(int(topics.role('outcomes')[0].config['retention.ms']))};",
+        "- from the gateway, with your regency's API key: `GET {gateway}/v1/events/<event_id>` and "
+        "`GET {gateway}/v1/rejections`, below.",
+        "",
+        "Each outcome is one JSON object (schemas/feedback.py `RegencyOutcome`):",
+        "",
+    ] + table(["field", "type", "required", "meaning"], _outcome_rows()) + [
+        "A rejected record's outcome:",
+        "",
+    ] + code_block("json", json.dumps(record, indent=2, ensure_ascii=False)) + [
+        "#### `GET /v1/events/{event_id}`",
+        "",
+        "What became of one event of your regency. `status` sums up its outcomes: `routed` if any record of it was "
+        "routed (a later copy is a `duplicate` beside it), else the latest outcome's status, or `received` when "
+        "the gateway put it on your ingress topic and the gatekeeper has not decided yet (ask again in a second). "
+        "`outcomes` lists every record of your regency that carried this event_id, oldest first.",
+        "",
+    ] + code_block("bash", f"curl -sS {url}/v1/events/{event_id} \\\n"
+                           '  -H "X-API-Key: $SIMPUL_API_KEY"') + [
+        "`200 OK`:",
+        "",
+    ] + code_block("json", json.dumps(status, indent=2, ensure_ascii=False)) + table(
+        ["status", "`error`", "when"], [
+            ["200", "", "the event's status and outcomes"],
+            ["401", "`unauthorized`", "the X-API-Key header is missing, unknown or revoked"],
+            ["404", "`not_found`", "no record with this event_id from your regency has reached the gatekeeper "
+             "(it decides within seconds of the record reaching the broker: ask again), or the event is another "
+             "regency's: nothing of it is answered, not even that it exists"],
+            ["422", "`invalid_parameter`", "`event_id` is not a UUID"],
+            ["503", "`unavailable`", "the gateway's outcome index cannot be read now, or this gateway serves no "
+             "outcomes: retry later"],
+        ]) + [
+        "#### `GET /v1/rejections`",
+        "",
+        "Your regency's rejected records, oldest first (by the gatekeeper's `at`, then `source`). Parameters:",
+        "",
+        "- `since`: an ISO 8601 time (UTC when it has no offset); rejections at or after it. Default: 24 hours "
+        "ago. The gateway keeps them as long as the outcome topics do.",
+        f"- `limit`: 1 to {OUTCOME_LIMIT:,} records per page; default 100.",
+        "- `after`: only with `since`, the `next_after` of the previous page.",
+        "",
+        "Paging: when a page is full (`limit` records), `next_since` and `next_after` are set; ask again with "
+        "`since=<next_since>&after=<next_after>` for the next page, until they are `null`. URL-encode both (a "
+        "time's `+` is a space in a query string):",
+        "",
+    ] + code_block("bash", f"curl -sS -G {url}/v1/rejections \\\n"
+                           '  --data-urlencode "since=2025-03-03T00:00:00Z" --data-urlencode "limit=100" \\\n'
+                           '  -H "X-API-Key: $SIMPUL_API_KEY"\n'
+                           "# the next page, while next_since is not null:\n"
+                           f"curl -sS -G {url}/v1/rejections \\\n"
+                           '  --data-urlencode "since=$NEXT_SINCE" --data-urlencode "after=$NEXT_AFTER" '
+                           '--data-urlencode "limit=100" \\\n'
+                           '  -H "X-API-Key: $SIMPUL_API_KEY"') + [
+        "`200 OK` (the last page: `next_since` and `next_after` are `null`):",
+        "",
+    ] + code_block("json", json.dumps(page, indent=2, ensure_ascii=False)) + table(
+        ["status", "`error`", "when"], [
+            ["200", "", "one page of your regency's rejections (empty when there are none): another regency's "
+             "are never in it"],
+            ["401", "`unauthorized`", "the X-API-Key header is missing, unknown or revoked"],
+            ["422", "`invalid_parameter`", f"`since` is not an ISO 8601 time, `limit` is not 1 to {OUTCOME_LIMIT:,}, "
+             "or `after` is longer than 300 characters; `problems` names the parameter"],
+            ["503", "`unavailable`", "the gateway's outcome index cannot be read now, or this gateway serves no "
+             "outcomes: retry later"],
         ])
 
 

@@ -29,6 +29,7 @@ from contract.asyncapi import AVRO_SCHEMA_FORMAT, REGENCY_PARAMETER, build_async
 from contract.markdown import REGISTRY_V3_PATH, render_contract_md
 from contract.sources import derived_record_models
 from schemas.catalog import default_catalog
+from schemas.feedback import OutcomeStatus, RegencyOutcome
 from schemas.models import model_for
 from schemas.outcomes import Header, RejectReason
 from schemas.reference import regency_codes
@@ -272,10 +273,11 @@ def test_asyncapi_parser_accepts_the_document(tmp_path: Path) -> None:
 def test_contract_lists_every_topic_event_type_and_field(contract: str) -> None:
     topics = topic_names(PREFIX)
     for topic in topics:
-        if topic.role not in {"ingress", "receipts"}:
+        if topic.role not in {"ingress", "receipts", "outcomes"}:
             assert f"`{topic.name}`" in contract
     assert f"`{PREFIX}.ingress.<regency_code>`" in contract
     assert f"`{PREFIX}.receipts.<regency_code>`" in contract
+    assert f"`{PREFIX}.outcomes.<regency_code>`" in contract
     for schema in default_catalog():
         section = contract.split(f"\n### {schema.name}\n", 1)[1].split("\n### ", 1)[0]
         for field in schema.fields[5:]:
@@ -287,6 +289,46 @@ def test_contract_lists_every_topic_event_type_and_field(contract: str) -> None:
         assert f"| `{code}` |" in contract
     for reason in RejectReason:
         assert f"`{reason.value}`" in contract
+
+
+def test_outcome_topics_are_one_row_the_regency_reads(contract: str) -> None:
+    """35 outcome topics are one row, read by the regency itself (not "province reads"), as receipts are."""
+    topics = contract.split("\n## Topics\n", 1)[1].split("\n## ", 1)[0]
+    rows = [line for line in topics.splitlines() if ".outcomes." in line and line.startswith("| ")]
+    assert len(rows) == 1, rows
+    assert f"`{PREFIX}.outcomes.<regency_code>` (35 topics)" in rows[0]
+    assert "outcomes: you read (your own only)" in rows[0] and "RegencyOutcome" in rows[0]
+
+
+def test_outcome_section_documents_the_model_the_paging_and_the_group(contract: str) -> None:
+    section = contract.split("\n### What became of your records\n", 1)[1].split("\n## ", 1)[0]
+    fields = section.split("#### ", 1)[0]
+    for name in RegencyOutcome.model_fields:
+        assert f"| `{name}` |" in fields, f"RegencyOutcome.{name} is not documented"
+    for status in OutcomeStatus:
+        assert f"`{status.value}`" in fields
+    example = RegencyOutcome.model_validate_json(_json_blocks(fields)[0])
+    assert example.status == OutcomeStatus.REJECTED and example.reason is not None and example.field
+    assert f"`{PREFIX}-regency-<regency_code>-`" in section
+    for path in ("#### `GET /v1/events/{event_id}`", "#### `GET /v1/rejections`"):
+        assert path in section
+    for name in ("since", "after", "limit", "next_since", "next_after"):
+        assert f"`{name}`" in section
+    answers = [json.loads(block) for block in _json_blocks(section)[1:]]
+    assert [RegencyOutcome.model_validate(o) for a in answers for o in a.get("outcomes", a.get("rejections", []))]
+
+
+def test_asyncapi_outcomes_is_one_parameterised_channel(doc: dict[str, Any]) -> None:
+    channel = doc["channels"]["outcomes"]
+    assert channel["address"] == f"{PREFIX}.outcomes.{{{REGENCY_PARAMETER}}}"
+    assert len(channel["parameters"][REGENCY_PARAMETER]["enum"]) == 35
+    assert not [c for c in doc["channels"].values() if c["address"].startswith(f"{PREFIX}.outcomes.3")]
+    message = doc["components"]["messages"]["RegencyOutcome"]
+    assert set(message["payload"]["properties"]) == set(RegencyOutcome.model_fields)
+    for example in message["examples"]:
+        RegencyOutcome.model_validate(example["payload"])
+    operation = doc["operations"]["receiveOutcomes"]
+    assert operation["action"] == "receive" and operation["channel"] == {"$ref": "#/channels/outcomes"}
 
 
 def _json_blocks(text: str) -> list[str]:
