@@ -216,10 +216,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-rate", type=float, default=None,
                     help="records/s of the latency phase instead of half the measured rate, to compare settings at "
                          "one load (the half-load bound is then not judged)")
-    ap.add_argument("--log-nice", type=int, default=0,
-                    help="run the transparency log of case gatekeeper+log at this niceness (lower CPU priority; "
-                         "the deployment recommendation when it shares cores with the gatekeeper); stated in "
-                         "the result")
+    ap.add_argument("--log-nice", type=int, default=10,
+                    help="the transparency log's niceness in case gatekeeper+log (default 10: the stage's own "
+                         "default, SIMPUL_TLOG_NICE; 0 runs it at the gatekeeper's priority); stated in the result")
     args = ap.parse_args(argv)
     only = [c.strip() for c in args.only.split(",") if c.strip()]
     unknown = set(only) - set(CASES)

@@ -38,8 +38,9 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         log_child = env.spawn(f"gatekeeper-log-{rep}-tlog",
                               ["-m", "simpul", "transparency", "run", "--store-url", f"sqlite:///{store}",
                                "--loglevel", "warning"],
-                              env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"gatekeeper-log-{rep}-tlog")),
-                              ctx.workdir, nice=ctx.log_nice)
+                              env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"gatekeeper-log-{rep}-tlog"),
+                                            SIMPUL_TLOG_NICE=str(ctx.log_nice)),  # the stage renices itself
+                              ctx.workdir)
         watcher = Consumer(s.kafka.librdkafka(**{"group.id": group_id(s.topic_prefix), "enable.auto.commit": False}))
         tps = [TopicPartition(t, p) for t in canonical for p in range(partitions)]
         try:

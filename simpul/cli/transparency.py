@@ -35,8 +35,13 @@ def run(
     logging.basicConfig(stream=sys.stderr, level=loglevel.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    import os
+
     with fail_on():
-        stage = bootstrap.transparency_log(load_settings(), store_url=store_url, group=group)
+        settings = load_settings()
+        if settings.tlog_nice:
+            os.nice(settings.tlog_nice)  # before any thread starts (see Settings.tlog_nice)
+        stage = bootstrap.transparency_log(settings, store_url=store_url, group=group)
         stats = stage.run(once=once, stop=Stopper().install())
         data = stats.as_dict()
         emit(data, as_json, lambda: out.print(
