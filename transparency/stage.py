@@ -34,9 +34,7 @@ from transparency.checkpoint import Checkpoint, sign, verifier_key
 from transparency.exceptions import TransparencyError
 from transparency.leaves import event_leaf, ops_leaf
 from transparency.log_store import CheckpointRecord, LogState
-from transparency.merkle import split
 from transparency.receipts import Receipt
-from transparency.tree import MerkleTree
 
 log = logging.getLogger("simpul.transparency")
 
@@ -98,24 +96,6 @@ class LogTopics:
         return cls(kinds, topics.find("checkpoints").name, receipts)
 
 
-def inclusion_proofs(tree: MerkleTree, start: int, size: int) -> list[list[bytes]]:
-    """The audit paths of leaves start..size-1 to the tree of `size`, each equal to `tree.inclusion_proof(i, size)`
-    (tests/unit/test_bench_tlog.py), in one descent of the tree that computes each subtree hash on the way once,
-    instead of once per leaf (a checkpoint's receipts were ~40% of the stage's CPU)."""
-    out: list[list[bytes]] = []
-
-    def walk(lo: int, hi: int, above: list[bytes]) -> None:  # D[lo:hi] holds wanted leaves, up to its last one
-        if hi - lo == 1:
-            out.append(above[::-1])
-            return
-        mid = lo + split(hi - lo)
-        if start < mid:
-            walk(lo, mid, [*above, tree._hash(mid, hi)])  # noqa: SLF001 - MTH(D[mid:hi]), from the tree's cache
-        walk(mid, hi, [*above, tree._hash(lo, mid)])  # noqa: SLF001
-
-    if 0 <= start < size <= len(tree):
-        walk(0, size, [])
-    return out
 
 
 @dataclass
@@ -226,7 +206,7 @@ class TransparencyLog:
         tree = self.state.tree
         record = self.signer.checkpoint(size, tree.root(), now or datetime.now(UTC))
         first = self.pending.events[0][0] if self.pending.events else size
-        proofs = inclusion_proofs(tree, first, size)
+        proofs = tree.inclusion_proofs(first, size)
         receipts = [{"event_id": ref, "regency_code": regency, "idx": idx, "checkpoint_size": size,
                      "proof": log_store.proof_json(proofs[idx - first])}
                     for idx, ref, regency in self.pending.events]

@@ -73,6 +73,25 @@ class MerkleTree:
                 start += k
         return path[::-1]
 
+    def inclusion_proofs(self, start: int, size: int) -> list[list[bytes]]:
+        """The audit paths of leaves start..size-1 to the tree of `size`, each equal to `inclusion_proof(i, size)`,
+        in one descent that computes each subtree hash on the way once instead of once per leaf (a checkpoint's
+        receipts were ~40% of the transparency stage's CPU)."""
+        out: list[list[bytes]] = []
+
+        def walk(lo: int, hi: int, above: list[bytes]) -> None:  # D[lo:hi] holds wanted leaves, up to its last one
+            if hi - lo == 1:
+                out.append(above[::-1])
+                return
+            mid = lo + split(hi - lo)
+            if start < mid:
+                walk(lo, mid, [*above, self._hash(mid, hi)])
+            walk(mid, hi, [*above, self._hash(lo, mid)])
+
+        if 0 <= start < size <= len(self):
+            walk(0, size, [])
+        return out
+
     def consistency_proof(self, old_size: int, size: int | None = None) -> list[bytes]:
         """PROOF(old_size, D[size])."""
         size = len(self) if size is None else size

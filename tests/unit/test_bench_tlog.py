@@ -12,7 +12,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # bench/ is not an
 
 from transparency.exceptions import ProofError  # noqa: E402
 from transparency.merkle import leaf_hash, verify_inclusion  # noqa: E402
-from transparency.stage import inclusion_proofs  # noqa: E402
 from transparency.tree import MerkleTree  # noqa: E402
 
 
@@ -24,12 +23,12 @@ def test_batched_audit_paths_equal_the_trees_own_for_every_start_and_size() -> N
     tree = _tree(70)
     for size in range(1, 71):
         for start in range(size):
-            assert inclusion_proofs(tree, start, size) == [tree.inclusion_proof(i, size) for i in range(start, size)]
+            assert tree.inclusion_proofs(start, size) == [tree.inclusion_proof(i, size) for i in range(start, size)]
 
 
 def test_batched_audit_paths_on_a_larger_tree_verify() -> None:
     tree = _tree(5000)
-    proofs = inclusion_proofs(tree, 1234, 4321)
+    proofs = tree.inclusion_proofs(1234, 4321)
     assert len(proofs) == 4321 - 1234
     assert proofs[0] == tree.inclusion_proof(1234, 4321) and proofs[-1] == tree.inclusion_proof(4320, 4321)
     root = tree.root(4321)
@@ -40,8 +39,8 @@ def test_batched_audit_paths_on_a_larger_tree_verify() -> None:
 
 def test_no_paths_for_an_empty_or_impossible_range() -> None:
     tree = _tree(8)
-    assert inclusion_proofs(tree, 8, 8) == []
-    assert inclusion_proofs(tree, 0, 9) == []
+    assert tree.inclusion_proofs(8, 8) == []
+    assert tree.inclusion_proofs(0, 9) == []
 
 
 def _rep(raw: float, gk: float, gkl: float, **log: float) -> dict[str, dict[str, float]]:
