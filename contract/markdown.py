@@ -673,7 +673,8 @@ def _outcome_rows() -> list[list[object]]:
             meaning = "the rejection in one sentence, for people; empty unless `rejected`"
         elif name in {"event_type", "case_id"}:
             meaning = f"the record's `{name}`; null when it could not be read"
-        rows.append([f"`{name}`", _json_type(prop, schema.get("$defs", {})), "yes" if name in required else "no", meaning])
+        rows.append([f"`{name}`", _json_type(prop, schema.get("$defs", {})), "yes" if name in required else "no",
+                     meaning])
     return rows
 
 
@@ -700,8 +701,8 @@ def _outcomes(topics: TopicSet, addresses: Addresses) -> list[str]:
         "principal learns nothing of them. Read them in either of two ways:",
         "",
         f"- from your outcome topic `{topic_pattern(topics.prefix, 'outcomes', '<regency_code>')}` (e.g. "
-        f"`{topic_pattern(topics.prefix, 'outcomes', regency)}`) with your Kafka principal, in a consumer group whose name starts "
-        f"with `{regency_group_prefix(topics.prefix, '<regency_code>')}` (e.g. "
+        f"`{topic_pattern(topics.prefix, 'outcomes', regency)}`) with your Kafka principal, in a consumer group "
+        f"whose name starts with `{regency_group_prefix(topics.prefix, '<regency_code>')}` (e.g. "
         f"`{regency_group_prefix(topics.prefix, regency)}outcomes`): the ACL allows that prefix and your own "
         "topics only. The key is the record's `event_id` (its `source` when no event id could be read); keep "
         f"up: the topic keeps {duration_text(int(topics.role('outcomes')[0].config['retention.ms']))};",

@@ -11,13 +11,16 @@ import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 import harness as h
+from producers.gateway.store import GatewayStore
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.settings import Settings
@@ -45,16 +48,25 @@ def _rows(section: str, header: str) -> list[list[str]]:
     return rows
 
 
+def _codes(section: str) -> set[tuple[int, str]]:
+    """The (status, error) pairs of the status table in `section` (rows without an error code are successes)."""
+    code = re.compile(r"`([a-z_]+)`")
+    rows = _rows(section, "| status | `error` | when |")
+    return {(int(r[0]), code.fullmatch(r[1]).group(1)) for r in rows if r[1]}  # type: ignore[union-attr]
+
+
 def documented() -> dict[str, Any]:
     text = CONTRACT.read_text(encoding="utf-8")
     gateway = _section(text, "\n## The HTTP gateway\n", "\n## ")
-    publish, receipts = gateway.split("\n### Receipts\n", 1)
-    code = re.compile(r"`([a-z_]+)`")
+    publish, rest = gateway.split("\n### Receipts\n", 1)
+    receipts, outcomes = rest.split("\n### What became of your records\n", 1)
+    events = _section(outcomes, "\n#### `GET /v1/events/{event_id}`\n", "\n#### ")
+    rejections = outcomes.split("\n#### `GET /v1/rejections`\n", 1)[1]
     return {
-        "publish": {(int(r[0]), code.fullmatch(r[1]).group(1)) for r in _rows(publish, "| status | `error` | when |")  # type: ignore[union-attr]
-                    if r[1]},
-        "receipts": {(int(r[0]), code.fullmatch(r[1]).group(1)) for r in _rows(receipts, "| status | `error` | when |")  # type: ignore[union-attr]
-                     if r[1]},
+        "publish": _codes(publish),
+        "receipts": _codes(receipts),
+        "events": _codes(events),
+        "rejections": _codes(rejections),
         "bodies": {_form_key(r[0]): _answer(r[1]) for r in _rows(publish, "| body | answer |")},
     }
 
@@ -112,6 +124,23 @@ def no_registry(pipeline: h.Pipeline) -> Iterator[GatewayProcess]:
 
 
 @pytest.fixture(scope="module")
+def no_outcomes(pipeline: h.Pipeline) -> Iterator[tuple[GatewayProcess, str]]:
+    """A gateway (and a key of 3374) whose outcome index cannot be read: its table is gone from the gateway's own
+    database, as when that database fails under it."""
+    url = f"sqlite:///{pipeline.state / 'gateway-no-outcomes.sqlite'}"
+    store = GatewayStore(url)
+    store.migrate()
+    key = store.create_key("3374", "contract test: outcome index gone").secret
+    store.engine.dispose()
+    with gateway_process(pipeline, SIMPUL_GATEWAY_DB_URL=url) as gw:
+        engine = sa.create_engine(url)
+        with engine.begin() as conn:
+            conn.execute(sa.text("DROP TABLE gateway_regency_outcomes"))
+        engine.dispose()
+        yield gw, key
+
+
+@pytest.fixture(scope="module")
 def keys(gateway: GatewayProcess) -> dict[str, str]:
     return {code: gateway.key(code) for code in ("3374", "3301")}
 
@@ -130,6 +159,19 @@ def _post(gw: GatewayProcess, key: str | None, body: Any = None, raw: bytes | No
 
 def _receipt(gw: GatewayProcess, key: str | None, event_id: str) -> httpx.Response:
     return httpx.get(f"{gw.url}/v1/receipts/{event_id}", headers={"X-API-Key": key} if key else {}, timeout=30)
+
+
+def _get(gw: GatewayProcess, key: str | None, path: str, **params: str) -> httpx.Response:
+    return httpx.get(f"{gw.url}{path}", params=params, headers={"X-API-Key": key} if key else {}, timeout=30)
+
+
+def _routed(gw: GatewayProcess, key: str, pipeline: h.Pipeline) -> str:
+    """An event of `key`'s regency, accepted and routed by the gatekeeper, its outcome in the gateway's index."""
+    event = _event("3374")
+    assert _post(gw, key, {"events": [event]}).status_code == 202
+    h.wait_for("the event's outcome", lambda: _get(gw, key, f"/v1/events/{event['event_id']}").json().get("status")
+               == "routed", timeout=120, alive=pipeline.alive, every=1)
+    return str(event["event_id"])
 
 
 def _logged(gw: GatewayProcess, key: str, pipeline: h.Pipeline) -> str:
@@ -216,6 +258,61 @@ def test_every_documented_receipt_error_is_what_the_gateway_answers(gateway: Gat
         answer = send()
         assert (answer.status_code, answer.json()["error"]) == (status, error), answer.text
     assert _receipt(gateway, keys["3374"], logged).json()["event_id"] == logged
+
+
+def _check(cases: dict[tuple[int, str], list[Callable[[], httpx.Response]]]) -> None:
+    for (status, error), sends in cases.items():
+        for send in sends:
+            answer = send()
+            assert (answer.status_code, answer.json()["error"]) == (status, error), answer.text
+            assert answer.json()["message"] and isinstance(answer.json()["problems"], list)
+
+
+def test_every_documented_event_status_error_is_what_the_gateway_answers(
+        gateway: GatewayProcess, no_outcomes: tuple[GatewayProcess, str], keys: dict[str, str],
+        pipeline: h.Pipeline) -> None:
+    routed = _routed(gateway, keys["3374"], pipeline)
+    broken, broken_key = no_outcomes
+    cases: dict[tuple[int, str], list[Callable[[], httpx.Response]]] = {
+        (401, "unauthorized"): [lambda: _get(gateway, None, f"/v1/events/{routed}"),
+                                lambda: _get(gateway, "smp_3374_00000000_unknown", f"/v1/events/{routed}")],
+        (404, "not_found"): [lambda: _get(gateway, keys["3374"], f"/v1/events/{uuid.uuid4()}"),
+                             lambda: _get(gateway, keys["3301"], f"/v1/events/{routed}")],  # another regency's
+        (422, "invalid_parameter"): [lambda: _get(gateway, keys["3374"], "/v1/events/not-a-uuid")],
+        (503, "unavailable"): [lambda: _get(broken, broken_key, f"/v1/events/{routed}")],
+    }
+    assert documented()["events"] == set(cases), "a documented code without a case here, or the reverse"
+    _check(cases)
+    other, unknown = (_get(gateway, k, f"/v1/events/{e}").json() for k, e in
+                      ((keys["3301"], routed), (keys["3374"], str(uuid.uuid4()))))
+    assert other["problems"] == unknown["problems"], "another regency's event must look like an unknown one"
+    assert [p["field"] for p in _get(gateway, keys["3374"], "/v1/events/not-a-uuid").json()["problems"]] \
+        == ["event_id"]
+    answer = _get(gateway, keys["3374"], f"/v1/events/{routed}").json()
+    assert (answer["event_id"], answer["regency_code"], answer["status"]) == (routed, "3374", "routed")
+    assert [o["status"] for o in answer["outcomes"]] == ["routed"]
+
+
+def test_every_documented_rejections_error_is_what_the_gateway_answers(
+        gateway: GatewayProcess, no_outcomes: tuple[GatewayProcess, str], keys: dict[str, str]) -> None:
+    broken, broken_key = no_outcomes
+    key = keys["3374"]
+    malformed = {"since": {"since": "yesterday"}, "limit": {"limit": "0"}, "after": {"after": "x" * 301}}
+    cases: dict[tuple[int, str], list[Callable[[], httpx.Response]]] = {
+        (401, "unauthorized"): [lambda: _get(gateway, None, "/v1/rejections"),
+                                lambda: _get(gateway, "smp_3374_00000000_unknown", "/v1/rejections")],
+        (422, "invalid_parameter"): [partial(_get, gateway, key, "/v1/rejections", **params)
+                                     for params in [*malformed.values(), {"limit": "1001"}]],
+        (503, "unavailable"): [lambda: _get(broken, broken_key, "/v1/rejections")],
+    }
+    assert documented()["rejections"] == set(cases), "a documented code without a case here, or the reverse"
+    _check(cases)
+    for name, params in malformed.items():
+        assert [p["field"] for p in _get(gateway, key, "/v1/rejections", **params).json()["problems"]] == [name]
+    page = _get(gateway, key, "/v1/rejections", since="2020-01-01T00:00:00Z", limit="1000")
+    assert page.status_code == 200, page.text
+    assert page.json()["next_since"] is None and page.json()["next_after"] is None
+    assert all(r["regency_code"] == "3374" and r["status"] == "rejected" for r in page.json()["rejections"])
 
 
 def test_the_contracts_curl_example_publishes(gateway: GatewayProcess, keys: dict[str, str]) -> None:
