@@ -11,7 +11,6 @@ each receipt to its regency's receipts topic.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence

@@ -6,15 +6,13 @@ registry. Each test works under its own namespace, never on the production subje
 from __future__ import annotations
 
 import json
-import shutil
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+from schema_copies import edit, private_catalog
 from typer.testing import CliRunner
 
-from schemas.catalog import AVRO_DIR, NAMESPACE, Catalog
+from schemas.catalog import NAMESPACE, Catalog
 from schemas.codec import AvroCodec, register_all, register_schema, registry_client
 from schemas.examples import example
 from schemas.exceptions import IncompatibleSchema
@@ -26,37 +24,10 @@ pytestmark = pytest.mark.integration
 SUBJECTS = ("SchoolAdmissionApplied", "SchoolAdmissionDecided", "SchoolQuotaPublished")
 
 
-def _renamespace(node: Any, ns: str) -> Any:
-    if isinstance(node, dict):
-        return {k: (ns if k == "namespace" else _renamespace(v, ns)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_renamespace(v, ns) for v in node]
-    return node
-
-
-def spmb_catalog(tmp_path: Path, unique: str) -> Path:
-    """A copy of the SPMB schemas alone, under this test's namespace."""
-    target = tmp_path / "avro"
-    shutil.copytree(AVRO_DIR, target)
-    for path in target.glob("*/*.avsc"):
-        if path.stem not in SUBJECTS:
-            path.unlink()
-            continue
-        path.write_text(json.dumps(_renamespace(json.loads(path.read_text()), f"{NAMESPACE}.e{unique}"), indent=2))
-    return target
-
-
-def edit(directory: Path, event_type: str, change: Callable[[dict[str, Any]], None]) -> None:
-    path = next(directory.glob(f"*/{event_type}.avsc"))
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data, indent=2))
-
-
 def test_spmb_subjects_register_round_trip_and_evolve_only_compatibly(settings: Settings, tmp_path: Path,
                                                                       unique: str) -> None:
     runner = CliRunner()
-    directory = spmb_catalog(tmp_path, unique)
+    directory = private_catalog(tmp_path, unique, SUBJECTS)
     client = registry_client(settings.registry)
     catalog = Catalog.load(directory)
     regs = register_all(client, catalog)

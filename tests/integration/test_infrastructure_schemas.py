@@ -7,15 +7,15 @@ test's own namespace, so the production ones are never touched."""
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from schema_copies import edit, private_catalog
 from typer.testing import CliRunner
 
-from schemas.catalog import AVRO_DIR, NAMESPACE, Catalog, schema_of
+from schemas.catalog import NAMESPACE, Catalog, schema_of
 from schemas.codec import register_schema, registry_client
 from schemas.exceptions import IncompatibleSchema
 from simpul.cli.schemas import app
@@ -24,32 +24,6 @@ from simpul.settings import Settings
 pytestmark = pytest.mark.integration
 
 TYPES = ("RoadDamageReported", "RoadDamageHandled", "PublicWorksProgress")
-
-
-def _renamespace(node: Any, ns: str) -> Any:
-    if isinstance(node, dict):
-        return {k: (ns if k == "namespace" else _renamespace(v, ns)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_renamespace(v, ns) for v in node]
-    return node
-
-
-def _copy(tmp_path: Path, unique: str) -> Path:
-    target = tmp_path / "avro"
-    shutil.copytree(AVRO_DIR, target)
-    for path in target.glob("*/*.avsc"):
-        if path.stem not in TYPES:
-            path.unlink()
-            continue
-        path.write_text(json.dumps(_renamespace(json.loads(path.read_text()), f"{NAMESPACE}.t{unique}"), indent=2))
-    return target
-
-
-def _edit(directory: Path, event_type: str, change: Callable[[dict[str, Any]], None]) -> None:
-    path = next(directory.glob(f"*/{event_type}.avsc"))
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data, indent=2))
 
 
 def _field(d: dict[str, Any], name: str) -> dict[str, Any]:
@@ -73,7 +47,7 @@ INCOMPATIBLE: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {  # the
 
 def test_infrastructure_subjects_evolve_only_compatibly(settings: Settings, tmp_path: Path, unique: str) -> None:
     runner = CliRunner()
-    directory = _copy(tmp_path, unique)
+    directory = private_catalog(tmp_path, unique, TYPES)
     base = ["--registry", settings.registry, "--schemas-dir", str(directory)]
     first = runner.invoke(app, ["register", *base, "--json"])
     assert first.exit_code == 0, first.output
@@ -82,7 +56,7 @@ def test_infrastructure_subjects_evolve_only_compatibly(settings: Settings, tmp_
     assert {client.get_compatibility(f"{NAMESPACE}.t{unique}.{t}") for t in TYPES} == {"FULL_TRANSITIVE"}
 
     for event_type, change in COMPATIBLE.items():
-        _edit(directory, event_type, change)
+        edit(directory, event_type, change)
     ok = runner.invoke(app, ["check", *base, "--json"])
     assert ok.exit_code == 0, ok.output
     assert {(v["status"], v["registry_compatible"]) for v in json.loads(ok.stdout)["subjects"]} == {("compatible", True)}
@@ -93,7 +67,7 @@ def test_infrastructure_subjects_evolve_only_compatibly(settings: Settings, tmp_
     for event_type, (change, name) in INCOMPATIBLE.items():
         path = next(directory.glob(f"*/{event_type}.avsc"))
         saved = path.read_text()
-        _edit(directory, event_type, change)
+        edit(directory, event_type, change)
         refused = runner.invoke(app, ["check", *base])
         assert refused.exit_code == 1, refused.output
         assert "INCOMPATIBLE" in refused.stdout and f"t{unique}.{event_type}" in refused.stdout

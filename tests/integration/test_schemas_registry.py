@@ -8,19 +8,17 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
 
 import avro.io
 import avro.schema
 import httpx
 import pytest
+from schema_copies import edit, private_catalog
 from typer.testing import CliRunner
 
-from schemas.catalog import AVRO_DIR, NAMESPACE, Catalog, event_types
+from schemas.catalog import NAMESPACE, Catalog, event_types
 from schemas.codec import AvroCodec, register_all, register_schema, registry_client, unframe
 from schemas.compatibility import check_catalog
 from schemas.examples import example, examples
@@ -29,33 +27,6 @@ from simpul.cli.schemas import app
 from simpul.settings import Settings
 
 pytestmark = pytest.mark.integration
-
-
-def _renamespace(node: Any, ns: str) -> Any:
-    if isinstance(node, dict):
-        return {k: (ns if k == "namespace" else _renamespace(v, ns)) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_renamespace(v, ns) for v in node]
-    return node
-
-
-def private_catalog(tmp_path: Path, unique: str, only: tuple[str, ...] | None = None) -> Path:
-    """A copy of the schemas under a namespace of this test's own."""
-    target = tmp_path / "avro"
-    shutil.copytree(AVRO_DIR, target)
-    for path in target.glob("*/*.avsc"):
-        if only and path.stem not in only:
-            path.unlink()
-            continue
-        path.write_text(json.dumps(_renamespace(json.loads(path.read_text()), f"{NAMESPACE}.t{unique}"), indent=2))
-    return target
-
-
-def edit(directory: Path, event_type: str, change: Callable[[dict[str, Any]], None]) -> None:
-    path = next(directory.glob(f"*/{event_type}.avsc"))
-    data = json.loads(path.read_text())
-    change(data)
-    path.write_text(json.dumps(data, indent=2))
 
 
 def test_every_schema_registers_and_round_trips(settings: Settings) -> None:
