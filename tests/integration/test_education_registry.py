@@ -49,7 +49,7 @@ def test_spmb_subjects_register_round_trip_and_evolve_only_compatibly(settings: 
         ("compatible", True)}
     for event_type in SUBJECTS:
         register_schema(client, Catalog.load(directory).get(event_type))
-        assert len(client.get_versions(f"{NAMESPACE}.e{unique}.{event_type}")) == 2
+        assert len(client.get_versions(f"{NAMESPACE}.t{unique}.{event_type}")) == 2
 
     # incompatible: a seat count removed (old readers need it), a route symbol added (closed enum)
     edit(directory, "SchoolQuotaPublished",
@@ -67,4 +67,4 @@ def test_spmb_subjects_register_round_trip_and_evolve_only_compatibly(settings: 
     for event_type in ("SchoolQuotaPublished", "SchoolAdmissionDecided"):
         with pytest.raises(IncompatibleSchema):
             register_schema(client, changed.get(event_type))
-        assert len(client.get_versions(f"{NAMESPACE}.e{unique}.{event_type}")) == 2
+        assert len(client.get_versions(f"{NAMESPACE}.t{unique}.{event_type}")) == 2
