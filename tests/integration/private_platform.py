@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import os
 import random
+import select
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from simpul.platform.probes import port_free
 from simpul.settings import load_settings
@@ -127,3 +130,20 @@ def stop_processes(procs: list[subprocess.Popen[bytes]], grace_s: float = 30) ->
         except subprocess.TimeoutExpired:
             os.killpg(p.pid, signal.SIGKILL)
             p.wait(timeout=10)
+
+
+def read_run_json(proc: subprocess.Popen[bytes], deadline_s: float, stderr: Path) -> dict[str, Any]:
+    """The first JSON document `simpul run --json` prints (it then keeps running)."""
+    assert proc.stdout is not None
+    text = b""
+    end = time.monotonic() + deadline_s
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"simpul run exited {proc.returncode}: {stderr.read_text()[-3000:]}")
+        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+        if not ready:
+            continue
+        text += os.read(proc.stdout.fileno(), 1 << 16)  # raw reads: select() does not see a reader's buffer
+        if b"\n}\n" in text:
+            return json.loads(text[: text.index(b"\n}\n") + 2])
+    raise AssertionError(f"simpul run printed nothing within {deadline_s:.0f} s: {stderr.read_text()[-3000:]}")

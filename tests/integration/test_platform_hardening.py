@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
@@ -29,8 +28,8 @@ import pytest
 import sqlalchemy as sa
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
-from private_platform import (REPO, command_lines_showing, free_ports, private_env, private_state, remove_private,
-                              secret_values)
+from private_platform import (REPO, command_lines_showing, free_ports, private_env, private_state, read_run_json,
+                              remove_private, secret_values)
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from sqlalchemy.engine import make_url
@@ -77,23 +76,6 @@ class Run:
         return LocalPlatform(load_settings(state_dir=self.state)).postgres_home
 
 
-def _read_json(proc: subprocess.Popen[bytes], deadline_s: float, stderr: Path) -> dict[str, Any]:
-    """The first JSON document `simpul run --json` prints (it then keeps running)."""
-    assert proc.stdout is not None
-    text = b""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"simpul run exited {proc.returncode}: {stderr.read_text()[-3000:]}")
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-        if not ready:
-            continue
-        text += os.read(proc.stdout.fileno(), 1 << 16)  # raw reads: select() does not see a reader's buffer
-        if b"\n}\n" in text:
-            return json.loads(text[: text.index(b"\n}\n") + 2])
-    raise AssertionError(f"simpul run printed nothing within {deadline_s:.0f} s: {stderr.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run]:
     state = private_state("run")
@@ -106,7 +88,7 @@ def run() -> Iterator[Run]:
                                  "--dashboard-port", str(ports[6]), "--site-port", str(ports[7])],
                                 env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
     try:
-        yield Run(proc, state, env, ports, _read_json(proc, START_DEADLINE_S, stderr), stderr)
+        yield Run(proc, state, env, ports, read_run_json(proc, START_DEADLINE_S, stderr), stderr)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)  # Ctrl-C: stop the pipeline and the platform it started

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import select
 import shutil
 import signal
 import subprocess
@@ -29,8 +28,8 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from private_platform import (REPO, command_lines_showing, fetched_lib, free_ports, private_env, remove_private,
-                              simpul)
+from private_platform import (REPO, command_lines_showing, fetched_lib, free_ports, private_env, read_run_json,
+                              remove_private, simpul)
 from pydantic import SecretStr
 
 from producers.sdk import RegencyProducer
@@ -85,22 +84,6 @@ class Run:
         return next(s for s in self.running["platform"]["services"] if s["name"] == name)
 
 
-def _read_json(proc: subprocess.Popen[bytes], deadline_s: float, stderr: Path) -> dict[str, Any]:
-    """The first JSON document `simpul run --json` prints (it then keeps running)."""
-    assert proc.stdout is not None
-    text = b""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"simpul run exited {proc.returncode}: {stderr.read_text()[-3000:]}")
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-        if ready:
-            text += os.read(proc.stdout.fileno(), 1 << 16)
-            if b"\n}\n" in text:
-                return json.loads(text[: text.index(b"\n}\n") + 2])
-    raise AssertionError(f"simpul run printed nothing within {deadline_s:.0f} s: {stderr.read_text()[-3000:]}")
-
-
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run]:
     state = REPO / "var" / "private" / f"only-python-{uuid.uuid4().hex[:8]}"
@@ -121,7 +104,7 @@ def run() -> Iterator[Run]:
             proc = subprocess.Popen([sys.executable, "-m", "simpul", "run", "--rate", "2", "--json",
                                      "--dashboard-port", str(ports[6]), "--site-port", str(ports[7])],
                                     env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=err, start_new_session=True)
-        yield Run(proc, state, env, ports, setup, _read_json(proc, START_DEADLINE_S, stderr), stderr)
+        yield Run(proc, state, env, ports, setup, read_run_json(proc, START_DEADLINE_S, stderr), stderr)
     finally:
         returncode = 0
         if proc is not None and proc.poll() is None:
