@@ -450,48 +450,15 @@ def build_asyncapi(prefix: str, addresses: Addresses) -> dict[str, Any]:
         "summary": "Produce with acks=all and idempotence, key `<regency_code>:<case_id>`, Confluent-framed Avro.",
         "messages": [{"$ref": f"#/channels/ingress/messages/{n}"} for n in catalog.event_types()],
     }
-    receipts = topics.role("receipts")
-    channels["receipts"] = {
-        "address": topic_pattern(prefix, "receipts", f"{{{REGENCY_PARAMETER}}}"),
-        "title": "Regency receipts",
-        "summary": "One topic per regency; only that regency may read it.",
-        "description": f"{receipts[0].description} Key: {templates['receipts'].key}.",
-        "parameters": {REGENCY_PARAMETER: {
-            "description": "Kemendagri/BPS code of the regency or city (as for ingress).",
-            "enum": [t.labels["regency"] for t in receipts],
-            "examples": [EXAMPLE_REGENCY],
-        }},
-        "messages": refs(["Receipt"]),
-        "bindings": _kafka_channel_binding(receipts[0], concrete=False),
-    }
-    operations["receiveReceipts"] = {
-        "action": "receive",
-        "channel": {"$ref": "#/channels/receipts"},
-        "title": "A regency system reads its receipts",
-        "summary": "Consume with a group starting `<prefix>-regency-<code>-`; the ACL allows no other regency's topic.",
-        "messages": [{"$ref": "#/channels/receipts/messages/Receipt"}],
-    }
-    outcomes = topics.role("outcomes")
-    channels["outcomes"] = {
-        "address": topic_pattern(prefix, "outcomes", f"{{{REGENCY_PARAMETER}}}"),
-        "title": "Regency outcomes",
-        "summary": "One topic per regency; only that regency (and the gateway) may read it.",
-        "description": f"{' '.join(outcomes[0].description.split())} Key: {templates['outcomes'].key}.",
-        "parameters": {REGENCY_PARAMETER: {
-            "description": "Kemendagri/BPS code of the regency or city (as for ingress).",
-            "enum": [t.labels["regency"] for t in outcomes],
-            "examples": [EXAMPLE_REGENCY],
-        }},
-        "messages": refs(["RegencyOutcome"]),
-        "bindings": _kafka_channel_binding(outcomes[0], concrete=False),
-    }
-    operations["receiveOutcomes"] = {
-        "action": "receive",
-        "channel": {"$ref": "#/channels/outcomes"},
-        "title": "A regency system reads what became of its records",
-        "summary": "Consume with a group starting `<prefix>-regency-<code>-`; the ACL allows no other regency's topic.",
-        "messages": [{"$ref": "#/channels/outcomes/messages/RegencyOutcome"}],
-    }
+    for role, message, title, summary, reading, flatten in (
+            ("receipts", "Receipt", "Regency receipts", "One topic per regency; only that regency may read it.",
+             "A regency system reads its receipts", False),
+            ("outcomes", "RegencyOutcome", "Regency outcomes",
+             "One topic per regency; only that regency (and the gateway) may read it.",
+             "A regency system reads what became of its records", True)):
+        channels[role], operations[f"receive{role.capitalize()}"] = _regency_channel(
+            topics.role(role), templates[role].key, prefix, refs, role=role, message=message, title=title,
+            summary=summary, reading=reading, flatten=flatten)
     for topic in topics:
         if topic.role in {"ingress", "receipts", "outcomes"}:
             continue
@@ -555,3 +522,30 @@ def render_asyncapi_yaml(prefix: str, addresses: Addresses) -> str:
 
 
 __all__ = ["ASYNCAPI_VERSION", "AVRO_SCHEMA_FORMAT", "build_asyncapi", "render_asyncapi_yaml"]
+
+
+def _regency_channel(specs: list[TopicSpec], key: str, prefix: str, refs: Any, *, role: str, message: str, title: str,
+                     summary: str, reading: str, flatten: bool) -> tuple[dict[str, Any], dict[str, Any]]:
+    """One channel for a per-regency topic a regency reads (receipts, outcomes), with its receive operation."""
+    description = " ".join(specs[0].description.split()) if flatten else specs[0].description
+    channel = {
+        "address": topic_pattern(prefix, role, f"{{{REGENCY_PARAMETER}}}"),
+        "title": title,
+        "summary": summary,
+        "description": f"{description} Key: {key}.",
+        "parameters": {REGENCY_PARAMETER: {
+            "description": "Kemendagri/BPS code of the regency or city (as for ingress).",
+            "enum": [t.labels["regency"] for t in specs],
+            "examples": [EXAMPLE_REGENCY],
+        }},
+        "messages": refs([message]),
+        "bindings": _kafka_channel_binding(specs[0], concrete=False),
+    }
+    operation = {
+        "action": "receive",
+        "channel": {"$ref": f"#/channels/{role}"},
+        "title": reading,
+        "summary": "Consume with a group starting `<prefix>-regency-<code>-`; the ACL allows no other regency's topic.",
+        "messages": [{"$ref": f"#/channels/{role}/messages/{message}"}],
+    }
+    return channel, operation
