@@ -12,6 +12,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from pydantic_core import to_jsonable_python
+
 from transparency.merkle import leaf_hash
 
 EVENT_PREFIX = b"simpul/event/v1\n"
@@ -26,6 +28,13 @@ def event_leaf(payload: Mapping[str, Any] | str) -> bytes:
     """The leaf hash of a canonical event, from its stored payload (a JSON text or its parsed object)."""
     obj = json.loads(payload) if isinstance(payload, str) else payload
     return leaf_hash(EVENT_PREFIX + canonical_json(obj))
+
+
+def datum_leaf(datum: Mapping[str, Any]) -> bytes:
+    """The leaf hash of a canonical event from its decoded Avro datum: equal to `event_leaf(payload_json(datum))`
+    (tests/unit/test_transparency_leaves.py) without writing the JSON text and parsing it back, which was a third
+    of the stage's per-leaf CPU."""
+    return leaf_hash(EVENT_PREFIX + canonical_json(to_jsonable_python(datum)))
 
 
 def ops_leaf(entry: Mapping[str, Any]) -> bytes:

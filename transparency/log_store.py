@@ -10,6 +10,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
@@ -93,15 +94,46 @@ class LogState:
         return cls(tree=tree, ref_ids=ids, checkpointed=size, receipted_from=size)
 
 
-def append(conn: sa.Connection, rows: Sequence[dict[str, object]]) -> None:
+LEAF_COLUMNS = ("idx", "kind", "ref_id", "regency_code", "leaf_hash", "source", "appended_at")
+RECEIPT_COLUMNS = ("event_id", "regency_code", "idx", "checkpoint_size", "proof")
+
+LeafRow = tuple[int, str, str, str | None, str, str]  # LEAF_COLUMNS but `appended_at`, which a batch shares
+ReceiptRow = tuple[str, str, int, int, str]  # RECEIPT_COLUMNS, the proof as its JSON text
+
+
+def _executemany(conn: sa.Connection, table: sa.Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]) -> None:
+    """INSERT the rows (tuples in `columns` order, values as the driver takes them) in one driver executemany.
+
+    The stage inserts a leaf per event and a receipt per event; SQLAlchemy's per-row parameter processing cost
+    more CPU than the database did. Values needing a type's conversion are converted by the caller, once."""
+    mark = {"qmark": "?", "format": "%s", "pyformat": "%s"}.get(conn.dialect.paramstyle)
+    if mark is None:  # a driver with another parameter style: the portable (slower) path
+        conn.execute(table.insert(), [dict(zip(columns, r, strict=True)) for r in rows])
+        return
+    prep = conn.dialect.identifier_preparer
+    sql = (f"INSERT INTO {prep.format_table(table)} ({', '.join(prep.quote(c) for c in columns)}) "
+           f"VALUES ({', '.join([mark] * len(columns))})")
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def append(conn: sa.Connection, rows: Sequence[LeafRow], appended_at: datetime) -> None:
+    """Append a batch of leaves, all appended at `appended_at`."""
     if rows:
-        conn.execute(tlog_leaves.insert(), list(rows))
+        process = tlog_leaves.c.appended_at.type.bind_processor(conn.dialect)
+        at = process(appended_at) if process is not None else appended_at
+        _executemany(conn, tlog_leaves, LEAF_COLUMNS, [(*r, at) for r in rows])
 
 
-def add_checkpoint(conn: sa.Connection, record: CheckpointRecord, receipts: Sequence[dict[str, object]]) -> None:
+def add_checkpoint(conn: sa.Connection, record: CheckpointRecord, receipts: Sequence[ReceiptRow]) -> None:
+    """Store a signed checkpoint with the receipts of the events it first covers."""
     conn.execute(tlog_checkpoints.insert().values(**record.model_dump()))
     if receipts:
-        conn.execute(tlog_receipts.insert(), list(receipts))
+        _executemany(conn, tlog_receipts, RECEIPT_COLUMNS, receipts)
+
+
+def proof_text(proof: Sequence[str]) -> str:
+    """A hex audit path as the JSON text stored and published (hex needs no escaping)."""
+    return '["' + '","'.join(proof) + '"]' if proof else "[]"
 
 
 def proof_json(proof: Sequence[bytes]) -> list[str]:

@@ -24,7 +24,7 @@ from simpul.settings import Settings
 from transparency.checkpoint import Checkpoint, open_note, sign, verifier_key
 from transparency.exceptions import ProofError
 from transparency.leaves import event_leaf, ops_leaf
-from transparency.log_store import CheckpointRecord, add_checkpoint, append, proof_json
+from transparency.log_store import CheckpointRecord, add_checkpoint, append, proof_json, proof_text
 from transparency.merkle import verify_inclusion
 from transparency.receipts import Receipt
 from transparency.tree import MerkleTree
@@ -63,25 +63,23 @@ def _fill_log(store_url: str) -> Log:
             leaf = ops_leaf({"entry_id": ref, "action": "api_key.create", "actor": "test"})
         tree.append(leaf)
         leaves[ref] = leaf.hex()
-        rows.append({"idx": idx, "kind": kind, "ref_id": ref, "regency_code": regency, "leaf_hash": leaf.hex(),
-                     "source": f"test.events.governance:0:{idx}", "appended_at": now})
+        rows.append((idx, kind, ref, regency, leaf.hex(), f"test.events.governance:0:{idx}"))
     size = 4
     key = Ed25519PrivateKey.generate()
     vkey = verifier_key(KEY_NAME, key.public_key())
     note = sign(Checkpoint(ORIGIN, size, tree.root(size)), KEY_NAME, key)
     record = CheckpointRecord(size=size, root_hash=tree.root(size).hex(), signed_at=now, origin=ORIGIN, note=note,
                               verifier_key=vkey)
-    receipts = [{"event_id": r["ref_id"], "regency_code": r["regency_code"], "idx": r["idx"],
-                 "checkpoint_size": size, "proof": proof_json(tree.inclusion_proof(r["idx"], size))}
-                for r in rows[:size] if r["kind"] == "event"]
+    receipts = [(ref, str(regency), idx, size, proof_text(proof_json(tree.inclusion_proof(idx, size))))
+                for idx, kind, ref, regency, _leaf, _source in rows[:size] if kind == "event"]
     with engine.begin() as conn:
-        append(conn, rows)
+        append(conn, rows, now)
         add_checkpoint(conn, record, receipts)
     engine.dispose()
     receipted: dict[str, list[str]] = {}
-    for r in receipts:
-        receipted.setdefault(str(r["regency_code"]), []).append(str(r["event_id"]))
-    pending = {str(r["regency_code"]): str(r["ref_id"]) for r in rows[size:]}
+    for event_id, regency_code, *_ in receipts:
+        receipted.setdefault(regency_code, []).append(event_id)
+    pending = {str(r[3]): r[2] for r in rows[size:]}
     return Log(receipted=receipted, pending=pending, leaves=leaves, vkey=vkey)
 
 
