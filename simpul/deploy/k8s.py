@@ -29,6 +29,10 @@ CLUSTER_NAME = "simpul"
 NAMESPACE = "simpul"
 KAFKA_VERSION = "4.1.0"
 STRIMZI_API = "kafka.strimzi.io/v1beta2"
+# What the manifests target, and are validated against (simpul.deploy.validate): Strimzi 0.51 is the newest
+# operator that serves kafka.strimzi.io/v1beta2 (1.0 removed it) and runs Kafka 4.1.
+STRIMZI_VERSION = "0.51.0"
+KUBERNETES_VERSION = "1.35"
 BOOTSTRAP = f"{CLUSTER_NAME}-kafka-bootstrap:9092"
 CONFIG_SECRET = "simpul-config"  # operator-made: registry-url, store-url, gateway-db-url, dashboard-db-url
 INSTALLATION_SECRET = "simpul-secrets"  # operator-made from `simpul secrets show` files: simpul_nik_hmac_key, ...
@@ -142,6 +146,10 @@ def kafka_topics(topics: TopicSet) -> list[dict[str, Any]]:
     } for t in topics]
 
 
+# Kafka's resource pattern types as Strimzi's KafkaUser spells them (`prefix`, where Kafka says PREFIXED).
+STRIMZI_PATTERN = {"literal": "literal", "prefixed": "prefix"}
+
+
 def strimzi_acls(grants: Iterable[Grant]) -> list[dict[str, Any]]:
     """Grants grouped per resource, in Strimzi's `simple` authorization format."""
     by_resource: dict[tuple[str, str, str], list[str]] = {}
@@ -151,7 +159,7 @@ def strimzi_acls(grants: Iterable[Grant]) -> list[dict[str, Any]]:
     for (kind, pattern, name), ops in sorted(by_resource.items()):
         resource: dict[str, Any] = {"type": kind}
         if kind != "cluster":
-            resource |= {"name": name, "patternType": pattern}
+            resource |= {"name": name, "patternType": STRIMZI_PATTERN[pattern]}
         acls.append({"resource": resource, "operations": sorted(ops), "host": "*"})
     return acls
 

@@ -70,7 +70,9 @@ def test_every_catalog_topic_has_its_kafka_topic(rendered) -> None:  # noqa: ANN
 
 
 def _acl_set(acls: list[dict]) -> set[tuple[str, str, str, str]]:
-    return {(a["resource"]["type"], a["resource"].get("patternType", "literal"),
+    """Strimzi ACLs in the ACL model's terms (Strimzi spells Kafka's `prefixed` pattern type `prefix`)."""
+    kafka_pattern = {strimzi: kafka for kafka, strimzi in k8s.STRIMZI_PATTERN.items()}
+    return {(a["resource"]["type"], kafka_pattern[a["resource"].get("patternType", "literal")],
              a["resource"].get("name", "kafka-cluster"), op) for a in acls for op in a["operations"]}
 
 
@@ -114,7 +116,7 @@ def test_the_transparency_user_alone_writes_receipts_and_checkpoints(rendered) -
               for u in kinds(rendered, "KafkaUser") for a in u["spec"].get("authorization", {}).get("acls", [])
               if "Write" in a["operations"] and a["resource"]["type"] == "topic"}
     assert {w for w in writes if w[2] in ("jateng.receipts.", "jateng.audit.checkpoints")} == {
-        ("transparency", "prefixed", "jateng.receipts."), ("transparency", "literal", "jateng.audit.checkpoints")}
+        ("transparency", "prefix", "jateng.receipts."), ("transparency", "literal", "jateng.audit.checkpoints")}
     assert not any(w[2].startswith("jateng.receipts.") and w[0] != "transparency" for w in writes)
 
 
