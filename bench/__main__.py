@@ -38,7 +38,7 @@ from bench import env
 from bench.records import build
 from bench.stats import AGREEMENT, Summary, ratios
 
-CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "log")
+CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "log", "latency")
 RESULTS = Path(__file__).resolve().parent / "results"
 BOUNDS = {"gatekeeper_ratio_min": 0.30, "latency_p99_ms_max": 500.0, "sink_pg_rows_per_s_min": 20_000.0,
           "log_cost_max": 0.10, "agreement": AGREEMENT}
@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--latency-rate", type=float, default=None,
                     help="records/s of the latency phase instead of half the measured rate, to compare settings at "
                          "one load (the half-load bound is then not judged)")
-    ap.add_argument("--log-nice", type=int, default=10,
-                    help="the transparency log's niceness in case gatekeeper+log (default 10: the stage's own "
+    ap.add_argument("--log-nice", type=int, default=19,
+                    help="the transparency log's niceness in case gatekeeper+log (default 19: the stage's own "
                          "default, SIMPUL_TLOG_NICE; 0 runs it at the gatekeeper's priority); stated in the result")
     args = ap.parse_args(argv)
     only = [c.strip() for c in args.only.split(",") if c.strip()]
@@ -227,10 +227,10 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (4000 if args.quick else 30_000)
 
     from bench import cases
-    from bench.cases import aggregates, gatekeeper, gatekeeper_log, gateway, raw, sdk, sink, tlog
+    from bench.cases import aggregates, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink, tlog
 
     modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "gatekeeper+log": gatekeeper_log,
-               "sink": sink, "aggregates": aggregates, "log": tlog}
+               "sink": sink, "aggregates": aggregates, "log": tlog, "latency": latency}
     settings = env.base_settings()
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))

@@ -104,7 +104,7 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     tlog_origin: str | None = Field(default=None, description="checkpoint origin; default jatengprov.go.id/simpul/<prefix>")
     tlog_checkpoint_seconds: float = Field(default=5.0, gt=0, description="sign a checkpoint at least this often")
     tlog_checkpoint_events: int = Field(default=10_000, gt=0, description="or after this many new leaves")
-    tlog_nice: int = Field(default=10, ge=0, le=19, description=(
+    tlog_nice: int = Field(default=19, ge=0, le=19, description=(
         "CPU niceness of the transparency stage: on cores it shares with the gatekeeper, the gatekeeper goes first "
         "and the log catches up when the load drops (it reads Kafka, so lagging loses nothing)"))
 
