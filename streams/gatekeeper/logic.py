@@ -22,6 +22,8 @@ from schemas.exceptions import EventValidationError, UnknownEventType, WireForma
 from schemas.feedback import OutcomeStatus, accepted_value, identifiers, outcome_value, without_values
 from schemas.nik import NikContext, redact_niks, tokenised_fields
 from schemas.outcomes import Header, RejectReason, source_of
+from streams.gatekeeper.fast_check import IngressCheck, ingress_check
+from streams.gatekeeper.splice import spliced
 
 EVENT_ID_HEADER = Header.EVENT_ID
 EVENT_TYPE_HEADER = Header.EVENT_TYPE
@@ -171,13 +173,16 @@ def screen(
     first_seen: Callable[[str], str | None],
     already_done: Callable[[str], bool] = lambda _source: False,
     now: datetime | None = None,
+    check: IngressCheck | None = None,
 ) -> Outcome:
     """Decide what happens to one ingress record.
 
     `first_seen(event_id)` answers the source (`topic:partition:offset`) of the first record that carried this
     event id within the horizon, or None. `already_done(source)` says whether this record's output is already
     on the canonical topics or the DLQ (records replayed after a crash). Registry outages propagate (transient).
-    `hmac_key` mints the NIK tokens; `seal` seals rejected records (only they pay for it).
+    `hmac_key` mints the NIK tokens; `seal` seals rejected records (only they pay for it). `check` is the
+    compiled validation path of the codec's catalog (`fast_check.ingress_check`, looked up when not given): a
+    record written with our own schema that it finds valid skips the pydantic model.
     """
     now = now or datetime.now(UTC)
     source = source_of(topic, partition, offset)
@@ -200,26 +205,32 @@ def screen(
         return no(RejectReason.UNKNOWN_EVENT_TYPE, str(exc))
     except WireFormatError as exc:
         return no(RejectReason.UNDECODABLE, str(exc))
-    try:
-        event = codec.models[event_type].from_avro(record, NikContext.INGRESS)
-    except EventValidationError as exc:
-        return no(RejectReason.INVALID_EVENT, str(exc),
-                  tuple((p.path, without_values(p.message, record, p.path)) for p in exc.problems), record, event_type)
-    if event.regency_code != regency:
+    model = codec.models[event_type]
+    own = codec.is_own_schema(int.from_bytes(value[1:5], "big"), event_type)
+    if own and (check or ingress_check(codec.catalog)).accepts(model, record):
+        # the compiled check found every rule of the model met: the model is skipped, the datum's fields are its
+        event_id, regency_code, case_id = str(record["event_id"]), record["regency_code"], record["case_id"]
+    else:  # invalid, or not our own schema: the model decides, and words the rejection
+        try:
+            event = model.from_avro(record, NikContext.INGRESS)
+        except EventValidationError as exc:
+            return no(RejectReason.INVALID_EVENT, str(exc),
+                      tuple((p.path, without_values(p.message, record, p.path)) for p in exc.problems), record,
+                      event_type)
+        event_id, regency_code, case_id = str(event.event_id), event.regency_code, event.case_id
+    if regency_code != regency:
         return no(RejectReason.REGENCY_MISMATCH,
-                  f"regency_code {event.regency_code} differs from {regency}, the regency of {topic}; a regency "
+                  f"regency_code {regency_code} differs from {regency}, the regency of {topic}; a regency "
                   "publishes only to its own ingress topic",
                   (("regency_code", f"is not {regency}, the regency of this ingress topic"),), record, event_type)
-    event_id = str(event.event_id)
     prior = first_seen(event_id)
     if prior is not None and prior != source:  # the same source is this record replayed, its output not written
         return Duplicate(event_id=event_id, first_source=prior, source=source, event_type=event_type,
-                         case_id=event.case_id)
-    family = type(event).family
+                         case_id=case_id)
     return Routed(
-        topic=routing.canonical[family],
-        key=event.ordering_key.encode(),
-        value=canonical_value(codec, event_type, record, value, hmac_key),
+        topic=routing.canonical[model.family],
+        key=f"{regency_code}:{case_id}".encode(),  # Event.ordering_key
+        value=canonical_value(codec, event_type, record, value, hmac_key, own),
         headers=[
             (EVENT_ID_HEADER, event_id.encode()),
             (EVENT_TYPE_HEADER, event_type.encode()),
@@ -228,7 +239,7 @@ def screen(
         event_id=event_id,
         event_type=event_type,
         source=source,
-        case_id=event.case_id,
+        case_id=case_id,
     )
 
 
@@ -263,18 +274,25 @@ def feedback(outcome: Outcome, topic: str, routing: Routing, at: str) -> tuple[s
 
 
 
-def canonical_value(codec: AvroCodec, event_type: str, record: Mapping[str, Any], value: bytes, hmac_key: bytes) -> bytes:
+def canonical_value(codec: AvroCodec, event_type: str, record: Mapping[str, Any], value: bytes, hmac_key: bytes,
+                    own: bool | None = None) -> bytes:
     """The canonical bytes of a valid event: its Avro datum with every NIK tokenised, framed with our schema.
 
     The datum passed the ingress context, so every non-null NIK field holds a raw NIK and gets its token. When
-    the sender wrote with our own schema and no NIK needs a token, these are the input bytes themselves: Avro's
-    encoding is deterministic, so re-encoding the unchanged datum would give the same bytes (a unit test holds
+    the sender wrote with our own schema (`own`, looked up when not given), these are the input bytes with each
+    NIK's encoding replaced by its token's (`splice.spliced`), or the input bytes themselves when no NIK needs a
+    token: Avro's encoding is deterministic, so re-encoding the datum would give the same bytes (unit tests hold
     both paths equal). Otherwise the decoded datum is re-encoded, without a model round trip.
     """
     updates = tokenised_fields(event_type, record, hmac_key)
-    schema_id = int.from_bytes(value[1:5], "big")
-    if not updates and codec.is_own_schema(schema_id, event_type):
-        return value
+    if own is None:
+        own = codec.is_own_schema(int.from_bytes(value[1:5], "big"), event_type)
+    if own:
+        if not updates:
+            return value
+        out = spliced(value, record, updates)
+        if out is not None:
+            return out
     return codec.encode_datum(event_type, {**record, **updates})
 
 

@@ -34,6 +34,7 @@ from schemas.nik import redact_niks
 from streams.config import StreamsConfig, StreamsSettings
 from streams.exceptions import TransientFailure
 from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
+from streams.gatekeeper.fast_check import ingress_check
 from streams.gatekeeper.logic import (AlreadyDone, Counters, DedupMemory, RecentSources, Rejected, Routed, Routing,
                                       feedback, screen)
 from streams.gatekeeper.recovery import Recovered
@@ -138,6 +139,7 @@ class GatekeeperWorker:
         self.changelog = topics.changelog
         self.recovered = recovered
         self.codec = codec
+        self.check = ingress_check(codec.catalog)  # the compiled validation path, generated once
         self.hmac_key = hmac_key
         self.seal = seal
         self.table = table
@@ -178,7 +180,7 @@ class GatekeeperWorker:
             return self.memory.first_seen(event_id, now_ms)
 
         options = {"codec": self.codec, "routing": self.routing, "hmac_key": self.hmac_key, "seal": self.seal,
-                   "first_seen": first_seen, "already_done": self._already_done, "now": now}
+                   "first_seen": first_seen, "already_done": self._already_done, "now": now, "check": self.check}
         at = now.isoformat(timespec="milliseconds")
         routing, done_before = self.routing, self.recovered.done_sources
 
