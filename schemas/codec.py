@@ -181,23 +181,32 @@ class AvroCodec:
             try:
                 cached = self.schema_id(event_type) == schema_id
             except RegistryError:
-                cached = False
+                return False  # not cached: once the registry answers again, the fast path comes back
             with self._lock:
                 self._ours[schema_id] = cached
         return cached
 
     def writer_schema(self, schema_id: int) -> tuple[str, Any]:
-        """(record full name, parsed schema) of a writer schema id, fetched from the registry once."""
+        """(record full name, parsed schema) of a writer schema id, fetched from the registry once.
+
+        Only an id the registry answers 404 for is the record's fault (`WireFormatError`, poison); a registry that
+        cannot be reached or answers anything else raises `RegistryError`, transient: the caller retries."""
         cached = self._writers.get(schema_id)
         if cached is not None:
             return cached
         try:
             registered = self.client.get_schema(schema_id)
         except SchemaRegistryError as exc:
+            if exc.http_status_code != 404:  # the registry is starting, overloaded or refusing: not the record's fault
+                raise RegistryError(f"fetching schema id {schema_id}: registry answered HTTP {exc.http_status_code} "
+                                    f"({exc.error_code}): {exc.error_message}; retry once the registry is healthy"
+                                    ) from exc
             raise WireFormatError(
                 f"schema id {schema_id} is unknown to the registry ({exc.error_message}); "
                 "was the message written against another registry?"
             ) from exc
+        except Exception as exc:  # connection errors come from the HTTP client: an outage, the record may be fine
+            raise RegistryError(f"fetching schema id {schema_id}: cannot reach the registry: {exc}") from exc
         definition = json.loads(registered.schema_str)
         if not isinstance(definition, dict) or definition.get("type") != "record":
             raise WireFormatError(f"schema id {schema_id} is not an Avro record schema")

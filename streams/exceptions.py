@@ -20,3 +20,8 @@ class RulesConfigError(StreamsError):
 
 class RecoveryError(StreamsError):
     """The gatekeeper could not read the tail of the canonical topics or the DLQ before starting."""
+
+
+class StateWriteError(StreamsError):
+    """A processor's local state (the gatekeeper's dedup cache) cannot be written, e.g. its disk is full: the
+    processor stops before committing anything that depends on it, and resumes from the committed offsets."""

@@ -221,11 +221,13 @@ class SinkStats:
     poison: int = 0
     poison_at: list[str] = field(default_factory=list)
     retries: int = 0
+    recovered: int = 0  # batches written after at least one failed attempt (the store was unreachable)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return {"batches": self.batches, "records": self.records, "rows": self.rows, "poison": self.poison,
-                "poison_at": self.poison_at[-20:], "retries": self.retries, "seconds": round(self.seconds, 3)}
+                "poison_at": self.poison_at[-20:], "retries": self.retries, "recovered": self.recovered,
+                "seconds": round(self.seconds, 3)}
 
 
 @dataclass
@@ -241,8 +243,11 @@ class StoreSink:
     """The loop around `fold` and `write_batch`; build it with `consumers.store.sink.build` or bootstrap."""
 
     def __init__(self, engine: sa.Engine, consumer: Consumer, kinds: dict[str, str], decode: Decode, *,
-                 batch_size: int = 2000, poll_timeout: float = 1.0, write_retries: int = 5, retry_base_s: float = 0.5,
+                 batch_size: int = 2000, poll_timeout: float = 1.0, write_retries: int | None = None,
+                 retry_base_s: float = 0.5, retry_max_s: float = 10.0, retry_for_s: float = 300.0,
                  ends: EndOffsets | None = None) -> None:
+        """`retry_for_s`: how long a batch's write is retried while the store is unreachable (a database restart,
+        a failover) before the sink stops; `write_retries`, when given, caps the attempts as well."""
         self.engine = engine
         self.consumer = consumer
         self.kinds = kinds
@@ -251,23 +256,39 @@ class StoreSink:
         self.poll_timeout = poll_timeout
         self.write_retries = write_retries
         self.retry_base_s = retry_base_s
+        self.retry_max_s = retry_max_s
+        self.retry_for_s = retry_for_s
         self.stats = SinkStats()
         self.ends = ends
 
     def _write(self, batch: BatchRows) -> None:
-        for attempt in range(1, self.write_retries + 1):
+        """One transaction of the batch's upserts; while the store is unreachable the whole batch is retried (the
+        upserts are idempotent, so a commit whose answer was lost is harmless to repeat)."""
+        started, attempt = time.monotonic(), 0
+        while True:
+            attempt += 1
             try:
                 with self.engine.begin() as conn:
                     write_batch(conn, batch)
-                return
-            except sa.exc.OperationalError as exc:  # connection lost, database locked: retry the whole batch
-                if attempt == self.write_retries:
-                    raise StoreError(f"writing a batch of {batch.records} records failed {attempt} times: {exc}; "
-                                     "the offsets were not committed, so a restart replays it") from exc
+            except sa.exc.DBAPIError as exc:
+                if not (isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated):
+                    raise  # a statement the store refuses is not an outage: retrying would not help
+                waited = time.monotonic() - started
+                if (self.write_retries is not None and attempt >= self.write_retries) or waited > self.retry_for_s:
+                    raise StoreError(f"writing a batch of {batch.records} records failed {attempt} times over "
+                                     f"{waited:.0f}s: {exc}; the offsets were not committed, so a restart replays "
+                                     "it") from exc
                 self.stats.retries += 1
-                delay = self.retry_base_s * 2 ** (attempt - 1)
-                log.warning("store write failed (%s); retrying in %.1fs", exc.orig if hasattr(exc, "orig") else exc, delay)
+                delay = min(self.retry_base_s * 2 ** (attempt - 1), self.retry_max_s)
+                log.warning("store write failed (%s); retrying in %.1fs",
+                            str(getattr(exc, "orig", exc)).strip().splitlines()[0], delay)
                 time.sleep(delay)
+                continue
+            if attempt > 1:
+                self.stats.recovered += 1
+                log.warning("store reachable again: a batch of %d records written after %d attempts over %.1fs",
+                            batch.records, attempt, time.monotonic() - started)
+            return
 
     def _committed(self, messages: Sequence[Message], batch: BatchRows, *, asynchronous: bool = False) -> None:
         """The batch's transaction has committed: commit its offsets, then count it.

@@ -74,7 +74,9 @@ def store(
         stats = rejoin_when_fenced(start, stop=stop)
         data = stats.as_dict()
         emit(data, as_json, lambda: out.print(
-            f"{data['records']} records in {data['batches']} batches, {data['poison']} poison, {data['seconds']}s"))
+            f"{data['records']} records in {data['batches']} batches, {data['poison']} poison, {data['seconds']}s"
+            + (f"; the store was unreachable: {data['retries']} write retries, {data['recovered']} batches written "
+               "once it was back" if data["retries"] else "")))
 
 
 @app.command("alerts")

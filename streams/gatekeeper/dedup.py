@@ -19,7 +19,7 @@ from pathlib import Path
 from confluent_kafka import Consumer, KafkaException, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
-from streams.exceptions import RecoveryError
+from streams.exceptions import RecoveryError, StateWriteError
 from topics.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -51,8 +51,25 @@ class DedupTable:
         # nearly every lookup is a miss (a new event id): the point-lookup profile's filters answer a miss in
         # ~0.5 µs instead of ~3.4 µs on a table of 600,000 ids, 7% of the gatekeeper's time (docs/performance.md)
         options.optimize_for_point_lookup(64)
-        self._db = Rdict(str(path), options)
+        self.path = path
+        try:
+            self._db = Rdict(str(path), options)
+        except Exception as exc:  # rocksdict raises plain Exceptions ("IO error: No space left on device")
+            raise self._unwritable("opened", exc) from None
         self._staged: dict[bytes, bytes] = {}
+
+    def _unwritable(self, action: str, exc: Exception) -> StateWriteError:
+        return StateWriteError(
+            f"the gatekeeper's dedup cache at {self.path} cannot be {action} ({exc}); free space on that disk or "
+            "fix its permissions, then restart the gatekeeper: the batch in hand was not committed, so its records "
+            "are read again and found already written (nothing is lost or written twice)")
+
+    def _write(self, batch: WriteBatch) -> None:
+        """One atomic RocksDB write: all of the batch or, on an error, none of it."""
+        try:
+            self._db.write(batch)
+        except Exception as exc:  # disk full, read-only file system: RocksDB keeps the error for later writes
+            raise self._unwritable("written", exc) from None
 
     def get(self, event_id: str, default: object = None) -> list | None:  # type: ignore[type-arg]
         key = entry_key(event_id)
@@ -73,7 +90,7 @@ class DedupTable:
                 del self._staged[key]
         for partition, offset in changelog_next.items():
             batch.put(_OFFSET_KEY + str(partition).encode(), str(offset).encode())
-        self._db.write(batch)
+        self._write(batch)
 
     def next_offset(self, partition: int) -> int:
         raw = self._db.get(_OFFSET_KEY + str(partition).encode())
@@ -121,11 +138,13 @@ class DedupTable:
                     if m.offset() >= ends[p] - 1:
                         batch.put(_OFFSET_KEY + str(p).encode(), str(ends[p]).encode())
                         del ends[p]
-                self._db.write(batch)
+                self._write(batch)
                 if not msgs and ends:  # compaction gaps or control records: ask where the reader stands
                     for tp in consumer.position([TopicPartition(changelog, p) for p in ends]):
                         if tp.offset >= ends[tp.partition]:
-                            self._db[_OFFSET_KEY + str(tp.partition).encode()] = str(ends[tp.partition]).encode()
+                            done = WriteBatch(raw_mode=True)
+                            done.put(_OFFSET_KEY + str(tp.partition).encode(), str(ends[tp.partition]).encode())
+                            self._write(done)
                             del ends[tp.partition]
         except KafkaException as exc:
             raise RecoveryError(f"cannot read {changelog}: {exc}; is Kafka reachable?") from exc
@@ -136,4 +155,7 @@ class DedupTable:
         return read
 
     def close(self) -> None:
-        self._db.close()
+        try:
+            self._db.close()
+        except Exception as exc:  # a write error RocksDB kept (disk full): what was written is already durable
+            log.warning("dedup cache at %s closed with an error: %s", self.path, exc)

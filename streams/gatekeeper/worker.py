@@ -32,7 +32,7 @@ from schemas.codec import AvroCodec
 from schemas.dlq_seal import DlqSeal
 from schemas.nik import redact_niks
 from streams.config import StreamsConfig, StreamsSettings
-from streams.exceptions import TransientFailure
+from streams.exceptions import StateWriteError, TransientFailure
 from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
 from streams.gatekeeper.fast_check import ingress_check
 from streams.gatekeeper.logic import (AlreadyDone, Counters, DedupMemory, RecentSources, Rejected, Routed, Routing,
@@ -149,6 +149,7 @@ class GatekeeperWorker:
         self._stopping = False
         self._restored: set[int] = set()
         self._in_flight: deque[_Batch] = deque()
+        self._broken = False  # the dedup cache refused a write: settle nothing more
         self.producer = producer
         self.consumer = consumer
 
@@ -224,6 +225,8 @@ class GatekeeperWorker:
     def _settle(self, limit: int | None = None, timeout: float = 120.0) -> None:
         """Serve delivery reports and commit the batches whose writes are all acknowledged, oldest first; with a
         `limit`, wait until no more than that many batches remain in flight."""
+        if self._broken:  # closing (or revoked) after a refused cache write: the rest is read again on restart
+            return
         started = time.monotonic()
         block = limit is not None
         while True:
@@ -233,7 +236,13 @@ class GatekeeperWorker:
                 if done.error is not None:
                     raise TransientFailure(f"writing the gatekeeper's output failed ({done.error}); the batch was "
                                            "not committed and is read again after a restart")
-                self.table.commit(done.entries, done.changelog_next)
+                try:
+                    self.table.commit(done.entries, done.changelog_next)
+                except StateWriteError:
+                    # no later batch may store its offsets past this one's, nor its cache positions past these
+                    # entries: stop here, the restart reads this batch again (its outputs are found written)
+                    self._broken = True
+                    raise
                 if done.offsets:
                     try:
                         self.consumer.store_offsets(
