@@ -2,7 +2,8 @@
 created before start-up, and the decoding of canonical records.
 
 The gatekeeper (a librdkafka batch loop, `streams.gatekeeper.worker`) runs on this alone; aggregates and alerts
-add the Faust app factory (`streams.faust_app`). Several processes running the same processor with the same
+add the Faust app factory (`streams.faust_app`) and read canonical records as datums (`read_canonical`): the
+gatekeeper validated them with the full models, so they are not built again per record. Several processes running the same processor with the same
 prefix form one consumer group and share partitions. Topic names come from the catalog
 (`topics.catalog.topic_names`).
 """
@@ -13,6 +14,7 @@ import time
 from pathlib import Path
 
 from schemas.codec import AvroCodec
+from schemas.datum import CodecDecoder, EventView, view
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
 from schemas.models import Event
 from schemas.nik import NikContext
@@ -42,6 +44,19 @@ def decode_canonical(codec: AvroCodec, value: bytes) -> Event | WireFormatError 
         return codec.decode(value, NikContext.CANONICAL)
     except (WireFormatError, UnknownEventType, EventValidationError) as exc:
         return exc
+
+
+def read_canonical(decode: CodecDecoder, value: bytes | None) -> EventView | WireFormatError | UnknownEventType:
+    """A canonical record's datum, seen through the event's attribute names (`schemas.datum.EventView`), without
+    building its model; a poison record comes back as the exception (the caller skips it), anything else
+    (registry unreachable) is raised, for the caller to retry."""
+    if value is None:
+        return WireFormatError("empty value (tombstone) on a canonical topic")
+    try:
+        model, record = decode(value)
+    except (WireFormatError, UnknownEventType) as exc:
+        return exc
+    return view(model, record)
 
 
 def ensure_internal_topics(settings: StreamsSettings, config: StreamsConfig, topics: InternalTopics,

@@ -3,11 +3,15 @@
 
 A replay of a year runs through it as well as through the gatekeeper, so its catch-up rate bounds the replay. The
 rate counts from the first committed input offset until the worker has committed every canonical record and every
-observation it repartitioned (its consumer group's committed offsets, sampled every 250 ms; Faust commits every
-second), so start-up, table recovery and the group join are excluded.
+message it repartitioned (its consumer group's committed offsets, sampled every 250 ms; Faust commits every
+second), so start-up, table recovery and the group join are excluded. Over the same span the worker's CPU time
+per record is measured (`cpu_us_per_record`): on a host shared with other work the rate follows the load, the CPU
+per record much less.
 """
 
 from __future__ import annotations
+
+import os
 
 from confluent_kafka import Consumer, TopicPartition
 
@@ -21,24 +25,31 @@ MAX_RECORDS = 100_000  # a slow version would need most of an hour per repetitio
 
 
 def run(ctx: Context, rep: int) -> dict[str, float]:
+    return catch_up(ctx, rep, "aggregates", "observations-repartition", REPARTITIONS, "agg")
+
+
+def catch_up(ctx: Context, rep: int, processor: str, repartition: str, partitions: int, tag: str) -> dict[str, float]:
+    """One Faust stage (`simpul streams run <processor>`) catching up on the pre-loaded canonical events; its
+    repartition topic is `<group>-<repartition>` with `partitions` partitions."""
     items = [(fam, k, v, t) for fam, k, v, t, _ in ctx.records.canonical][:MAX_RECORDS]
-    with env.fresh_prefix(ctx.settings, "agg") as s:
+    with env.fresh_prefix(ctx.settings, tag) as s:
         topics = topic_names(s.topic_prefix)
         canonical = [TopicPartition(topics.events(f).name, p) for f in FAMILIES
                      for p in range(topics.events(f).partitions)]
         preload(s, [(topics.events(fam).name, k, v, t) for fam, k, v, t in items])
-        group = f"{s.topic_prefix}-aggregates"
-        repartition = [TopicPartition(f"{group}-observations-repartition", p) for p in range(REPARTITIONS)]
-        child = env.spawn(f"aggregates-{rep}", ["-m", "simpul", "streams", "run", "aggregates", "--loglevel", "warning"],
-                          env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"aggregates-{rep}")), ctx.workdir)
+        group = f"{s.topic_prefix}-{processor}"
+        internal = [TopicPartition(f"{group}-{repartition}", p) for p in range(partitions)]
+        child = env.spawn(f"{processor}-{rep}", ["-m", "simpul", "streams", "run", processor, "--loglevel", "warning"],
+                          env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"{processor}-{rep}")), ctx.workdir)
         watcher = Consumer(s.kafka.librdkafka(**{"group.id": group, "enable.auto.commit": False}))
         try:
-            rate = _rate(child, watcher, canonical, repartition, len(items))
+            result = _rate(child, watcher, canonical, internal, len(items), processor)
             hwm = child.vm_hwm_mb()
         finally:
             watcher.close()
             child.stop()
-        return {"rate": rate, "records": float(len(items)), "peak_rss_mb": child.peak_rss_mb or hwm or 0.0}
+        return {**result, "records": float(len(items)), "peak_rss_mb": child.peak_rss_mb or hwm or 0.0,
+                "load_average": os.getloadavg()[0]}
 
 
 def _committed(watcher: Consumer, tps: list[TopicPartition]) -> int:
@@ -46,10 +57,23 @@ def _committed(watcher: Consumer, tps: list[TopicPartition]) -> int:
 
 
 def _rate(child: env.Child, watcher: Consumer, canonical: list[TopicPartition], repartition: list[TopicPartition],
-          n: int) -> float:
+          n: int, what: str) -> dict[str, float]:
+    seen = {"done": 0}
+    start: dict[str, float] = {}
+
+    def progress() -> int:
+        seen["done"] = _committed(watcher, canonical)
+        return seen["done"]
+
+    def first() -> None:  # the CPU meter starts with the rate's span
+        start.update(cpu=env.cpu_seconds(child.pid), done=float(seen["done"]))
+
     def repartitioned_all() -> bool:
         ends = sum(watcher.get_watermark_offsets(tp, timeout=30)[1] for tp in repartition)
         return _committed(watcher, repartition) >= ends
 
-    return env.catch_up_rate(lambda: _committed(watcher, canonical), n, [child], "aggregates worker",
-                             finished=repartitioned_all, timeout=3600, interval=0.25)
+    rate = env.catch_up_rate(progress, n, [child], f"{what} worker", finished=repartitioned_all, timeout=3600,
+                             interval=0.25, on_first=first)
+    cpu = env.cpu_seconds(child.pid) - start["cpu"]
+    return {"rate": rate, "cpu_us_per_record": cpu / max(n - start["done"], 1.0) * 1e6,
+            "cores": cpu / ((n - start["done"]) / rate) if rate > 0 else 0.0}

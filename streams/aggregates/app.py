@@ -1,25 +1,35 @@
 """The aggregates processor: canonical events -> observations, repartitioned by window key -> windowed tables.
 
-Stage 1 decodes each canonical event and sends one observation per configured window to an internal topic keyed
-by the window key, so every update of one window lands on one partition (and one worker). Stage 2 folds it into
-a RocksDB table (window key -> accumulator, changelog-backed) and marks the window changed; a timer emits the
-changed windows to `agg.<metric>` keyed by window key (compacted topics keep the latest value per window).
+Stage 1 takes the canonical events in batches, reads each one once as its Avro datum (no pydantic model per
+record: the gatekeeper validated it), and folds the batch's observations into one partial accumulator per window
+key. It sends them to an internal topic on the partition the window key hashes to (Kafka's default partitioner,
+so every update of one window lands on one partition, and one worker), one message per partition per batch
+holding all of that partition's partials. Stage 2 merges each partial into a RocksDB table (window key ->
+accumulator, changelog-backed) with one table write per window key per message, and marks the window changed; a
+timer emits the changed windows to `agg.<metric>` keyed by window key (compacted topics keep the latest value per
+window).
+
+Faust's cost is per message (send, receive, acknowledge, changelog write), not per record: a batch of 1,000
+canonical records becomes at most `REPARTITIONS` repartition messages, and one table write per window it touched.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, datetime
 
 import faust
+from aiokafka.partitioner import murmur2
 
 from schemas.codec import AvroCodec
 from schemas.records import Aggregate
 from streams.aggregates import accumulators
-from streams.aggregates.logic import METRICS, Observation, keys_for, observe
+from schemas.datum import CodecDecoder
+from streams.aggregates.logic import METRICS, Observation, WindowKeys, observe
 from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
-from streams.runtime import InternalTopics, app_id, decode_canonical
+from streams.runtime import InternalTopics, app_id, read_canonical
 from topics.catalog import TopicSet
 
 log = logging.getLogger("simpul.streams.aggregates")
@@ -27,6 +37,24 @@ log = logging.getLogger("simpul.streams.aggregates")
 REPARTITIONS = 6
 BATCH = 1000  # canonical records per batch of `observe`
 BATCH_WITHIN_S = 0.2  # a batch that does not fill is handled after this long
+WINDOWS_PER_MESSAGE = 250  # partial accumulators per repartition message (a few hundred bytes to ~10 kB each)
+
+
+@functools.lru_cache(maxsize=65_536)  # aiokafka's murmur2 is pure Python: keys repeat across batches
+def partition_of(key: bytes, partitions: int = REPARTITIONS) -> int:
+    """The repartition topic's partition of a window key: what Kafka's default partitioner (murmur2) gives the key,
+    so a window's updates and its table entry stay on the partition they had when each window key was a message."""
+    return (murmur2(key) & 0x7FFFFFFF) % partitions
+
+
+def by_partition(partials: dict[str, dict], partitions: int = REPARTITIONS,
+                 per_message: int = WINDOWS_PER_MESSAGE) -> list[tuple[int, list[dict]]]:
+    """A batch's partial accumulators (window key -> item) as (partition, items) messages: grouped by the partition
+    of their window key, at most `per_message` windows each (a message stays far below Kafka's 1 MB limit)."""
+    grouped: dict[int, list[dict]] = {}
+    for key, item in partials.items():
+        grouped.setdefault(partition_of(key.encode(), partitions), []).append(item)
+    return [(p, items[i:i + per_message]) for p, items in grouped.items() for i in range(0, len(items), per_message)]
 
 
 def internal_topics(settings: StreamsSettings) -> InternalTopics:
@@ -34,6 +62,22 @@ def internal_topics(settings: StreamsSettings) -> InternalTopics:
     ident = app_id("aggregates", settings)
     return {f"{ident}-windows-changelog": (REPARTITIONS, True),
             f"{ident}-observations-repartition": (REPARTITIONS, False)}
+
+
+WINDOW_FIELDS = ("metric", "regency_code", "dimension", "dimension_value", "window", "start", "end")
+
+
+def _observations(item: dict, acc: dict | None, sample_size: int) -> tuple[dict, dict]:
+    """(accumulator, window) of a repartition message in the format before pre-aggregation: one window's
+    observations (a list, or one alone), still in flight when a worker is upgraded."""
+    listed = item["obs"] if isinstance(item["obs"], list) else [item["obs"]]
+    for data in listed:
+        obs = Observation.from_json(data)
+        acc = accumulators.add(acc, obs.counts, obs.values, obs.ratios, sample_size=sample_size)
+    window = {"metric": obs.metric, "regency_code": obs.regency_code, "dimension": obs.dimension,
+              "dimension_value": obs.dimension_value, "window": item["window"], "start": item["start"],
+              "end": item["end"]}
+    return acc, window  # type: ignore[return-value]
 
 
 def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics: TopicSet,
@@ -46,18 +90,24 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics
     agg_topics = {m: app.topic(topics.agg(m).name, key_serializer="raw", value_serializer="raw") for m in METRICS}
     windows = app.Table("windows", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA, help="window key -> accumulator")
     changed: dict[str, dict] = {}  # window key -> window description, emitted by the timer
-    windows_cfg = config.window_seconds
     stats = {"events": 0, "skipped": 0, "emitted": 0}
+
+    decode = CodecDecoder(codec)
+    window_keys = WindowKeys(config.window_seconds)
 
     @app.agent(canonical, name="observe")
     async def observe_events(stream):  # type: ignore[no-untyped-def]
-        # in batches: one repartition message per window key per batch instead of one per observation (Faust's
-        # per-message cost dominated: 764-882 records/s one by one, see docs/performance.md); the batch's events are
-        # acknowledged only after it is handled, so at least once holds
+        # in batches, pre-aggregated: one partial accumulator per window key per batch, and one repartition
+        # message per partition per batch (Faust's per-message cost dominated: 764-882 records/s one by one, see
+        # docs/performance.md); the batch's events are acknowledged only after it is handled, so at least once holds
         async for events in stream.take_events(BATCH, within=BATCH_WITHIN_S):
             grouped: dict[str, dict] = {}
             for ev in events:
-                event = await retrying("decoding", lambda ev=ev: decode_canonical(codec, ev.message.value))
+                value = ev.message.value
+                try:
+                    event = read_canonical(decode, value)
+                except Exception:  # noqa: BLE001 - the registry is unreachable: wait for it (`retrying`)
+                    event = await retrying("decoding", lambda value=value: read_canonical(decode, value))
                 if isinstance(event, Exception):  # not a canonical event (cannot happen behind the gatekeeper)
                     stats["skipped"] += 1
                     log.warning("skipping %s:%s:%s: %s", ev.message.topic, ev.message.partition, ev.message.offset,
@@ -65,30 +115,31 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics
                     continue
                 stats["events"] += 1
                 for obs in observe(event):
-                    for key, label, start, end in keys_for(obs, windows_cfg):
+                    for key, label, start, end in window_keys(obs):
                         item = grouped.get(key)
                         if item is None:
-                            item = grouped[key] = {"key": key, "window": label, "start": start.isoformat(),
-                                                   "end": end.isoformat(), "obs": []}
-                        item["obs"].append(obs.to_json())
-            for key, item in grouped.items():  # a window's observations in the order their events came
-                await by_window.send(key=key.encode(), value=item)
+                            item = grouped[key] = {"key": key, "window": label, "start": start, "end": end,
+                                                   "metric": obs.metric, "regency_code": obs.regency_code,
+                                                   "dimension": obs.dimension, "dimension_value": obs.dimension_value,
+                                                   "acc": accumulators.empty()}
+                        accumulators.fold_into(item["acc"], obs.counts, obs.values, obs.ratios)
+            for partition, items in by_partition(grouped):
+                await by_window.send(key=items[0]["key"].encode(), value={"windows": items}, partition=partition)
 
     @app.agent(by_window, name="fold")
     async def fold(stream):  # type: ignore[no-untyped-def]
-        # one message holds a window's observations from one batch of `observe`: one table write for them all
-        # (the table's changelog partition comes from the message being iterated, so writes stay per message)
-        async for item in stream:
-            key = item["key"]
-            acc = windows.get(key)
-            listed = item["obs"] if isinstance(item["obs"], list) else [item["obs"]]  # one, before batching
-            for data in listed:
-                obs = Observation.from_json(data)
-                acc = accumulators.add(acc, obs.counts, obs.values, obs.ratios, sample_size=config.agg_sample_size)
-            windows[key] = acc
-            changed[key] = {"metric": obs.metric, "regency_code": obs.regency_code, "dimension": obs.dimension,
-                            "dimension_value": obs.dimension_value, "window": item["window"],
-                            "start": item["start"], "end": item["end"]}
+        # one message holds the partial accumulators of one batch of `observe` whose window keys share this
+        # partition: one table write per window key (the table's changelog partition comes from the message being
+        # iterated, which is the window key's own partition)
+        async for message in stream:
+            if "windows" not in message:  # one window's observations, as sent before the pre-aggregation
+                key = message["key"]
+                windows[key], changed[key] = _observations(message, windows.get(key), config.agg_sample_size)
+                continue
+            for item in message["windows"]:
+                key = item["key"]
+                windows[key] = accumulators.merge(windows.get(key), item["acc"], sample_size=config.agg_sample_size)
+                changed[key] = {k: item[k] for k in WINDOW_FIELDS}
 
     @app.timer(config.agg_flush_seconds)
     async def emit() -> None:
