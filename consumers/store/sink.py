@@ -13,32 +13,28 @@ transaction has committed, so the crash semantics are those of the sequential lo
 
 from __future__ import annotations
 
-import io
-import json
 import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
-import fastavro
 import sqlalchemy as sa
 from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
 
 from consumers.exceptions import NoAssignment, StoreError
 from consumers.kafka import EndOffsets, Stopper, commit_offsets, drained, make_consumer, next_offsets, raise_on_fatal
-from consumers.store.rows import CANONICAL_UUID, BatchRows, Coordinates, Datum, datum_of
+from consumers.store.rows import BatchRows, Coordinates, Datum, datum_of
 from consumers.store.writer import write_batch
 from schemas.catalog import FAMILIES
-from schemas.codec import AvroCodec, unframe
+from schemas.codec import AvroCodec
+from schemas.datum import CodecDecoder  # read by the store as by the other stages behind the gatekeeper
 from schemas.exceptions import EventValidationError, UnknownEventType, UnknownServiceCode, WireFormatError
 from schemas.models import Event
-from schemas.nik import NikContext
 from schemas.records import Aggregate, Alert
 from topics.catalog import TopicSet
 from topics.connection import KafkaConnection
@@ -63,107 +59,6 @@ def source_topics(topics: TopicSet) -> dict[str, str]:
     kinds.update({t.name: "agg" for t in topics.role("agg")})
     kinds[topics.alerts.name] = "alerts"
     return kinds
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_EPOCH_DAY = date(1970, 1, 1).toordinal()
-
-
-def _uuid_text(value: str) -> str:
-    """A UUID as the store keeps it: canonical text (lower case, hyphenated); ValueError if it is not a UUID."""
-    return value if CANONICAL_UUID.fullmatch(value) else str(UUID(value))
-
-
-_LOGICAL: dict[str, Callable[[Any], Any]] = {  # what fastavro would make of each logical type, applied by us
-    "timestamp-millis": lambda v: _EPOCH + timedelta(milliseconds=v),
-    "timestamp-micros": lambda v: _EPOCH + timedelta(microseconds=v),
-    "date": lambda v: date.fromordinal(_EPOCH_DAY + v),
-    "uuid": _uuid_text,
-}
-
-
-def _without_internals(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _without_internals(v) for k, v in value.items() if not str(k).startswith("__")}
-    if isinstance(value, list):
-        return [_without_internals(v) for v in value]
-    return value
-
-
-def _plain_reader(writer: dict[str, Any]) -> tuple[Any, tuple[tuple[str, Callable[[Any], Any]], ...]] | None:
-    """The writer schema with the logical types of its top-level fields removed, and their conversions.
-
-    fastavro applies logical types through a generic per-value lookup that costs about a third of a record's
-    decoding; the store's records are flat, so the few conversions are cheaper done here. None if a logical type
-    sits deeper (fastavro then converts everything itself).
-    """
-    definition = _without_internals(writer)
-    conversions: list[tuple[str, Callable[[Any], Any]]] = []
-    for f in definition.get("fields", []):
-        branches = f["type"] if isinstance(f["type"], list) else [f["type"]]
-        values = [i for i, b in enumerate(branches) if b != "null"]
-        if len(values) != 1:  # e.g. ["null", "long", {timestamp}]: a long would be taken for a timestamp
-            continue
-        branch = branches[values[0]]
-        if isinstance(branch, dict) and branch.get("logicalType") in _LOGICAL and isinstance(branch["type"], str):
-            conversions.append((f["name"], _LOGICAL[branch["logicalType"]]))
-            branches[values[0]] = branch["type"]
-            f["type"] = branches if isinstance(f["type"], list) else branches[0]
-    if "logicalType" in json.dumps(definition):
-        return None
-    return fastavro.parse_schema(definition, named_schemas={}), tuple(conversions)
-
-
-class CodecDecoder:
-    """Confluent-framed Avro -> (model class, datum) through an `AvroCodec`; the rows are built from the datum.
-
-    Avro decoding already checks every type, enum symbol, UUID and timestamp; `rows.check_envelope` adds what the
-    store needs (regency code, column widths). The event's full pydantic model (reference data, NIK format,
-    cross-field rules) is what the gatekeeper enforced before writing the canonical topic; re-running it here
-    cost as much CPU as everything else in the sink together, so it is opt-in (`validate=True`: a datum
-    breaking it raises `EventValidationError`, i.e. is poison, as with `codec.decode`).
-
-    Per writer schema id it decides once how to read: when the writer schema is our reader schema (the normal
-    case) without a reader schema (fastavro otherwise compares the two deeply on every record) and with the
-    logical types applied here (`_plain_reader`; UUIDs stay canonical text, which is what the store keeps).
-    """
-
-    def __init__(self, codec: AvroCodec, *, validate: bool = False) -> None:
-        self.codec = codec
-        self.validate = validate
-        # schema id -> (model, writer schema, reader schema or None, conversions done after reading)
-        self._by_id: dict[int, tuple[type[Event], Any, Any, tuple[tuple[str, Callable[[Any], Any]], ...]]] = {}
-
-    def _resolve(self, schema_id: int) -> tuple[type[Event], Any, Any, tuple[tuple[str, Callable[[Any], Any]], ...]]:
-        full, writer = self.codec.writer_schema(schema_id)
-        if full not in self.codec.catalog:
-            raise UnknownEventType(full, self.codec.catalog.event_types())
-        schema = self.codec.catalog.get(full)
-        model = self.codec.models[schema.name]
-        same = writer == schema.parsed
-        plain = _plain_reader(writer) if same else None
-        if plain is not None:
-            entry = (model, plain[0], None, plain[1])
-        else:  # another version of the schema: fastavro resolves it to ours, logical types included
-            entry = (model, writer, None if same else schema.parsed, ())
-        self._by_id[schema_id] = entry
-        return entry
-
-    def __call__(self, data: bytes) -> Datum:
-        schema_id, body = unframe(data)
-        model, writer, reader, conversions = self._by_id.get(schema_id) or self._resolve(schema_id)
-        try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
-            for name, convert in conversions:
-                value = record[name]  # type: ignore[index]
-                if value is not None:
-                    record[name] = convert(value)  # type: ignore[index]
-        except Exception as exc:  # truncated or corrupt body, a bad UUID, or writer/reader not resolvable
-            raise WireFormatError(f"cannot read a {model.event_type} body with writer schema id {schema_id}: "
-                                  f"{exc}") from exc
-        if self.validate:
-            model.from_avro(record, NikContext.CANONICAL)  # type: ignore[arg-type]
-        return model, record  # type: ignore[return-value]
 
 
 def model_decoder(decode_event: Callable[[bytes], Event]) -> Decode:
