@@ -60,6 +60,9 @@ def producer_settings(group: str) -> dict[str, Any]:
     return {**PRODUCER_SETTINGS, "client.id": f"{group}-producer"}
 
 
+IDLE_WAIT_S = 0.05  # how long the loop blocks for the first record when nothing is fetched (then serves acks)
+
+
 def consumer_settings(group: str, instance: str) -> dict[str, Any]:
     """The librdkafka settings of the gatekeeper's ingress consumer (one group member per instance)."""
     return {
@@ -67,9 +70,10 @@ def consumer_settings(group: str, instance: str) -> dict[str, Any]:
         "enable.auto.commit": True, "enable.auto.offset.store": False, "auto.commit.interval.ms": 1000,
         "auto.offset.reset": "earliest", "partition.assignment.strategy": "range",
         "max.poll.interval.ms": 600_000, "session.timeout.ms": 30_000,
-        # a fetch waits for 64 KiB or 50 ms: live traffic trickles into 105 partitions, and answering every
-        # fetch at the first byte kept the broker busy with near-empty fetches
-        "fetch.wait.max.ms": 50, "fetch.min.bytes": 65_536, "queued.max.messages.kbytes": 262_144,
+        # a fetch waits for 64 KiB or 10 ms: live traffic trickles into 105 partitions, and answering every
+        # fetch at the first byte kept the broker busy with near-empty fetches; at live rates the wait is what a
+        # record waits for, so it is short (50 ms was a third of the p99 budget at 200 events/s, docs/performance.md)
+        "fetch.wait.max.ms": 10, "fetch.min.bytes": 65_536, "queued.max.messages.kbytes": 262_144,
     }
 
 
@@ -160,7 +164,7 @@ class GatekeeperWorker:
         last_report = time.monotonic()
         try:
             while not self._stopping:
-                msgs = self.consumer.consume(self.config.gatekeeper_batch, timeout=0.02)
+                msgs = self._next_batch()
                 if msgs:
                     self._process(msgs)
                 elif self._in_flight:
@@ -170,6 +174,18 @@ class GatekeeperWorker:
                     last_report = time.monotonic()
         finally:
             self.close()
+
+    def _next_batch(self) -> list[Message]:
+        """Up to a batch of what is fetched already; when nothing is, the first record as soon as it comes, with
+        whatever came with it. librdkafka's consume(n, timeout) returns before the timeout only with n records, so
+        a batch-sized consume with a timeout holds every live record for that timeout."""
+        msgs = self.consumer.consume(self.config.gatekeeper_batch, timeout=0)
+        if msgs:
+            return msgs
+        first = self.consumer.consume(1, timeout=IDLE_WAIT_S)
+        if not first:
+            return first
+        return first + self.consumer.consume(self.config.gatekeeper_batch - 1, timeout=0)
 
     def _process(self, msgs: list[Message]) -> None:
         now = datetime.now(UTC)
@@ -230,7 +246,8 @@ class GatekeeperWorker:
         started = time.monotonic()
         block = limit is not None
         while True:
-            self.producer.poll(0.01 if block else 0)
+            # waits only when over the limit: a live batch must not sleep out the timeout before the next is read
+            self.producer.poll(0.01 if block and len(self._in_flight) > limit else 0)  # type: ignore[operator]
             while self._in_flight and self._in_flight[0].pending == 0:
                 done = self._in_flight.popleft()
                 if done.error is not None:
