@@ -30,7 +30,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from confluent_kafka import OFFSET_END, Consumer, KafkaError, Message, TopicPartition
+from confluent_kafka import OFFSET_END, Consumer, KafkaError, Message, Producer, TopicPartition
 
 from bench import env
 from bench.cases import Context, producer, wait_until
@@ -48,6 +48,9 @@ SECONDS = 20.0  # per rate; --quick: 5
 WARMUP = 200
 POLL_S = 0.010  # the store reader's poll interval
 HOPS = ("ack", "gatekeeper", "canonical", "folded", "store")
+# the live sink's SIMPUL_SINK_POLL_TIMEOUT_S: consume(batch, timeout) returns before the timeout only with a full
+# batch, so at live rates every row waits out the timeout (1 s by default, made for draining a backlog)
+SINK_POLL_TIMEOUT_S: float | None = 0.1
 
 Item = tuple[str, bytes, bytes, str, str]  # ingress topic, key, value, event type, event id
 
@@ -137,9 +140,9 @@ def _items(ctx: Context, s: Settings, count: int) -> list[Item]:
     return out
 
 
-def send(s: Settings, probe: Probe, items: list[Item], rate: float) -> float:
-    """Produce `items` at `rate` per second (paced in groups of one 5 ms's worth); returns the seconds it took."""
-    p = producer(s, **{"client.id": "bench-latency"})
+def send(p: Producer, probe: Probe, items: list[Item], rate: float) -> float:
+    """Produce `items` at `rate` per second (paced in groups of one 5 ms's worth) with the case's one producer (long
+    lived, as a regency's is: no phase pays for its start); returns the seconds it took."""
     stop = threading.Event()
 
     def serve() -> None:  # delivery reports as they come, not when the pacing loop next wakes
@@ -190,13 +193,13 @@ def figures(sent: dict[str, float], seen: dict[str, dict[str, float]], ids: list
     return out
 
 
-def phase(ctx: Context, s: Settings, probe: Probe, meters: dict[str, int | None], rate: float,
-          children: list[env.Child]) -> dict[str, float]:
+def phase(ctx: Context, s: Settings, p: Producer, probe: Probe, meters: dict[str, int | None], rate: float,
+          children: list[env.Child], trace: Path) -> dict[str, float]:
     seconds = 5.0 if ctx.quick else SECONDS
     items = _items(ctx, s, max(1, int(rate * seconds)))
     ids = [i[4] for i in items]
     cpu = env.CpuMeters(meters)
-    elapsed = send(s, probe, items, rate)
+    elapsed = send(p, probe, items, rate)
     cores = cpu.cores()  # over the send phase (and the flush): where the host's two cores went
     load = _load()
     try:
@@ -211,8 +214,20 @@ def phase(ctx: Context, s: Settings, probe: Probe, meters: dict[str, int | None]
             raise RuntimeError(f"latency at {rate:,.0f}/s: {seen} canonical and {stored} stored of {len(ids)}") from None
     with probe.lock:
         hops = figures(probe.sent, probe.seen, ids)
+        _trace(trace, probe.sent, probe.seen, ids)
     return {"rate": rate, "sent_rate": len(ids) / elapsed, "events": float(len(ids)), **hops,
             **cores, "load_average": load}
+
+
+def _trace(path: Path, sent: dict[str, float], seen: dict[str, dict[str, float]], ids: list[str]) -> None:
+    """Every event's hops in ms from its send, in send order (kept with --keep): where a slow event waited."""
+    with path.open("w") as out:
+        out.write("sent_s," + ",".join(f"{h}_ms" for h in HOPS) + "\n")
+        t0 = sent[ids[0]]
+        for i in ids:
+            hops = seen.get(i, {})
+            out.write(f"{sent[i] - t0:.4f}," + ",".join(f"{(hops[h] - sent[i]) * 1000:.1f}" if h in hops else ""
+                                                      for h in HOPS) + "\n")
 
 
 def _load() -> float:
@@ -226,6 +241,8 @@ def run(ctx: Context, rep: int) -> dict[str, dict[str, float]]:
         partitions = topics.events(FAMILIES[0]).partitions
         store = (ctx.workdir / f"latency-store-{rep}.sqlite").resolve()
         child_env = env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"latency-{rep}"))
+        if SINK_POLL_TIMEOUT_S is not None:
+            child_env["SIMPUL_SINK_POLL_TIMEOUT_S"] = str(SINK_POLL_TIMEOUT_S)
         gatekeeper = env.spawn(f"latency-gatekeeper-{rep}", ["-m", "simpul", "streams", "run", "gatekeeper",
                                                              "--loglevel", "warning"], child_env, ctx.workdir)
         sink = env.spawn(f"latency-sink-{rep}", ["-m", "simpul", "sink", "store", "--store-url", f"sqlite:///{store}",
@@ -233,14 +250,16 @@ def run(ctx: Context, rep: int) -> dict[str, dict[str, float]]:
                          child_env, ctx.workdir)
         children = [gatekeeper, sink]
         probe = Probe(s, canonical, partitions, store)
+        p = producer(s, **{"client.id": "bench-latency"})
         try:
             warm = _items(ctx, s, WARMUP)  # the groups join, the store is migrated, every connection is open
-            send(s, probe, warm, 100.0)
+            send(p, probe, warm, 100.0)
             wait_until(lambda: probe.count("store", [i[4] for i in warm]) >= WARMUP * 0.99, 180,
                        "the warm-up events stored (gatekeeper and sink started)", interval=0.25)
             meters = {"broker_cores": env.broker_pid(ctx.settings), "gatekeeper_cores": gatekeeper.pid,
                       "sink_cores": sink.pid, "load_cores": os.getpid()}
-            out = {str(rate): phase(ctx, s, probe, meters, float(rate), children) for rate in RATES}
+            out = {str(rate): phase(ctx, s, p, probe, meters, float(rate), children,
+                                    ctx.workdir / f"latency-{rep}-{rate}.csv") for rate in RATES}
             for c in children:
                 if not c.alive():
                     raise RuntimeError(f"{c.name} exited during the latency run:\n{c.output()[-3000:]}")
