@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): Simpul's hot paths against a raw Kafka passthrough on the same platform.
 
     python -m bench [--events N] [--repetitions 3]
-                    [--only raw,sdk,gateway,gatekeeper,gatekeeper+log,sink,aggregates,log,latency]
+                    [--only raw,sdk,gateway,gatekeeper,gatekeeper+log,sink,aggregates,alerts,log,latency]
                     [--json-out F] [--json] [--quick]
                     [--latency-rate R] [--log-nice N]
 
@@ -9,7 +9,8 @@ Cases (one module each under bench/cases/): a raw baseline (confluent-kafka cons
 c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end latency at half its rate,
 d+h the gatekeeper's throughput with the transparency log running beside it (divided by d's of the same
 repetition: the log's cost), e store sink rows/s on SQLite and PostgreSQL, g the aggregates processor's catch-up
-rate, h the transparency log's own catch-up (leaves/s, where its time goes), latency the end-to-end p50/p99 at
+rate and alerts the alerts processor's (each also over the gatekeeper's rate of its repetition, and its CPU per
+record), h the transparency log's own catch-up (leaves/s, where its time goes), latency the end-to-end p50/p99 at
 fixed rates of 200 and 2,000 events/s to the canonical topic and to the stored row; peak memory of every process
 under test. Repetitions are interleaved (a b c d d+h e g h, a b c d+h d e g h, ...: d and d+h swap places every other
 repetition) and every throughput is divided by the raw baseline of its own repetition.
@@ -40,10 +41,10 @@ from bench import env
 from bench.records import build
 from bench.stats import AGREEMENT, Summary, ratios
 
-CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "log", "latency")
+CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "alerts", "log", "latency")
 RESULTS = Path(__file__).resolve().parent / "results"
 BOUNDS = {"gatekeeper_ratio_min": 0.30, "sink_pg_rows_per_s_min": 20_000.0,
-          "log_cost_max": 0.10, "agreement": AGREEMENT,
+          "log_cost_max": 0.10, "agreement": AGREEMENT, "faust_ratio_to_gatekeeper_min": 0.50,
           # case latency (issue 19): end-to-end p99 at the province's rates, medians of the repetitions
           "latency_200_p99_ms_max": 150.0, "latency_2000_p99_ms_max": 250.0, "latency_2000_store_p99_ms_max": 1000.0}
 LATENCY_BOUNDS = (("latency_200", "p99_ms", "latency_200_p99_ms_max", "p99 to the canonical topic"),
@@ -87,7 +88,7 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     throughput = {"raw": ("raw", "rate"), "sdk": ("sdk", "rate"), "gateway": ("gateway", "rate"),
                   "gatekeeper": ("gatekeeper", "rate"), "gatekeeper+log": ("gatekeeper+log", "rate"),
                   "sink_sqlite": ("sink", "sqlite", "rate"), "sink_postgresql": ("sink", "postgresql", "rate"),
-                  "aggregates": ("aggregates", "rate"), "log": ("log", "rate")}
+                  "aggregates": ("aggregates", "rate"), "alerts": ("alerts", "rate"), "log": ("log", "rate")}
     for name, path in throughput.items():
         values = series(path)
         if values is None:
@@ -110,6 +111,14 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
         entry = {k: Summary.of(v).as_dict() for k in sorted(figures) if (v := series(("latency", rate, k)))}
         if entry:
             metrics[f"latency_{rate}"] = entry
+    for stage in ("aggregates", "alerts"):  # a Faust stage's rate over the gatekeeper's of the same repetition
+        pairs = [(rep[stage]["rate"], rep["gatekeeper"]["rate"]) for rep in reps
+                 if "rate" in rep.get(stage, {}) and "rate" in rep.get("gatekeeper", {})]
+        if pairs and stage in metrics:
+            metrics[stage]["ratio_to_gatekeeper"] = Summary.of([a / g for a, g in pairs]).as_dict()
+        cpu = series((stage, "cpu_us_per_record"))
+        if cpu is not None and stage in metrics:
+            metrics[stage]["cpu_us_per_record"] = Summary.of(cpu).as_dict()
     with_log, without = series(("gatekeeper+log", "rate")), series(("gatekeeper", "rate"))
     if with_log is not None and without is not None:  # the log's cost: paired by repetition like the raw ratios
         metrics["gatekeeper_with_log"] = Summary.of(ratios(with_log, without)).as_dict()
@@ -135,7 +144,7 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     memory: dict[str, float] = {}
     for name, path in {"raw passthrough": ("raw",), "sdk producer": ("sdk",), "gateway": ("gateway",),
                        "gatekeeper": ("gatekeeper",), "sink (sqlite)": ("sink", "sqlite"),
-                       "sink (postgresql)": ("sink", "postgresql"), "aggregates": ("aggregates",),
+                       "sink (postgresql)": ("sink", "postgresql"), "aggregates": ("aggregates",), "alerts": ("alerts",),
                        "gatekeeper (beside the log)": ("gatekeeper+log",), "transparency log (catch-up)": ("log",)}.items():
         values = series((*path, "peak_rss_mb"))
         if values is not None:
@@ -158,6 +167,11 @@ def acceptance(metrics: dict[str, Any]) -> list[tuple[str, bool, str]]:
             rate = name.split("_", 1)[1]
             checks.append((f"at {int(rate):,} events/s: {what} < {limit:,.0f} ms ({bound})", m["median"] < limit,
                            f"median {m['median']:,.0f} ms ({m['min']:,.0f}–{m['max']:,.0f} ms)"))
+    for stage in ("aggregates", "alerts"):
+        if "ratio_to_gatekeeper" in metrics.get(stage, {}):
+            r, limit = metrics[stage]["ratio_to_gatekeeper"], BOUNDS["faust_ratio_to_gatekeeper_min"]
+            checks.append((f"{stage} >= {limit:.0%} of the gatekeeper (faust_ratio_to_gatekeeper_min)",
+                           r["median"] >= limit, f"median ratio {r['median']:.1%} ({r['min']:.1%}–{r['max']:.1%})"))
     if "gatekeeper_with_log" in metrics:
         r = metrics["gatekeeper_with_log"]
         nice = metrics.get("log_nice", 0)
@@ -185,7 +199,7 @@ def table(metrics: dict[str, Any], events: int) -> Table:
         t.add_column(col, justify="right" if col not in ("case", "unit") else "left")
     units = {"raw": "records/s", "sdk": "events/s", "gateway": "events/s", "gatekeeper": "records/s",
              "gatekeeper+log": "records/s", "sink_sqlite": "rows/s", "sink_postgresql": "rows/s",
-             "aggregates": "records/s", "log": "leaves/s"}
+             "aggregates": "records/s", "alerts": "records/s", "log": "leaves/s"}
     for name, unit in units.items():
         if name not in metrics:
             continue
@@ -255,10 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (4000 if args.quick else 30_000)
 
     from bench import cases
-    from bench.cases import aggregates, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink, tlog
+    from bench.cases import aggregates, alerts, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink, tlog
 
     modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "gatekeeper+log": gatekeeper_log,
-               "sink": sink, "aggregates": aggregates, "log": tlog, "latency": latency}
+               "sink": sink, "aggregates": aggregates, "alerts": alerts, "log": tlog, "latency": latency}
     settings = env.base_settings()
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))

@@ -1,5 +1,8 @@
 """Alert rules as pure functions over typed events and a small state mapping, configured by rules.yaml.
 
+A rule reads an event through its attributes only: the worker hands it the decoded datum (`schemas.datum.EventView`,
+no pydantic model per record), the tests the model or the view; both raise the same alerts.
+
 Every rule has the signature `rule(event, config, state) -> list[Alert]`; `state` is a mutable mapping of JSON
 values (a Faust table in the worker, a dict in tests) keyed by the rule's subject. State updates are idempotent
 per event id where a replay could otherwise change the outcome (spike counts, price series, aid payers).
@@ -19,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import reference
 from schemas.reference import roads
+from schemas.datum import EventView
 from schemas.models import Event
 from schemas.outcomes import AlertRule
 from streams.config import DEFAULT_RULES_FILE
@@ -27,6 +31,7 @@ from schemas.records import Alert, Severity, alert_id
 from topics.catalog import parse_duration_ms
 
 State = MutableMapping[str, Any]
+AnyEvent = Event | EventView  # the model, or the canonical datum seen through the model's attribute names
 
 
 # ---- configuration ---------------------------------------------------------------------------------------------
@@ -192,7 +197,7 @@ def _make(rule: AlertRule, severity: Severity, regency: str, window: tuple[datet
 
 # ---- the rules -------------------------------------------------------------------------------------------------
 
-def sla_breach(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def sla_breach(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.sla_breach
     if not rule.enabled or type(event).event_type != "ServiceRequestCompleted" or event.outcome != "ISSUED":
         return []
@@ -210,7 +215,7 @@ def sla_breach(event: Event, cfg: RulesConfig, state: State, now: datetime) -> l
                   service_code=event.service_code, hours=round(hours, 3), standard_hours=standard)]
 
 
-def fee_above_tariff(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def fee_above_tariff(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.fee_above_tariff
     if not rule.enabled or type(event).event_type not in ("ServiceRequestSubmitted", "ServiceRequestCompleted"):
         return []
@@ -229,7 +234,7 @@ def _deadline(filed_at: datetime, category: str) -> datetime:
     return reference.complaint_resolution_deadline(_utc(filed_at), category)
 
 
-def complaint_overdue(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def complaint_overdue(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.complaint_overdue
     kind = type(event).event_type
     if not rule.enabled or kind not in ("ComplaintFiled", "ComplaintStatusChanged"):
@@ -263,7 +268,7 @@ def complaint_overdue(event: Event, cfg: RulesConfig, state: State, now: datetim
                   deadline=deadline.isoformat() if deadline else None)]
 
 
-def complaint_spike(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def complaint_spike(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.complaint_spike
     if not rule.enabled or type(event).event_type != "ComplaintFiled":
         return []
@@ -300,7 +305,7 @@ def complaint_spike(event: Event, cfg: RulesConfig, state: State, now: datetime)
                   category=event.category, count=count, baseline_mean=round(baseline, 4))]
 
 
-def air_quality(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def air_quality(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.air_quality
     if not rule.enabled or type(event).event_type != "AirQualityReading":
         return []
@@ -318,7 +323,7 @@ def air_quality(event: Event, cfg: RulesConfig, state: State, now: datetime) -> 
                   station_code=event.station_code, pm25=pm25, pm10=pm10)]
 
 
-def price_jump(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def price_jump(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.price_jump
     if not rule.enabled or type(event).event_type != "StapleFoodPriceObserved":
         return []
@@ -352,7 +357,7 @@ def _period_window(period: str, fallback: datetime) -> tuple[datetime, datetime]
         return _day_window(fallback)
 
 
-def aid_double_payment(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def aid_double_payment(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.aid_double_payment
     if not rule.enabled or type(event).event_type != "SocialAidDisbursed":
         return []
@@ -373,7 +378,7 @@ def aid_double_payment(event: Event, cfg: RulesConfig, state: State, now: dateti
 
 
 # -- infrastructure --
-def road_handling_overdue(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def road_handling_overdue(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     """The first handling of a road report (crew on site, repaired or rejected) later than its owner's own target;
     measured on event time (occurred_at - reported_at), like the SLA breach, so a replay decides the same."""
     rule = cfg.road_handling_overdue
@@ -401,7 +406,7 @@ def road_handling_overdue(event: Event, cfg: RulesConfig, state: State, now: dat
                   target_hours=target)]
 
 
-def payment_ahead_of_progress(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def payment_ahead_of_progress(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     """Cumulative payment above the verified physical progress of a works contract; one alert per contract."""
     rule = cfg.payment_ahead_of_progress
     if not rule.enabled or type(event).event_type != "PublicWorksProgress":
@@ -429,12 +434,12 @@ def payment_ahead_of_progress(event: Event, cfg: RulesConfig, state: State, now:
 _QUOTA_EVENTS = ("SchoolQuotaPublished", "SchoolAdmissionDecided")
 
 
-def school_key(event: Event) -> str:
+def school_key(event: AnyEvent) -> str:
     """The key of a school's admission state: school, level, year."""
     return f"school|{event.school_id}|{event.school_level}|{event.admission_year}"
 
 
-def applicant_key(event: Event) -> str:
+def applicant_key(event: AnyEvent) -> str:
     """The key of an applicant's admissions: NIK token, level, year."""
     return f"applicant|{event.applicant_nik}|{event.school_level}|{event.admission_year}"
 
@@ -443,12 +448,12 @@ def _year_window(year: int) -> tuple[datetime, datetime]:
     return datetime(year, 1, 1, tzinfo=UTC), datetime(year + 1, 1, 1, tzinfo=UTC)
 
 
-def _newer_quota(entry: dict[str, Any], event: Event) -> bool:
+def _newer_quota(entry: dict[str, Any], event: AnyEvent) -> bool:
     """Whether `event` (a SchoolQuotaPublished) replaces the quota kept in `entry`: the latest published wins."""
     return entry.get("published_at") is None or _utc(event.occurred_at).isoformat() >= entry["published_at"]
 
 
-def admission_over_quota(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def admission_over_quota(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.admission_over_quota
     kind = type(event).event_type
     if not rule.enabled or kind not in _QUOTA_EVENTS or (kind == "SchoolAdmissionDecided" and event.decision != "ADMITTED"):
@@ -490,7 +495,7 @@ def admission_over_quota(event: Event, cfg: RulesConfig, state: State, now: date
     return out
 
 
-def admission_after_deadline(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def admission_after_deadline(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.admission_after_deadline
     kind = type(event).event_type
     if not rule.enabled or kind not in _QUOTA_EVENTS or (kind == "SchoolAdmissionDecided" and event.decision != "ADMITTED"):
@@ -528,7 +533,7 @@ def admission_after_deadline(event: Event, cfg: RulesConfig, state: State, now: 
     return out
 
 
-def admission_double(event: Event, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
+def admission_double(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime) -> list[Alert]:
     rule = cfg.admission_double
     if not rule.enabled or type(event).event_type != "SchoolAdmissionDecided" or event.decision != "ADMITTED":
         return []
@@ -552,7 +557,7 @@ _SCHOOL_RULES = frozenset({AlertRule.ADMISSION_OVER_QUOTA, AlertRule.ADMISSION_A
 _APPLICANT_RULES = frozenset({AlertRule.ADMISSION_DOUBLE})
 
 
-RULES: dict[AlertRule, Callable[[Event, RulesConfig, State, datetime], list[Alert]]] = {
+RULES: dict[AlertRule, Callable[[AnyEvent, RulesConfig, State, datetime], list[Alert]]] = {
     AlertRule.SLA_BREACH: sla_breach,
     AlertRule.FEE_ABOVE_TARIFF: fee_above_tariff,
     AlertRule.COMPLAINT_OVERDUE: complaint_overdue,
@@ -569,7 +574,7 @@ RULES: dict[AlertRule, Callable[[Event, RulesConfig, State, datetime], list[Aler
 }
 
 
-def evaluate(event: Event, cfg: RulesConfig, state: State, now: datetime | None = None, *,
+def evaluate(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime | None = None, *,
              key: str | None = None) -> list[Alert]:
     """Every alert this event raises (before de-duplication by alert id). `key` is the partition key the event
     arrived under (`partition_keys`): an event sent under two keys runs under each only the rules whose state that
@@ -585,7 +590,7 @@ def evaluate(event: Event, cfg: RulesConfig, state: State, now: datetime | None 
     return out
 
 
-def partition_key(event: Event) -> str:
+def partition_key(event: AnyEvent) -> str:
     """The key that puts every event sharing rule state on one partition (and so one worker)."""
     kind = type(event).event_type
     if kind in ("ComplaintFiled", "ComplaintStatusChanged"):
@@ -599,13 +604,62 @@ def partition_key(event: Event) -> str:
     return event.ordering_key
 
 
-def partition_keys(event: Event) -> tuple[str, ...]:
+def partition_keys(event: AnyEvent) -> tuple[str, ...]:
     """Every key the event must reach the rules under: `partition_key` alone for most; a school admission decision
     also goes under its applicant's key (one applicant admitted by two schools), since its school's quota state
     and its applicant's admissions live on different partitions."""
     if type(event).event_type == "SchoolAdmissionDecided":
         return (school_key(event), applicant_key(event))
     return (partition_key(event),)
+
+
+class BufferedState(MutableMapping[str, Any]):
+    """Rule state read through to `table` and written back once per key (`flush`): the worker evaluates a
+    message's records against one buffer, so a subject's state costs one table write (one changelog record) per
+    message instead of one per event. The rules copy what they read before changing it, so buffered values are
+    never changed in place."""
+
+    _MISSING = object()
+
+    def __init__(self, table: MutableMapping[str, Any]) -> None:
+        self.table = table
+        self.values: dict[str, Any] = {}
+        self.dirty: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        value = self.values.get(key, self._MISSING)
+        if value is self._MISSING:
+            value = self.values[key] = self.table.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:  # the rules' one read: without a KeyError per miss
+        value = self.values.get(key, self._MISSING)
+        if value is self._MISSING:
+            value = self.values[key] = self.table.get(key)
+        return default if value is None else value
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.values[key] = value
+        self.dirty.add(key)
+
+    def __delitem__(self, key: str) -> None:
+        raise TypeError("rule state is never deleted (a Faust table keeps its changelog)")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.values)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def flush(self) -> int:
+        """Write every changed key to the table once; the number of writes."""
+        for key in self.dirty:
+            self.table[key] = self.values[key]
+        written = len(self.dirty)
+        self.dirty.clear()
+        return written
 
 
 class Deduplicator:
