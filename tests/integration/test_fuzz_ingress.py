@@ -7,7 +7,10 @@ Three hypothesis strategies (harness/fuzz.py): (a) random key/value/header bytes
 (c) valid events whose fields were replaced by values of their Avro type (out-of-range numbers, unknown codes, bad
 NIKs, another regency). For (c) an oracle says which fate each input must get. The inputs of a strategy are
 written together with a raw producer and checked together against one running gatekeeper (a subprocess).
-Bounded: EXAMPLES per strategy, derandomized; `python -m bench.fuzz` runs many more.
+Every test ends with the accounting of its inputs, printed and asserted: delivered (on a canonical topic) + DLQ
+with a reason == inputs written (a topic takes every record: no 4xx here).
+Bounded: SIMPUL_FUZZ_EXAMPLES per strategy (300; 10,000 under SIMPUL_LONG_TESTS=1, as `make test-long` runs it),
+derandomized; `python -m bench.fuzz` runs any number.
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from simpul.settings import Settings
 
 pytestmark = pytest.mark.integration
 
-EXAMPLES = int(os.environ.get("SIMPUL_FUZZ_EXAMPLES", "300"))
+LONG = os.environ.get("SIMPUL_LONG_TESTS") == "1"
+EXAMPLES = int(os.environ.get("SIMPUL_FUZZ_EXAMPLES") or (10_000 if LONG else 300))
 SEED = int(os.environ.get("SIMPUL_FUZZ_SEED", "0"))  # bench.fuzz --seed; the suite always runs the same inputs
 
 
@@ -116,8 +120,14 @@ def fuzz(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         p.cleanup()
 
 
-def _report(name: str, fates: dict[tuple[str, int, int], str]) -> None:
-    print(f"fuzz {name}: {len(fates)} inputs -> {dict(sorted(collections.Counter(fates.values()).items()))}")
+def _account(name: str, coords: list[tuple[str, int, int]], fates: dict[tuple[str, int, int], str]) -> None:
+    """Every input written is delivered or dead-lettered with a reason, once: delivered + DLQ == inputs."""
+    delivered = sum(1 for c in coords if fates[c].startswith("event:"))
+    reasons = collections.Counter(fates[c].split(":", 1)[1] for c in coords if fates[c].startswith("dlq:"))
+    print(f"fuzz ingress {name}: inputs={len(coords)} delivered={delivered} dlq={sum(reasons.values())} 4xx=0 "
+          f"dlq_by_reason={dict(sorted(reasons.items()))}")
+    assert not {r for r in reasons if r in ("", "?")}, f"DLQ records without a reason: {reasons}"
+    assert delivered + sum(reasons.values()) == len(coords) == len(set(coords)), (delivered, reasons, len(coords))
 
 
 def test_random_bytes_all_end_in_the_dlq(fuzz: Fuzz) -> None:
@@ -125,7 +135,7 @@ def test_random_bytes_all_end_in_the_dlq(fuzz: Fuzz) -> None:
     coords = fuzz.write(inputs)
     fates = fuzz.settle(coords)
     fuzz.check_expected(coords, fates)
-    _report("random bytes", fates)
+    _account("random bytes", coords, fates)
 
 
 def test_mutated_framed_avro_is_routed_or_dead_lettered_exactly_once(fuzz: Fuzz) -> None:
@@ -136,7 +146,7 @@ def test_mutated_framed_avro_is_routed_or_dead_lettered_exactly_once(fuzz: Fuzz)
     fuzz.check_expected(coords, fates)
     kinds = collections.Counter(f.split(":")[0] for f in fates.values())
     assert kinds["dlq"] > 0
-    _report("framed mutations", fates)
+    _account("framed mutations", coords, fates)
 
 
 def test_valid_events_with_mutated_fields_get_the_specified_fate(fuzz: Fuzz) -> None:
@@ -149,7 +159,7 @@ def test_valid_events_with_mutated_fields_get_the_specified_fate(fuzz: Fuzz) -> 
     outcomes = collections.Counter(f for f in fates.values())
     assert any(f.startswith("event:") for f in outcomes) and "dlq:invalid_event" in outcomes \
         and "dlq:regency_mismatch" in outcomes, outcomes
-    _report("mutated events", fates)
+    _account("mutated events", coords, fates)
 
 
 def test_forged_source_headers_cannot_make_a_restarted_gatekeeper_skip_a_record(fuzz: Fuzz) -> None:
