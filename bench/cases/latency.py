@@ -1,10 +1,10 @@
 """(l) End-to-end latency at the province's rates: produce to canonical topic, and produce to stored row.
 
-One gatekeeper and one store sink (into a fresh SQLite file) run as they do in the pipeline, on a fresh prefix, with
-nothing pre-loaded: they join their groups on empty topics. A warm-up of WARMUP events (not counted) goes through
-both, then the events are produced at fixed rates, RATES (200 and 2,000 events/s; the province averages ~30), for
-SECONDS each, by one producer with the SDK's settings, spread over the 105 ingress partitions as the regencies'
-traffic is. Every event is a copy of a planned one with a fresh event id written over the Avro body's first field.
+One gatekeeper and one store sink (into a fresh SQLite file, its poll timeout the live setting SINK_POLL_TIMEOUT_S)
+run as they do in the pipeline, on a fresh prefix, with nothing pre-loaded: they join their groups on empty topics.
+A warm-up of WARMUP events (not counted) goes through both, then the events are produced at fixed rates, RATES (200
+and 2,000 events/s; the province averages ~30), for SECONDS each, by one producer with the SDK's settings, spread
+over the 105 ingress partitions as the regencies' traffic is. Every event is a copy of a planned one with a fresh event id written over the Avro body's first field.
 
 Per event, all on this host's wall clock (`time.time()`), t0 being just before `produce()` of the ingress record:
 * `ack`: the broker acknowledged the ingress write (the producer's delivery report, served by a thread that polls
@@ -249,12 +249,14 @@ def run(ctx: Context, rep: int) -> dict[str, dict[str, float]]:
                                                  "--group", f"bench-lat-{uuid.uuid4().hex[:8]}"],
                          child_env, ctx.workdir)
         children = [gatekeeper, sink]
-        probe = Probe(s, canonical, partitions, store)
-        p = producer(s, **{"client.id": "bench-latency"})
+        probe: Probe | None = None
         try:
+            probe = Probe(s, canonical, partitions, store)
+            p = producer(s, **{"client.id": "bench-latency"})
             warm = _items(ctx, s, WARMUP)  # the groups join, the store is migrated, every connection is open
             send(p, probe, warm, 100.0)
-            wait_until(lambda: probe.count("store", [i[4] for i in warm]) >= WARMUP * 0.99, 180,
+            count, warm_ids = probe.count, [i[4] for i in warm]
+            wait_until(lambda: count("store", warm_ids) >= WARMUP * 0.99, 180,
                        "the warm-up events stored (gatekeeper and sink started)", interval=0.25)
             meters = {"broker_cores": env.broker_pid(ctx.settings), "gatekeeper_cores": gatekeeper.pid,
                       "sink_cores": sink.pid, "load_cores": os.getpid()}
@@ -265,6 +267,7 @@ def run(ctx: Context, rep: int) -> dict[str, dict[str, float]]:
                     raise RuntimeError(f"{c.name} exited during the latency run:\n{c.output()[-3000:]}")
             return out
         finally:
-            probe.close()
+            if probe is not None:
+                probe.close()
             for c in children:
                 c.stop()
