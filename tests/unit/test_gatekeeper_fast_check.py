@@ -45,7 +45,8 @@ from schemas.nik import NikContext, tokenised_fields
 from schemas.outcomes import RejectReason
 from schemas.reference import roads
 from streams.gatekeeper.fast_check import IngressCheck, ingress_check, python_pattern
-from streams.gatekeeper.logic import Duplicate, Rejected, Routed, Routing, screen
+from streams.gatekeeper.logic import Rejected, Routed, Routing, screen
+from streams.gatekeeper.splice import spliced
 
 MIN_EVENTS = 10_000
 RANDOM_MIXES = 7_000  # events breaking (or not) several fields at once, besides one probe per field
@@ -398,3 +399,18 @@ def test_a_pattern_the_engines_read_differently_is_refused() -> None:
     for pattern in (r"^\w+$", r"^a$|^b$", r"^[\s]+$", r"\bx"):
         with pytest.raises(CatalogError, match="read differently"):
             python_pattern(pattern, "t")
+
+
+def test_a_nik_whose_bytes_occur_twice_is_re_encoded_not_spliced() -> None:
+    datum = example("ComplaintFiled", anonymous=False, reporter_nik=_NIK).to_avro()
+    once = encode("ComplaintFiled", datum)
+    twice = encode("ComplaintFiled", {**datum, "title": f"pungli, pelapor {_NIK}"})  # " " + NIK: the same 17 bytes
+    assert once is not None and twice is not None
+    tokens = tokenised_fields("ComplaintFiled", datum, KEY)
+    out = spliced(once, datum, tokens)
+    assert out is not None and out == CODEC.encode_datum("ComplaintFiled", {**datum, **tokens})
+    assert spliced(twice, {**datum, "title": f"pungli, pelapor {_NIK}"}, tokens) is None
+    routed = decide(Case("ComplaintFiled", datum["regency_code"], twice, ()), 1, ingress_check(CODEC.catalog), set())
+    assert isinstance(routed, Routed)
+    assert CODEC.decode_record(routed.value)[1]["title"] == f"pungli, pelapor {_NIK}"  # only the NIK field is rewritten
+    assert CODEC.decode_record(routed.value)[1]["reporter_nik"] == tokens["reporter_nik"]
