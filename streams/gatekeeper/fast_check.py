@@ -6,7 +6,7 @@ written with our own schema already has every Avro type right (fastavro decoded 
 the `simpul.*` rules: int/long ranges and `simpul.minimum/maximum`, finite floats, `simpul.minLength`,
 `simpul.pattern`, `simpul.reference` (regency, service and commodity codes), raw NIKs on ingress, and the
 cross-field rules. msgspec checks the field rules while converting the datum into a generated `Struct`; the
-cross-field rules are the models' own functions (`schemas.models._CROSS_CHECKS`), run on that `Struct`, so they
+cross-field rules are the models' own functions (`schemas.models.CROSS_CHECKS`), run on that `Struct`, so they
 exist once.
 
 The models stay the one wording of a rejection: the gatekeeper runs the model whenever this check says "invalid"
@@ -34,7 +34,7 @@ import msgspec
 from schemas import reference
 from schemas.catalog import Catalog, EventSchema
 from schemas.exceptions import CatalogError, FieldProblem
-from schemas.models import _CROSS_CHECKS, INT_RANGE, LONG_RANGE, Event
+from schemas.models import CROSS_CHECKS, INT_RANGE, LONG_RANGE, Event
 from schemas.nik import NIK_PATTERN
 
 FLOAT_MAX = sys.float_info.max
@@ -177,7 +177,7 @@ class IngressCheck:
         self._cross: dict[str, Callable[[Any], list[FieldProblem]] | None] = {}
         for schema in catalog:
             self._types[schema.name] = _struct(schema.definition, _Types(schema.name))
-            self._cross[schema.name] = _CROSS_CHECKS.get(schema.name)
+            self._cross[schema.name] = CROSS_CHECKS.get(schema.name)
         self._covered: dict[type[Event], bool] = {}
         self._convert = msgspec.convert
 

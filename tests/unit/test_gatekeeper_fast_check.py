@@ -40,7 +40,7 @@ from schemas.codec import AvroCodec, frame
 from schemas.dlq_seal import DlqSeal
 from schemas.examples import example
 from schemas.exceptions import CatalogError, EventValidationError
-from schemas.models import _CROSS_CHECKS, MODELS, Event
+from schemas.models import CROSS_CHECKS, MODELS, Event
 from schemas.nik import NikContext, tokenised_fields
 from schemas.outcomes import RejectReason
 from schemas.reference import roads
@@ -147,7 +147,7 @@ SPECS: dict[str, dict[str, Spec]] = {t: {n: spec_of(f) for n, f in m.model_field
 def model_rules() -> set[tuple[str, str, str]]:
     """(event type, field, rule) of every field rule, and (event type, "<cross-field>", rule) of every cross rule."""
     out = {(t, name, rule) for t, fields in SPECS.items() for name, spec in fields.items() for rule in spec.rules}
-    return out | {(t, "<cross-field>", _CROSS_CHECKS[t].__name__) for t in MODELS if t in _CROSS_CHECKS}
+    return out | {(t, "<cross-field>", CROSS_CHECKS[t].__name__) for t in MODELS if t in CROSS_CHECKS}
 
 
 # ---- probes: values for each field, tagged with the rule they aim at ("valid": none) ----------------------------
@@ -359,7 +359,7 @@ def test_every_rule_of_the_models_is_known() -> None:
         decorators = model.__pydantic_decorators__
         assert set(decorators.model_validators) == {"_cross_field_checks"}, (event_type, decorators.model_validators)
         assert not decorators.field_validators and not decorators.validators, event_type
-    assert set(_CROSS_CHECKS) <= set(MODELS)
+    assert set(CROSS_CHECKS) <= set(MODELS)
 
 
 def test_at_least_ten_thousand_events_all_decided_alike(run) -> None:  # type: ignore[no-untyped-def]

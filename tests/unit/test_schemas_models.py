@@ -244,8 +244,8 @@ def test_model_validate_validates_once_and_constructor_still_translates_errors(m
     assert model.__pydantic_custom_init__ is False
     good, bad = _data(event_type), _data(event_type, regency_code="9999")
     calls: list[str] = []
-    real = models._CROSS_CHECKS.get(event_type, lambda _e: [])
-    monkeypatch.setitem(models._CROSS_CHECKS, event_type, lambda e: calls.append("x") or real(e))
+    real = models.CROSS_CHECKS.get(event_type, lambda _e: [])
+    monkeypatch.setitem(models.CROSS_CHECKS, event_type, lambda e: calls.append("x") or real(e))
     model.from_avro(good)
     assert calls == ["x"]
     with pytest.raises(EventValidationError, match="regency_code"):
