@@ -27,6 +27,7 @@ from schemas.codec import AvroCodec
 from schemas.outcomes import AlertRule
 from schemas.records import Aggregate, Alert
 from simpul import bootstrap
+from streams.alerts.app import unpack
 from simpul.cli import app
 from simpul.settings import Settings
 
@@ -95,8 +96,9 @@ def test_a_seeded_spmb_run_equals_its_manifest_through_the_pipeline(pipeline: h.
     # alerts: each planted anomaly once, nothing from the clean schools
     h.wait_for("the alerts", lambda: h.count(s, [p.topics.alerts.name]) >= sum(m.alerts.values()), alive=p.alive)
     h.wait_for("the alerts processor to catch up", lambda: h.lag(s, p.group("alerts"), [
-        *p.events, f"{p.prefix}-alerts-subjects-repartition"]) == 0 and h.count(
-        s, [f"{p.prefix}-alerts-subjects-repartition"]) >= len(valid), alive=p.alive)
+        *p.events, f"{p.prefix}-alerts-subjects-repartition"]) == 0 and sum(  # records, packed per message
+        1 for x in h.read_all(s, [f"{p.prefix}-alerts-subjects-repartition"]) for _ in unpack(x.value(), x.key())
+    ) >= len(valid), alive=p.alive)
     alerts = [Alert.model_validate_json(x.value()) for x in h.read_all(s, [p.topics.alerts.name])]
     assert len({a.alert_id for a in alerts}) == len(alerts)
     got = {rule.value: sorted(a.subject for a in alerts if a.rule == rule) for rule in AlertRule}

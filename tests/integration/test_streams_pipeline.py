@@ -32,6 +32,7 @@ from schemas.nik import NikContext
 from schemas.outcomes import AlertRule, Header, RejectReason
 from simpul.settings import Settings
 from schemas.records import Aggregate, Alert
+from streams.alerts.app import unpack
 from topics.admin import TopicAdmin
 from topics.catalog import topic_names
 from topics.plan import plan as plan_topics
@@ -280,7 +281,8 @@ def test_clean_simulation_raises_no_alert(env: Env) -> None:
              lambda: count(env.settings, output_topics(env)) >= expected_output(p.manifest), env=env)
     wait_for("the alerts processor to commit", lambda: caught_up(
         env.settings, f"{env.prefix}-alerts", [*env.names("events"), f"{env.prefix}-alerts-subjects-repartition"])
-        and count(env.settings, [f"{env.prefix}-alerts-subjects-repartition"]) >= expected_output(p.manifest),
+        and sum(1 for m in read_all(env.settings, [f"{env.prefix}-alerts-subjects-repartition"])  # records, packed
+                for _ in unpack(m.value(), m.key())) >= expected_output(p.manifest),
         env=env)
     check_gatekeeper_output(env, p.records, p.manifest)
     alerts = [Alert.model_validate_json(m.value()) for m in read_all(env.settings, [env.topics.alerts.name])]
