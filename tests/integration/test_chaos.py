@@ -55,6 +55,7 @@ def test_sigkill_every_stage_at_drawn_points_and_a_broker_on_the_secure_platform
     record_property("chaos", report.line())
     with capsys.disabled():
         print("\n" + "\n".join(f"CHAOS {line}" for line in report.lines()), flush=True)
+        print("\n".join(f"CHAOS PROBLEM {problem}" for problem in report.problems), flush=True)
     per_victim = report.kills_per_victim()
     assert all(per_victim.get(stage, 0) >= KILLS_EACH for stage in chaos.STAGES), per_victim
     assert per_victim.get("broker") == 1, per_victim

@@ -94,8 +94,8 @@ class Gw:
             f"{sum(n - 1 for n in on_topic.values() if n > 1)} twice")
         coords = [(m.topic(), m.partition(), m.offset()) for m in records]
         p = self.p
-        h.wait_for("the gatekeeper's lag on ingress to reach 0", lambda: h.lag(
-            self.s, p.group("gatekeeper"), p.ingress) == 0, timeout=300, alive=p.alive)
+        h.wait_for("the gatekeeper's lag on ingress to reach 0", lambda: h.lag(  # 0.1 s an input on a loaded host
+            self.s, p.group("gatekeeper"), p.ingress) == 0, timeout=300 + 0.1 * len(coords), alive=p.alive)
         state: dict[str, Any] = {}
 
         def all_accounted() -> bool:

@@ -71,10 +71,13 @@ class Fuzz:
         self.written.update(zip(out, inputs, strict=True))
         return out
 
-    def settle(self, coords: list[tuple[str, int, int]], timeout: float = 240.0,
-               grace: float = 60.0) -> dict[tuple[str, int, int], str]:
-        """Wait until the gatekeeper committed past every input and each of `coords` has its outcome."""
+    def settle(self, coords: list[tuple[str, int, int]], timeout: float | None = None,
+               grace: float | None = None) -> dict[tuple[str, int, int], str]:
+        """Wait until the gatekeeper committed past every input and each of `coords` has its outcome. The
+        deadlines grow with the inputs (0.1 s each: a loaded two-core host dead-letters 10,000 inputs in minutes)."""
         p = self.p
+        timeout = timeout if timeout is not None else 240.0 + 0.1 * len(coords)
+        grace = grace if grace is not None else 60.0 + 0.01 * len(coords)
         h.wait_for("the gatekeeper's lag on ingress to reach 0 (no stall)",
                    lambda: h.lag(p.settings, p.group("gatekeeper"), p.ingress) == 0, timeout=timeout, alive=p.alive)
         state: dict[str, object] = {}
