@@ -603,9 +603,14 @@ def secure_pipeline(name: str, *, brokers: int, keep: bool = False, log: LOG = _
             log(f"chaos: kept the platform in {platform.state} (`SIMPUL_STATE_DIR={platform.state} simpul platform "
                 "down --purge` removes it)")
         else:
-            if p is not None:
-                drop_pg_database(platform.settings(), f"simpul_{p.prefix}")
-            platform.down()
+            try:
+                if p is not None:
+                    drop_pg_database(platform.settings(), f"simpul_{p.prefix}")
+            except Exception as exc:  # noqa: BLE001 - `down --purge` removes the whole cluster anyway
+                log(f"chaos: dropping the run's database failed ({exc.__class__.__name__}); the platform's "
+                    "removal takes it with it")
+            finally:
+                platform.down()
 
 
 def run(p: SecurePipeline, platform: SecurePlatform, receiver: Receiver, *, events: int, seed: int,
