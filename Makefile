@@ -12,7 +12,7 @@ TEST_ENV := SIMPUL_STATE_DIR=var/test SIMPUL_KAFKA_PORT=29092 SIMPUL_CONTROLLER_
 help:
 	@echo "make run    set up, start the secured platform and the pipeline (simpul run --insecure: plaintext)"
 	@echo "make test   set up and run the test suite on a plaintext platform of its own (var/test)"
-	@echo "make test-long  chaos at 100,000 events on the secure platform, fuzzing at 10,000 inputs per target"
+	@echo "make test-long  chaos at 100,000 events on the secure platform, fuzzing at 10,000 inputs per target, the long faults"
 	@echo "make soak   one hour at 200 events/s with a kill every few minutes (memory, latency, nothing lost)"
 	@echo "make bench  set up and run the benchmarks"
 
@@ -42,7 +42,7 @@ test: test-state
 
 test-long: test-state
 	$(TEST_ENV) SIMPUL_LONG_TESTS=1 $(BIN)/pytest tests/integration/test_chaos.py tests/integration/test_fuzz_ingress.py \
-		tests/integration/test_fuzz_gateway.py tests/integration/test_fuzz_dashboard.py -s
+		tests/integration/test_fuzz_gateway.py tests/integration/test_fuzz_dashboard.py tests/integration/test_faults.py -s
 
 # A private secure platform of its own (free ports); figures in var/soak-<time>.json.
 soak: test-state
