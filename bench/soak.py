@@ -285,10 +285,21 @@ def main(argv: list[str] | None = None) -> int:
 
         starter = threading.Thread(target=on_first_record, name="soak-start", daemon=True)
         starter.start()
+        def keep_raw(outcome: str, problems: list[str]) -> None:
+            """The samples and kills as they are, whatever happens next (a run that fails keeps them too)."""
+            raw = {"rss_samples": dict(sampler.samples), "born": sampler.born, "outcome": outcome,
+                   "kills": [{"victim": k.victim, "at_min": round(k.at_s / 60, 2)} for k in killer.kills],
+                   "problems": problems}
+            out_path.parent.mkdir(parents=True, exist_ok=True)
+            out_path.with_suffix(".raw.json").write_text(json.dumps(raw))
+
         try:
             with planned_with(soak_faults()):
                 result = chaos_run(p, events=events, seed=args.seed, kills=(), rate=args.rate,
                                    timeout=args.minutes * 60 + 1800, log=log)
+        except BaseException as exc:
+            keep_raw(f"{exc.__class__.__name__}: {exc}"[:3000], [])
+            raise
         finally:
             killer.stop.set()
             sampler.stop.set()
@@ -296,11 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         sampler.thread.join(60)
         if killer.error is not None:
             raise killer.error
-        raw = {"rss_samples": {k: v for k, v in sampler.samples.items()}, "born": sampler.born,
-               "kills": [{"victim": k.victim, "at_min": round(k.at_s / 60, 2)} for k in killer.kills],
-               "chaos": result.line(), "problems": result.problems}
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.with_suffix(".raw.json").write_text(json.dumps(raw))  # kept whatever the analysis below does
+        keep_raw(result.line(), result.problems)
         log_lost, log_dup, log_figures = transparency_check(p, log=log)
         rss_rows, rss_problems = sampler.verdict(args.steady_minutes * 60, 120.0, args.rss_tolerance)
         try:
