@@ -8,7 +8,8 @@ The run fails if a kill landed on an idle victim (its share of its work outside 
 fewer times than asked, if the broker was not killed, or if the store, the DLQ, the webhook or the transparency
 log differ from the manifest by one event (lost or duplicated).
 
-`make test` runs it small (CHAOS_EVENTS, one kill per stage: about three minutes on two cores); `make test-long`
+`make test` runs it small (CHAOS_EVENTS, one kill per stage: a minute of traffic; 8 to 14 minutes in all on a
+two-core host at load 20-60, most of it the private platform's start and the stages joining); `make test-long`
 (SIMPUL_LONG_TESTS=1) at 100,000 events with two kills per stage; `python -m bench.chaos` at any size. Every kill
 and the figures are printed and recorded as the test's `chaos` property (junit XML).
 """
