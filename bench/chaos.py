@@ -44,6 +44,7 @@ from pydantic import SecretStr
 
 from consumers.store.db import connect
 from consumers.store.tables import EVENT_TABLES, tlog_leaves
+from harness.cluster import kafka_pids
 from harness import (
     ROOT,
     consumer,
@@ -207,18 +208,8 @@ class SecurePlatform:
         return out
 
     def broker_pids(self) -> list[int]:
-        """Pids of this platform's Kafka JVMs (their command line names a file in our state folder)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmd = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"kafka.Kafka" in cmd and any(str(self.state).encode() in part for part in cmd):
-                pids.append(int(entry.name))
-        return sorted(pids)
+        """Pids of this platform's Kafka JVMs."""
+        return kafka_pids(self.state)
 
     def kill_broker(self) -> str:
         pids = self.broker_pids()

@@ -23,6 +23,22 @@ def _free_block(n: int) -> int:
     raise RuntimeError("no block of free ports")
 
 
+def kafka_pids(state: Path) -> list[int]:
+    """Pids of the Kafka JVMs of the platform whose state folder is `state` (their command line names a file in
+    it), from /proc: what a test kills or stops by hand."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"kafka.Kafka" in cmd and any(str(state).encode() in part for part in cmd):
+            pids.append(int(entry.name))
+    return sorted(pids)
+
+
 @dataclass
 class Cluster:
     """Three KRaft nodes of our own, on free loopback ports, with their own state folder."""
@@ -55,18 +71,8 @@ class Cluster:
                               timeout=timeout, cwd=ROOT)
 
     def broker_pids(self) -> list[int]:
-        """Pids of this cluster's Kafka JVMs (their command line names a properties file in our state folder)."""
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                cmd = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"kafka.Kafka" in cmd and any(str(self.state).encode() in part for part in cmd):
-                pids.append(int(entry.name))
-        return sorted(pids)
+        """Pids of this cluster's Kafka JVMs."""
+        return kafka_pids(self.state)
 
     def kill_one(self) -> str:
         pids = self.broker_pids()
