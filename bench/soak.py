@@ -35,13 +35,12 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from confluent_kafka import TopicPartition
 
 from bench.chaos import STAGES, LOG, Kill, SecurePipeline, SecurePlatform, _stderr, secure_pipeline, \
     transparency_check, warm_up
 from consumers.store.db import connect
 from consumers.store.tables import EVENT_TABLES
-from harness import chaos_run, consumer, count, wait_for, watermarks
+from harness import chaos_run, count, scan, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -179,21 +178,7 @@ class TimedKiller:
 
 def _scan(p: SecurePipeline, topics: list[str], each: Any, timeout: float = 900.0) -> None:
     """Call `each(message)` for every record of `topics` up to their current end (nothing kept in memory)."""
-    ends = {k: v for k, v in watermarks(p.settings, topics).items() if v[1] > v[0]}
-    c = consumer(p.settings)
-    try:
-        c.assign([TopicPartition(t, part, low) for (t, part), (low, _) in ends.items()])
-        remaining = {k: high for k, (_, high) in ends.items()}
-        deadline = time.monotonic() + timeout
-        while remaining and time.monotonic() < deadline:
-            for m in c.consume(5000, timeout=1):
-                key = (m.topic(), m.partition())
-                if m.error() is None and key in remaining:
-                    each(m)
-                    if m.offset() >= remaining[key] - 1:
-                        del remaining[key]
-    finally:
-        c.close()
+    scan(p.settings, topics, each, timeout)
 
 
 def ingress_times(p: SecurePipeline) -> dict[tuple[str, int, int], int]:

@@ -8,7 +8,8 @@ not part of the installed product: it runs from the repository's root and may im
 """
 
 from harness.accounting import gatekeeper_accounting
-from harness.broker import committed_total, consumer, count, delete_topics, headers, lag, partitions, read_all, watermarks
+from harness.broker import (committed_total, consumer, count, delete_topics, headers, lag, partitions, read_all, scan,
+                            watermarks)
 from harness.chaos import DEFAULT_KILLS, ChaosResult, chaos_run
 from harness.cluster import Cluster
 from harness.fuzz import (
@@ -34,7 +35,8 @@ __all__ = [
     "ChaosResult", "Cluster", "Deadline", "Input", "Mutation", "Pipeline", "Receiver",
     "chaos_run", "collect", "committed_total", "consumer", "count", "create_pg_database", "delete_topics",
     "drop_pg_database", "framed_mutation", "gatekeeper_accounting", "headers", "lag", "mutated_event_input",
-    "mutated_events", "mutations", "oracle", "partitions", "read_all", "random_bytes", "store_counts", "terminate",
+    "mutated_events", "mutations", "oracle", "partitions", "read_all", "random_bytes", "scan", "store_counts",
+    "terminate",
     "wait_for",
     "watermarks",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from confluent_kafka import Consumer, Message, TopicPartition
 from confluent_kafka.admin import AdminClient
@@ -36,26 +36,32 @@ def count(settings: Settings, topics: Iterable[str]) -> int:
     return sum(high - low for low, high in watermarks(settings, topics).values())
 
 
-def read_all(settings: Settings, topics: Iterable[str], timeout: float = 300.0) -> list[Message]:
-    """Every record on `topics` up to their current end."""
+def scan(settings: Settings, topics: Iterable[str], each: Callable[[Message], object], timeout: float = 300.0) -> None:
+    """Call `each(record)` for every record on `topics` up to their current end (nothing kept here); fails naming
+    the partitions it could not read to the end within `timeout`."""
     c = consumer(settings)
     try:
         ends = {k: v for k, v in watermarks(settings, topics).items() if v[1] > v[0]}
         c.assign([TopicPartition(t, p, low) for (t, p), (low, _) in ends.items()])
-        out: list[Message] = []
         remaining = {k: high for k, (_, high) in ends.items()}
         deadline = time.monotonic() + timeout
         while remaining and time.monotonic() < deadline:
             for m in c.consume(5000, timeout=1):
                 key = (m.topic(), m.partition())
                 if m.error() is None and key in remaining:
-                    out.append(m)
+                    each(m)
                     if m.offset() >= remaining[key] - 1:
                         del remaining[key]
         assert not remaining, f"could not read to the end of {sorted(remaining)[:5]} within {timeout:.0f}s"
-        return out
     finally:
         c.close()
+
+
+def read_all(settings: Settings, topics: Iterable[str], timeout: float = 300.0) -> list[Message]:
+    """Every record on `topics` up to their current end."""
+    out: list[Message] = []
+    scan(settings, topics, out.append, timeout)
+    return out
 
 
 def committed_total(settings: Settings, group: str, topics: Iterable[str]) -> int:
