@@ -61,7 +61,6 @@ from simpul import bootstrap
 from simpul.platform import security
 from simpul.platform.probes import port_free
 from simpul.settings import Settings, load_settings
-from topics.acls import AclModel, Grant
 
 #: Every stage of the chaos pipeline (each runs as its own principal of topics/acls.py).
 STAGES: tuple[str, ...] = ("gatekeeper", "aggregates", "alerts", "sink-store", "sink-alerts", "transparency")
@@ -89,24 +88,6 @@ def _free_block(n: int) -> int:
         if all(port_free("127.0.0.1", base + i) for i in range(n)):
             return base
     raise ChaosError("no block of free loopback ports between 40000 and 60000")
-
-
-def missing_grants(model: AclModel) -> dict[str, tuple[Grant, ...]]:
-    """Grants a stage needs on the secured platform that `model` does not give, by principal.
-
-    One known gap: a restarted gatekeeper whose local dedup cache is behind its changelog restores it with a
-    throw-away consumer group `<prefix>-gatekeeper-dedup-changelog-restore-<random>` (streams/gatekeeper/dedup.py),
-    which the gatekeeper principal may not use (its groups: `<prefix>-gatekeeper` and `simpul-gatekeeper-
-    recovery-*`); the broker answers "Group authorization failed" and the gatekeeper exits at start. Until the
-    product closes it (the restore group under `simpul-gatekeeper-recovery-`, or the grant in topics/acls.py), the
-    chaos runs grant Read and Describe on that group prefix alone, and say so; once the model covers it, nothing is added."""
-    restore = f"{model.prefix}-gatekeeper-dedup-changelog-restore-"
-    gatekeeper = model.principal("gatekeeper")
-    if any(g.kind == "group" and g.operation in ("Read", "All") and g.covers("group", f"{restore}x")
-           for g in gatekeeper.grants):
-        return {}
-    return {"gatekeeper": tuple(Grant(kind="group", pattern="prefixed", name=restore, operation=op)
-                                for op in ("Read", "Describe"))}
 
 
 @dataclass
@@ -182,19 +163,9 @@ class SecurePlatform:
             kafka_security_protocol="SASL_PLAINTEXT", kafka_username=security.ADMIN,
             kafka_password=SecretStr(self.credentials.password(security.ADMIN)))
 
-    def principals_for(self, prefix: str, log: LOG = _stderr) -> security.Credentials:
-        """SCRAM users and ACLs of `prefix` (what `simpul run` does for its own prefix), plus the grants of
-        `missing_grants` (each one logged)."""
+    def principals_for(self, prefix: str) -> security.Credentials:
+        """SCRAM users and ACLs of `prefix`: what `simpul run` does for its own prefix."""
         model = security.local_model(prefix)
-        extra = missing_grants(model)
-        if extra:
-            principals = tuple(p.model_copy(update={"grants": (*p.grants, *extra.get(p.name, ()))})
-                               for p in model.principals)
-            model = model.model_copy(update={"principals": principals})
-            for name, grants in extra.items():
-                for g in grants:
-                    log(f"chaos: WORKAROUND: granting {name} {g.operation} on {g.kind} {g.pattern} {g.name!r}, "
-                        "which topics/acls.py lacks (see missing_grants)")
         creds = security.ensure_credentials(self.state, model.names)
         security.provision(self.bootstrap, creds, model)
         return creds

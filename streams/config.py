@@ -32,6 +32,10 @@ class StreamsConfig(BaseModel):
     agg_flush_seconds: float = Field(default=1.0, gt=0, description="how often changed windows are emitted")
     alert_rules_file: Path = DEFAULT_RULES_FILE
     streams_replication: int = Field(default=1, ge=1, description="replication of changelog/repartition topics")
+    streams_startup_wait_s: float = Field(
+        default=300.0, gt=0,
+        description="how long a processor keeps retrying its start-up (internal topics, metadata) while the "
+                    "cluster is away, a broker restarting or its controller being elected, before it stops")
     streams_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]+$",
                                   description="names this instance's local state folder (one per instance)")
 

@@ -25,3 +25,8 @@ class RecoveryError(StreamsError):
 class StateWriteError(StreamsError):
     """A processor's local state (the gatekeeper's dedup cache) cannot be written, e.g. its disk is full: the
     processor stops before committing anything that depends on it, and resumes from the committed offsets."""
+
+
+class StartupRefused(StreamsError):
+    """The cluster refused a processor's start-up for good (its principal may not create or describe its internal
+    topics): retrying would not help, the ACLs must change."""

@@ -56,7 +56,11 @@ def make_app(processor: str, settings: StreamsSettings, config: StreamsConfig) -
         datadir=str(datadir),
         processing_guarantee="at_least_once",
         topic_replication_factor=config.streams_replication,
-        topic_allow_declare=True,  # only internal topics (changelogs, repartitions) are declared
+        # The internal topics (changelogs, repartitions) are created before the app starts (ensure_internal_topics,
+        # which retries while the cluster is away). Faust declaring them again asks the controller at every start,
+        # and a start-up while that broker is down crashed the worker (NodeNotReadyError) for good.
+        topic_allow_declare=False,
+        topic_disable_leader=True,  # no leader-only timers here; the leader topic would need declaring too
         web_enabled=False,
         key_serializer="raw",
         value_serializer="raw",

@@ -10,8 +10,11 @@ prefix form one consumer group and share partitions. Topic names come from the c
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
+
+from confluent_kafka import KafkaError
 
 from schemas.codec import AvroCodec
 from schemas.datum import CodecDecoder, EventView, view
@@ -19,7 +22,7 @@ from schemas.exceptions import EventValidationError, UnknownEventType, WireForma
 from schemas.models import Event
 from schemas.nik import NikContext
 from streams.config import StreamsConfig, StreamsSettings
-from streams.exceptions import TransientFailure
+from streams.exceptions import StartupRefused, TransientFailure
 
 PROCESSORS = ("gatekeeper", "aggregates", "alerts")
 
@@ -59,35 +62,72 @@ def read_canonical(decode: CodecDecoder, value: bytes | None) -> EventView | Wir
     return view(model, record)
 
 
+REFUSED = frozenset({KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED,
+                     KafkaError.POLICY_VIOLATION})
+"""Answers no retry changes: the processor stops at once and says what to grant."""
+
+
 def ensure_internal_topics(settings: StreamsSettings, config: StreamsConfig, topics: InternalTopics,
                            timeout: float = 30.0) -> None:
     """Create the processor's internal topics before it starts, and wait until the cluster serves them.
 
     Faust would declare them itself, but a changelog created in the middle of start-up can be seen with 0
     partitions by the consumer's stale metadata, and Faust then crashes the agent with PartitionsMismatch on every
-    table write. Created here first, they are known before the worker's first metadata request.
+    table write. Created here first, they are known before the worker's first metadata request (and Faust, with
+    `topic_allow_declare` off, never asks the controller at start-up). A processor restarted while a broker is
+    down keeps trying for `config.streams_startup_wait_s`: a stage that stops then would stay stopped after the
+    broker is back.
     """
-    from confluent_kafka import KafkaError, KafkaException
+    log = logging.getLogger("simpul.streams")
+    deadline = time.monotonic() + config.streams_startup_wait_s
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            _create_internal_topics(settings, config, topics, timeout)
+            return
+        except TransientFailure as exc:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TransientFailure(f"{exc}; still failing after {attempt} attempts in "
+                                       f"{config.streams_startup_wait_s:.0f}s "
+                                       "(SIMPUL_STREAMS_STARTUP_WAIT_S): check that the brokers are up") from exc
+            pause = min(2.0 * attempt, 10.0, left)
+            log.warning("start-up waits for the cluster (attempt %d, retrying in %.0fs): %s", attempt, pause, exc)
+            time.sleep(pause)
+
+
+def _create_internal_topics(settings: StreamsSettings, config: StreamsConfig, topics: InternalTopics,
+                            timeout: float) -> None:
+    """One attempt: create what is missing, then wait until every partition has a leader. Raises TransientFailure."""
+    from confluent_kafka import KafkaException
     from confluent_kafka.admin import AdminClient, NewTopic
 
     admin = AdminClient(settings.kafka.librdkafka())
     new = [NewTopic(name, num_partitions=n, replication_factor=config.streams_replication,
                     config={"cleanup.policy": "compact" if compacted else "delete"})
            for name, (n, compacted) in topics.items()]
-    for name, future in admin.create_topics(new, operation_timeout=timeout).items():
-        try:
-            future.result()
-        except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise TransientFailure(f"cannot create {name}: {exc}") from exc
-    deadline = time.monotonic() + timeout
-    while True:
-        md = admin.list_topics(timeout=timeout)
-        ready = all(name in md.topics and len(md.topics[name].partitions) == n
-                    and all(p.leader >= 0 for p in md.topics[name].partitions.values())
-                    for name, (n, _) in topics.items())
-        if ready:
-            return
-        if time.monotonic() > deadline:
-            raise TransientFailure(f"internal topics {sorted(topics)} not ready after {timeout:.0f}s")
-        time.sleep(0.2)
+    try:
+        for name, future in admin.create_topics(new, operation_timeout=timeout, request_timeout=timeout).items():
+            try:
+                future.result()
+            except KafkaException as exc:
+                code = exc.args[0].code()
+                if code in REFUSED:
+                    raise StartupRefused(f"cannot create {name}: {exc}; grant this principal its internal topics "
+                                         "(`simpul platform acls`)") from exc
+                if code != KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise TransientFailure(f"cannot create {name}: {exc}") from exc
+        deadline = time.monotonic() + timeout
+        while True:
+            md = admin.list_topics(timeout=timeout)
+            ready = all(name in md.topics and len(md.topics[name].partitions) == n
+                        and all(p.leader >= 0 for p in md.topics[name].partitions.values())
+                        for name, (n, _) in topics.items())
+            if ready:
+                return
+            if time.monotonic() > deadline:
+                raise TransientFailure(f"internal topics {sorted(topics)} not ready after {timeout:.0f}s")
+            time.sleep(0.2)
+    except KafkaException as exc:  # list_topics, or a request that never reached a broker
+        raise TransientFailure(f"the cluster did not answer: {exc}") from exc

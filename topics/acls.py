@@ -13,7 +13,8 @@ Group and internal-topic names are the ones the code uses:
 - Faust app id (= consumer group) `<prefix>-<processor>` (streams.runtime.app_id); its internal topics (changelogs,
   repartitions, the `-__assignor-__leader` topic) all start with `<prefix>-<processor>-`.
 - store sink group `<prefix>-sink-store` (consumers.store.sink.group_id), alert dispatch `<prefix>-sink-alerts`.
-- gatekeeper start-up recovery reads with throw-away groups `simpul-gatekeeper-recovery-<random>`.
+- gatekeeper start-up reads (output tails, the dedup changelog restore) use throw-away groups
+  `simpul-gatekeeper-recovery-<random>` (streams.gatekeeper.recovery.throwaway_group).
 - monitor: `simpul-monitor-reader`, `simpul-dlq-browser`; it describes the groups `<prefix>-…` and is the only
   writer of the audit topic `<prefix>.audit.ops`.
 - transparency log stage: group `<prefix>-transparency`; the only writer of `<prefix>.audit.checkpoints` and of the

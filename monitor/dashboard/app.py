@@ -19,10 +19,11 @@ from urllib.parse import parse_qs
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from prometheus_client.registry import CollectorRegistry
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from monitor.audit import AuditPublishError, audited_replay
@@ -41,9 +42,14 @@ DLQ_SCAN = 1000
 STATIC = {"app.js": "text/javascript", "app.css": "text/css"}
 
 
+PARTITION_MAX = 2**31 - 1
+OFFSET_MAX = 2**63 - 1
+"""Kafka's own bounds (int32 partitions, int64 offsets): anything larger names no record."""
+
+
 class ReplayItem(BaseModel):
-    partition: int
-    offset: int
+    partition: int = Field(ge=0, le=PARTITION_MAX)
+    offset: int = Field(ge=0, le=OFFSET_MAX)
     fixed: dict[str, Any] | None = None
 
 
@@ -67,6 +73,12 @@ def create_app(state: DashboardState, dlq: DlqBrowser, access: OpsAccess) -> Fas
 
     app = FastAPI(title="Simpul monitor", version="1", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        """Where and why, never the value: a body can hold a NIK, and FastAPI's own answer echoes it (and fails
+        with a 500 on a value JSON cannot carry, such as `1e999`)."""
+        return JSONResponse({"detail": validation_problems(exc)}, status_code=422)
     registry = CollectorRegistry()
     registry.register(SnapshotCollector(state))
     page, login_page = _asset("index.html"), _asset("login.html")
@@ -194,6 +206,12 @@ def create_app(state: DashboardState, dlq: DlqBrowser, access: OpsAccess) -> Fas
         return {"status": "ok"}
 
     return app
+
+
+def validation_problems(exc: RequestValidationError) -> list[dict[str, str]]:
+    """Each problem as its location and pydantic's message; pydantic's messages name limits, not the input."""
+    return [{"field": ".".join(str(part) for part in e.get("loc", ())) or "<request>",
+             "reason": str(e.get("msg", "invalid"))} for e in exc.errors()]
 
 
 def _publish(access: OpsAccess) -> None:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
 from streams.exceptions import RecoveryError, StateWriteError
+from streams.gatekeeper.recovery import throwaway_group
 from topics.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class DedupTable:
         if not wanted:
             return 0
         consumer = Consumer(connection.librdkafka(**{
-            "group.id": f"{changelog}-restore-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False,
+            "group.id": throwaway_group(), "enable.auto.commit": False,
             "auto.offset.reset": "earliest", "enable.partition.eof": False}))
         read = 0
         started = time.monotonic()

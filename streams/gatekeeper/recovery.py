@@ -54,13 +54,23 @@ class Recovered:
                 self.event_sources.setdefault(h[EVENT_ID_HEADER], h[SOURCE_HEADER])
 
 
+RECOVERY_GROUP_PREFIX = "simpul-gatekeeper-recovery-"
+"""Every throw-away group the gatekeeper reads with at start-up (output tails, the dedup changelog) starts so: the
+gatekeeper principal's ACLs grant this prefix alone (topics/acls.py)."""
+
+
+def throwaway_group() -> str:
+    """A fresh group id for one start-up read: it assigns partitions itself and never commits."""
+    return f"{RECOVERY_GROUP_PREFIX}{uuid.uuid4().hex[:8]}"
+
+
 def read_tail(connection: KafkaConnection, topics: list[str], last_records: int, timeout: float = 60.0) -> Recovered:
     """Read up to `last_records` of each partition's tail of `topics` (headers only matter)."""
     found = Recovered()
     if last_records <= 0:
         return found
     consumer = Consumer(connection.librdkafka(**{
-        "group.id": f"simpul-gatekeeper-recovery-{uuid.uuid4().hex[:8]}",
+        "group.id": throwaway_group(),
         "enable.auto.commit": False, "enable.partition.eof": False, "auto.offset.reset": "earliest",
     }))
     try:

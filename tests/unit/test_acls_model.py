@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from streams.gatekeeper.recovery import throwaway_group
+
 from topics.acls import ADMIN, SERVICES, acl_model, gateway_outcomes_group, regency_group_prefix, regency_principal
 from topics.catalog import topic_names
 
@@ -111,6 +113,8 @@ def test_gatekeeper(model, topics) -> None:  # noqa: ANN001
     assert g.allows("Read", "group", f"{PREFIX}-gatekeeper")
     assert g.allows("Create", "topic", f"{PREFIX}-gatekeeper-dedup-changelog")
     assert g.allows("Read", "group", "simpul-gatekeeper-recovery-1a2b3c4d")
+    for _ in range(3):  # the groups start-up really uses: output tails and the dedup changelog restore
+        assert g.allows("Read", "group", throwaway_group()) and g.allows("Describe", "group", throwaway_group())
     assert not g.allows("Read", "group", f"{PREFIX}-aggregates")
     assert not g.allows("Create", "topic", f"{PREFIX}.events.governance")
 
