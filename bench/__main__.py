@@ -39,6 +39,7 @@ from rich.table import Table
 
 from bench import env
 from bench.records import build
+from bench.replay import replay
 from bench.stats import AGREEMENT, Summary, ratios
 
 CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "alerts", "log", "latency")
@@ -141,6 +142,12 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
             values = series(("log", key))
             if values is not None:
                 metrics[name] = Summary.of([v / a * 1e6 for v, a in zip(values, appended, strict=True)]).as_dict()
+    store = series(("sink", "postgresql", "records_per_s"))
+    if store is not None:  # the sink's rate in records (a record is one or more rows), for the replay figure
+        metrics["store_records"] = {"throughput": Summary.of(store).as_dict()}
+    figure = replay(metrics)
+    if figure is not None:
+        metrics["replay"] = figure
     memory: dict[str, float] = {}
     for name, path in {"raw passthrough": ("raw",), "sdk producer": ("sdk",), "gateway": ("gateway",),
                        "gatekeeper": ("gatekeeper",), "sink (sqlite)": ("sink", "sqlite"),
@@ -185,7 +192,7 @@ def acceptance(metrics: dict[str, Any]) -> list[tuple[str, bool, str]]:
         checks.append(("store sink >= 20,000 rows/s on PostgreSQL", v >= BOUNDS["sink_pg_rows_per_s_min"],
                        f"median {v:,.0f} rows/s"))
     for name, entry in metrics.items():
-        if isinstance(entry, dict) and "throughput" in entry:
+        if isinstance(entry, dict) and "throughput" in entry and name != "store_records":  # = sink_postgresql's
             t = entry["throughput"]
             if len(t["values"]) >= 2:
                 checks.append((f"{name}: repetitions within 20% of the median", t["agrees"],
@@ -232,6 +239,12 @@ def table(metrics: dict[str, Any], events: int) -> Table:
                 fmt = ".2f" if figure.endswith(("_cores", "_average")) else ",.0f"
                 t.add_row(f"{name}.{figure}", LATENCY_ROWS[figure], f"{m['min']:{fmt}}", f"{m['median']:{fmt}}",
                           f"{m['max']:{fmt}}", f"{m['spread']:.0%}", "")
+    if "replay" in metrics:
+        r = metrics["replay"]
+        t.add_row(f"replay of a year ({r['year_events'] / 1e6:,.0f} M events), one worker a stage", "hours", "",
+                  f"{r['hours_one_worker']:,.1f}", "", "", f"slowest: {r['slowest']}")
+        t.add_row("replay of a year, scaled out (" + ", ".join(f"{k} {v}" for k, v in r["scale_out"].items()) + ")",
+                  "hours", "", f"{r['hours_scaled']:,.1f}", "", "", f"slowest: {r['slowest_scaled']}")
     for proc, mb in metrics.get("peak_rss_mb", {}).items():
         t.add_row(f"peak RSS: {proc}", "MiB", "", f"{mb:,.0f}", "", "", "")
     return t
@@ -314,6 +327,7 @@ def main(argv: list[str] | None = None) -> int:
            "latency_rate": args.latency_rate or "half the measured rate", "gatekeeper_workers": args.gatekeeper_workers,
            "log_nice": args.log_nice,
            "machine": info, "bounds": BOUNDS, "repetitions_raw": reps, "metrics": metrics,
+           "replay_hours_per_year": metrics.get("replay", {}).get("hours_one_worker"),
            "acceptance": [{"bound": n, "holds": ok, "measured": m} for n, ok, m in checks], "errors": failed}
     out = args.json_out or RESULTS / f"{started_at.strftime('%Y%m%dT%H%M%SZ')}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -190,8 +190,19 @@ class DlqBrowser:
         return self._get(partition, offset).view()
 
     def _get(self, partition: int, offset: int) -> _Opened:
+        """The record at partition:offset; a partition or offset the topic does not hold is refused at once (a
+        fetch beyond the end would wait out the poll for a record that is not there)."""
         consumer = self._consumer()
         try:
+            parts = consumer.list_topics(self.topic, timeout=10).topics[self.topic].partitions
+            if partition not in parts:
+                raise ReplayError(f"DLQ record {partition}:{offset} not found: {self.topic} has partitions "
+                                  f"0-{len(parts) - 1}")
+            low, high = consumer.get_watermark_offsets(TopicPartition(self.topic, partition), timeout=10)
+            if not low <= offset < high:
+                raise ReplayError(f"DLQ record {partition}:{offset} not found: partition {partition} of {self.topic} "
+                                  f"holds offsets {low} to {high - 1}" if high > low else
+                                  f"DLQ record {partition}:{offset} not found: partition {partition} is empty")
             consumer.assign([TopicPartition(self.topic, partition, offset)])
             msg = consumer.poll(10)
             if msg is None or msg.error() is not None or msg.offset() != offset:

@@ -21,10 +21,12 @@ from topics.connection import KafkaConnection
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "enable.idempotence": True,
     "acks": "all",
-    # 50 ms, not 10: records spread over the 105 ingress partitions go out one request per partition
-    # (librdkafka); at 8,000 records/s lingering 50 ms halved the broker's CPU (0.59-0.63 -> 0.31-0.35 cores) and
-    # took the bench's end-to-end p99 from 0.29-4.9 s to 0.26-0.44 s (docs/performance.md)
-    "linger.ms": 50,
+    # 5 ms: a regency's producer sends ~1 event/s to its own 3 partitions, so nothing ever shares a request and
+    # every record waited the whole linger: 50 ms of the 150 ms p99 budget at 200 events/s. A bulk load fills
+    # its batches while earlier requests are in flight, whatever the linger. The price is paid only by one
+    # producer spreading a few thousand records/s over all 105 partitions: at 2,000/s 1.1 records a request
+    # instead of 1.9, the broker 0.46 cores instead of 0.38 (`python -m bench.produce_requests`, docs/performance.md)
+    "linger.ms": 5,
     "batch.num.messages": 10000,
     # lz4, not zstd: live traffic spread over many partitions makes small batches, and a zstd batch costs a
     # compression context here and a decompression on the broker each; at half the gatekeeper's rate that alone

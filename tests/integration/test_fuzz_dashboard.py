@@ -22,6 +22,7 @@ import collections
 import json
 import os
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -191,6 +192,17 @@ def test_an_offset_beyond_64_bits_is_a_4xx_naming_the_field(dash: Dash) -> None:
     assert r.status_code == 422, r.status_code
     assert [p["field"] for p in r.json()["detail"]] == ["body.records.0.offset"], r.text
     assert str(2**64) not in r.text
+
+
+def test_a_record_the_dlq_does_not_hold_is_refused_at_once(dash: Dash) -> None:
+    """Not after waiting out a fetch beyond the end: an operator's typo answers at once, and saying why."""
+    for item, says in (({"partition": 0, "offset": 10**12}, "holds offsets"),
+                       ({"partition": 7, "offset": 0}, "partitions 0-")):
+        started = time.monotonic()
+        r = dash.client.post("/api/dlq/replay", json={"records": [item]})
+        took = time.monotonic() - started
+        assert r.status_code == 422 and "not found" in r.text and says in r.text, (item, r.status_code, r.text[:300])
+        assert took < 5.0, (item, took)
 
 
 def test_a_non_finite_number_in_a_body_is_a_4xx(dash: Dash) -> None:
