@@ -274,10 +274,14 @@ class DlqBrowser:
         ends = {p: h for p, _, h in starts}
         done: set[int] = set()
         out: list[DlqRecord] = []
-        while len(done) < len(ends):
-            batch = consumer.consume(num_messages=500, timeout=5)
+        remaining = sum(h - s for _, s, h in starts)
+        while len(done) < len(ends) and remaining > 0:
+            # never more than is left: consume(n, timeout) returns before its timeout only with n records, and
+            # asking for 500 when 12 are left made every page of the browser wait the 5 s out
+            batch = consumer.consume(num_messages=min(500, remaining), timeout=5)
             if not batch:
                 break
+            remaining -= len(batch)
             for msg in batch:
                 if msg.error() is not None:
                     continue
