@@ -44,7 +44,7 @@ from pydantic import SecretStr
 
 from consumers.store.db import connect
 from consumers.store.tables import EVENT_TABLES, tlog_leaves
-from harness.cluster import kafka_pids
+from harness.cluster import free_port_block, kafka_pids
 from harness import (
     ROOT,
     consumer,
@@ -59,7 +59,6 @@ from harness import (
 )
 from simpul import bootstrap
 from simpul.platform import security
-from simpul.platform.probes import port_free
 from simpul.settings import Settings, load_settings
 
 #: Every stage of the chaos pipeline (each runs as its own principal of topics/acls.py).
@@ -80,14 +79,6 @@ class ChaosError(AssertionError):
 
 # ---------------------------------------------------------------------------------------------------------------
 # the private secure platform
-
-
-def _free_block(n: int) -> int:
-    for _ in range(200):
-        base = random.randrange(40_000, 60_000 - n)
-        if all(port_free("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise ChaosError("no block of free loopback ports between 40000 and 60000")
 
 
 @dataclass
@@ -119,7 +110,7 @@ class SecurePlatform:
         lib = ROOT / "var" / "lib"
         if (lib / "kafka" / ".complete").is_file():
             (state / "lib").symlink_to(lib.resolve())  # the fetched jars, not fetched again
-        base = _free_block(10)  # brokers on base, base+2, base+4 (controllers +1); registry, postgres after
+        base = free_port_block(10)  # brokers on base, base+2, base+4 (controllers +1); registry, postgres after
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
         env.update({"SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1",
                     "SIMPUL_KAFKA_PORT": str(base), "SIMPUL_CONTROLLER_PORT": str(base + 1),

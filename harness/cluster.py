@@ -15,12 +15,14 @@ from harness.processes import ROOT
 from simpul.platform.probes import port_free
 
 
-def _free_block(n: int) -> int:
+def free_port_block(n: int) -> int:
+    """The first of `n` consecutive free loopback ports between 40000 and 60000, for a private platform."""
     for _ in range(200):
         base = random.randrange(40_000, 60_000 - n)
         if all(port_free("127.0.0.1", base + i) for i in range(n)):
             return base
-    raise RuntimeError("no block of free ports")
+    raise RuntimeError(f"no block of {n} free loopback ports between 40000 and 60000: stop the platforms left over "
+                       "from earlier runs (`simpul platform down` in their state folders)")
 
 
 def kafka_pids(state: Path) -> list[int]:
@@ -53,7 +55,7 @@ class Cluster:
         lib = shared_lib or (ROOT / "var" / "lib")
         if lib.exists() and not (state / "lib").exists():
             (state / "lib").symlink_to(lib.resolve())  # the fetched jars, not fetched again
-        base = _free_block(6)
+        base = free_port_block(6)
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
         env.update({"SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(state), "SIMPUL_KAFKA_PORT": str(base),
                     "SIMPUL_CONTROLLER_PORT": str(base + 1)})

@@ -6,6 +6,8 @@ from __future__ import annotations
 from confluent_kafka.schema_registry import RegisteredSchema, Schema
 from confluent_kafka.schema_registry.error import SchemaRegistryError
 
+from schemas.codec import AvroCodec
+
 
 class MemoryRegistry:
     """Just the calls AvroCodec makes; counts fetches so caching is visible."""
@@ -37,3 +39,16 @@ class MemoryRegistry:
         if schema_id not in self.by_id:
             raise SchemaRegistryError(404, 40403, "Schema not found")
         return Schema(self.by_id[schema_id], "AVRO")
+
+
+def canonical_traffic(events: int, seed: int, nik_key: str) -> tuple[AvroCodec, list[bytes]]:
+    """Simulator traffic with its anomalies, as the gatekeeper writes it to the canonical topics (NIKs tokenised,
+    Avro framed with this double's schema ids), and the codec that reads it."""
+    from producers.simulator import plan
+    from producers.simulator.model import Expect
+    from schemas.nik import tokenise_event
+
+    codec = AvroCodec(MemoryRegistry())  # type: ignore[arg-type]
+    codec.register_all()
+    records = [r for r in plan(events, seed, nik_hmac_key=nik_key).records if r.expect is Expect.EVENT]
+    return codec, [codec.encode(tokenise_event(r.event, nik_key.encode())) for r in records]

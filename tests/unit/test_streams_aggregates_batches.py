@@ -7,9 +7,8 @@ from __future__ import annotations
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from memory_registry import MemoryRegistry
+from memory_registry import MemoryRegistry, canonical_traffic
 from producers.simulator import FaultMix, plan
-from producers.simulator.model import Expect
 from schemas.codec import AvroCodec
 from schemas.datum import CodecDecoder, EventView
 from schemas.nik import tokenise_event
@@ -25,10 +24,7 @@ WINDOWS = (("1h", 3600), ("1d", 86400), ("30d", 30 * 86400))  # a wide one: wind
 @pytest.fixture(scope="module")
 def canonical() -> tuple[AvroCodec, list[bytes]]:
     """Simulator traffic with its anomalies, as the gatekeeper writes it to the canonical topics."""
-    codec = AvroCodec(MemoryRegistry())  # type: ignore[arg-type]
-    codec.register_all()
-    records = [r for r in plan(3000, 11, nik_hmac_key=KEY).records if r.expect is Expect.EVENT]
-    return codec, [codec.encode(tokenise_event(r.event, KEY.encode())) for r in records]
+    return canonical_traffic(3000, 11, KEY)
 
 
 def test_observations_from_the_datum_equal_those_from_the_model(canonical: tuple[AvroCodec, list[bytes]]) -> None:

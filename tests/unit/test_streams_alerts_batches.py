@@ -10,12 +10,9 @@ from typing import Any
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from memory_registry import MemoryRegistry
-from producers.simulator import plan
-from producers.simulator.model import Expect
+from memory_registry import canonical_traffic
 from schemas.codec import AvroCodec
 from schemas.datum import CodecDecoder
-from schemas.nik import tokenise_event
 from schemas.outcomes import AlertRule
 from streams.alerts.app import REPARTITIONS, by_partition, pack, partition_of, unpack
 from streams.alerts.rules import BufferedState, Deduplicator, evaluate, load_rules, partition_keys
@@ -29,10 +26,7 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def canonical() -> tuple[AvroCodec, list[bytes]]:
     """Simulator traffic with its anomalies (the alerts it plans), as the gatekeeper writes it."""
-    codec = AvroCodec(MemoryRegistry())  # type: ignore[arg-type]
-    codec.register_all()
-    records = [r for r in plan(4000, 5, nik_hmac_key=KEY).records if r.expect is Expect.EVENT]
-    return codec, [codec.encode(tokenise_event(r.event, KEY.encode())) for r in records]
+    return canonical_traffic(4000, 5, KEY)
 
 
 def _alerts(events: list[Any], state: dict[str, Any]) -> list[dict[str, Any]]:
