@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from confluent_kafka import Consumer, Message
 from pydantic import ValidationError
@@ -46,6 +47,16 @@ POISON = (WireFormatError, UnknownEventType, UnknownServiceCode, EventValidation
 
 WRITER_SWITCH_INTERVAL_S = 0.0005  # sys.setswitchinterval while `run` overlaps decoding and writing
 Decode = Callable[[bytes], Datum]  # Confluent-framed Avro -> (model class, datum); raises a POISON error
+
+
+def transient(exc: BaseException) -> bool:
+    """A write failure that retrying the batch may cure: the store unreachable or restarting, a lost connection,
+    a deadlock or serialization failure (psycopg's OperationalError covers them, raw or wrapped by SQLAlchemy).
+    Anything else is a statement the store refuses."""
+    if isinstance(exc, sa.exc.DBAPIError):
+        return isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated \
+            or isinstance(exc.orig, psycopg.OperationalError)
+    return isinstance(exc, psycopg.OperationalError)
 
 
 def group_id(prefix: str) -> str:
@@ -157,16 +168,18 @@ class StoreSink:
         self.ends = ends
 
     def _write(self, batch: BatchRows) -> None:
-        """One transaction of the batch's upserts; while the store is unreachable the whole batch is retried (the
-        upserts are idempotent, so a commit whose answer was lost is harmless to repeat)."""
+        """One transaction of the batch's upserts; while the store is unreachable, or the transaction lost a
+        deadlock, the whole batch is retried (the upserts are idempotent, so a commit whose answer was lost is
+        harmless to repeat). A deadlock comes from a sink killed mid-transaction: its server process keeps its row
+        locks until it notices the client is gone, while the restarted sink writes the same rows."""
         started, attempt = time.monotonic(), 0
         while True:
             attempt += 1
             try:
                 with self.engine.begin() as conn:
                     write_batch(conn, batch)
-            except sa.exc.DBAPIError as exc:
-                if not (isinstance(exc, sa.exc.OperationalError) or exc.connection_invalidated):
+            except (sa.exc.DBAPIError, psycopg.Error) as exc:  # psycopg's own: the PostgreSQL path's COPY and merge
+                if not transient(exc):
                     raise  # a statement the store refuses is not an outage: retrying would not help
                 waited = time.monotonic() - started
                 if (self.write_retries is not None and attempt >= self.write_retries) or waited > self.retry_for_s:
