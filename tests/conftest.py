@@ -35,11 +35,16 @@ def platform() -> Iterator[PlatformStatus]:
     # The suite runs on a plaintext Kafka (`make test` gives it a state folder and ports of its own: var/test);
     # the secured platform is tested on private platforms (tests/integration/test_platform_secure.py & co.).
     mode = {"secure": False} if isinstance(provider, LocalPlatform) else {}
+    # As root the suite's PostgreSQL cluster lives under /var/tmp, outside the clone: one this session makes, it
+    # also deletes, so that a clean clone's run leaves nothing behind.
+    made = isinstance(provider, LocalPlatform) and not (provider.postgres_home / "data" / "PG_VERSION").exists()
     status = provider.up(with_postgres=True, **mode)
     yield status
     started = [s.name for s in status.services if s.running and s.name not in already]
     if started:
         provider.down(only=started)
+    if made and "postgres" in started:
+        provider.purge()
 
 
 def _answers_at_configured_addresses(settings: Settings) -> bool:

@@ -7,6 +7,10 @@ class PlatformError(SimpulError):
     """The platform could not be started, stopped or inspected."""
 
 
+class SuperuserRefused(PlatformError):
+    """PostgreSQL refuses the superuser password the secrets folder holds: the cluster was made with another."""
+
+
 class PrerequisiteMissing(PlatformError):
     """A program the local platform needs (java, mvn, PostgreSQL server binaries) is absent or too old."""
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from simpul.platform.exceptions import PlatformError, PrerequisiteMissing
+from simpul.platform.exceptions import PlatformError, PrerequisiteMissing, SuperuserRefused
 from simpul.platform.permissions import PRIVATE_UMASK, write_private
 from simpul.secret_files import private_dir
 from simpul.settings import Settings
@@ -172,6 +172,14 @@ class Cluster:
                                 f"see {self.log}")
         return int((self.data / "postmaster.pid").read_text().splitlines()[0])
 
+    def stop(self) -> None:
+        """pg_ctl stop, fast (open transactions roll back); waits until the server is gone."""
+        stop = subprocess.run([*as_postgres_user(), str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data),
+                               "-m", "fast", "-w", "-t", "60"], capture_output=True, text=True, check=False)
+        if stop.returncode != 0:
+            raise PlatformError(f"PostgreSQL in {self.data} did not stop: {stop.stdout.strip()} "
+                                f"{stop.stderr.strip()}; see {self.log}")
+
     def write_hba(self) -> None:
         """Our pg_hba.conf, written in place so that it keeps its owner (the server's OS user) and mode."""
         fd = os.open(self.hba, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -235,8 +243,9 @@ def provision_roles(host: str, port: int, roles: Roles, passwords: Passwords, *,
                                    password=passwords.superuser.get_secret_value(), connect_timeout=10)
         except psycopg.OperationalError as exc:
             reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-            raise PlatformError(f"PostgreSQL at {host}:{port} refuses the platform's superuser ({reason}): "
-                                f"{hint}") from None
+            error = SuperuserRefused if "password authentication failed" in reason else PlatformError
+            raise error(f"PostgreSQL at {host}:{port} refuses the platform's superuser ({reason}): "
+                        f"{hint}") from None
 
     owner, app, database = sql.Identifier(roles.owner), sql.Identifier(roles.app), sql.Identifier(roles.database)
     with connect("postgres") as conn:

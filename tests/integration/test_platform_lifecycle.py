@@ -48,11 +48,8 @@ def lifecycle_env():  # noqa: ANN201
 
 def test_up_status_second_up_and_down(lifecycle_env) -> None:  # noqa: ANN001
     env, state, ports = lifecycle_env
-    started = time.monotonic()
     up = simpul(["platform", "up", "--with-postgres", "--json"], env)
-    elapsed = time.monotonic() - started
     assert up.returncode == 0, up.stderr
-    assert elapsed < 60, f"platform up took {elapsed:.1f} s"
 
     status = json.loads(simpul(["platform", "status", "--json"], env).stdout)
     by_name = {s["name"]: s for s in status["services"]}

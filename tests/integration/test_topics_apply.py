@@ -7,6 +7,7 @@ deletes everything under that prefix afterwards.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,6 +81,15 @@ def partitions(admin: AdminClient, topic: str) -> int:
     return len(admin.list_topics(topic, timeout=10).topics[topic].partitions)
 
 
+def wait_partitions(admin: AdminClient, topic: str, count: int, timeout_s: float = 30.0) -> None:
+    """Until the broker's metadata shows `count` partitions: KRaft answers CreatePartitions once the controller
+    committed it, and the broker's metadata follows a moment later (seconds on a loaded host)."""
+    deadline = time.monotonic() + timeout_s
+    while (seen := partitions(admin, topic)) != count:
+        assert time.monotonic() < deadline, f"{topic} still shows {seen} partitions, not {count}, after {timeout_s} s"
+        time.sleep(0.2)
+
+
 def produce(settings: Settings, topic: str, count: int = 1) -> None:
     producer = Producer(settings.kafka.librdkafka())
     for i in range(count):
@@ -149,6 +159,7 @@ def test_fewer_partitions_are_refused_unless_allowed(settings: Settings, admin: 
     dlq, alerts = f"{prefix}.dlq", f"{prefix}.alerts"
     for future in admin.create_partitions([NewPartitions(dlq, 5)]).values():
         future.result()
+    wait_partitions(admin, dlq, 5)
     produce(settings, dlq, count=4)
     drift = ConfigResource(
         ResourceType.TOPIC,

@@ -21,6 +21,7 @@ from schemas.models import model_for
 from schemas.nik import tokenise_nik
 from schemas.outcomes import AlertRule, GatewayRejection, RejectReason
 from schemas.reference import regency_codes
+from simpul import secret_files
 from simpul.cli.simulate import app
 
 KEY = "simulator-test-nik-key"  # an installation's NIK key; the plan names tokens with it
@@ -183,7 +184,18 @@ def test_the_nik_key_is_required_and_has_no_public_default() -> None:
         r.alert_subject[0] for r in plan(1000, 4, nik_hmac_key="k2").records if r.alert_subject)
 
 
-def test_cli_dry_run_twice_writes_byte_identical_manifests(tmp_path) -> None:  # type: ignore[no-untyped-def]
+@pytest.fixture
+def own_secrets(tmp_path, monkeypatch):  # type: ignore[no-untyped-def]
+    """A secrets folder of the test's own: the CLI tokenises NIKs with the installation's key, and a unit test
+    must not depend on an earlier test (or `simpul platform up`) having generated the suite's."""
+    folder = tmp_path / "secrets"
+    secret_files.ensure(folder)
+    monkeypatch.setenv("SIMPUL_SECRETS_DIR", str(folder))
+    monkeypatch.delenv("SIMPUL_NIK_HMAC_KEY", raising=False)
+    return folder
+
+
+def test_cli_dry_run_twice_writes_byte_identical_manifests(tmp_path, own_secrets) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
     outs = []
     for name in ("a.json", "b.json"):
@@ -196,7 +208,7 @@ def test_cli_dry_run_twice_writes_byte_identical_manifests(tmp_path) -> None:  #
     assert summary["total_sent"] == 1200 and summary["dry_run"] is True
 
 
-def test_cli_fault_flags_and_clean(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_cli_fault_flags_and_clean(tmp_path, own_secrets) -> None:  # type: ignore[no-untyped-def]
     path = tmp_path / "m.json"
     result = CliRunner().invoke(app, ["-n", "500", "--clean", "--sla-breach", "1", "--manifest", str(path),
                                       "--dry-run"])
