@@ -204,7 +204,9 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
     return GatekeeperWorker(
         settings, topics, connection=conn, codec=codec(settings),
         hmac_key=settings.secret("nik_hmac_key").encode("utf-8"), seal=DlqSeal(settings.secret("dlq_key")),
-        table=DedupTable(data_dir("gatekeeper", settings, settings) / "dedup"), recovered=recovered,
+        table=DedupTable(data_dir("gatekeeper", settings, settings) / "dedup",
+                         write_buffer_mib=settings.state_write_buffer_mib, cache_mib=settings.state_cache_mib),
+        recovered=recovered,
         producer=Producer(conn.librdkafka(**producer_settings(topics.group))),
         consumer=Consumer(conn.librdkafka(**consumer_settings(topics.group, settings.streams_instance))))
 

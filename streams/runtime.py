@@ -40,6 +40,17 @@ def data_dir(processor: str, settings: StreamsSettings, config: StreamsConfig) -
     return (settings.state_dir / "streams" / processor / f"{app_id(processor, settings)}-{config.streams_instance}").resolve()
 
 
+def table_options(config: StreamsConfig) -> dict[str, int]:
+    """RocksDB options of a Faust table, for each partition's database: a bounded memory budget.
+
+    With Faust's defaults (64 MiB write buffers, three of them, and a 2 GiB block cache per database) a stage's
+    RSS grew with the bytes it wrote: in the one-hour soak aggregates went from 176 to 351 MiB and still climbed.
+    A fresh dict each call: Faust's store takes keys out of the mapping it is given."""
+    return {"write_buffer_size": config.state_write_buffer_mib << 20, "max_write_buffer_number": 2,
+            "target_file_size_base": max(config.state_write_buffer_mib, 8) << 20,
+            "block_cache_size": config.state_cache_mib << 20, "block_cache_compressed_size": 0}
+
+
 def decode_canonical(codec: AvroCodec, value: bytes) -> Event | WireFormatError | UnknownEventType | EventValidationError:
     """A canonical record's event; a poison record comes back as the exception (the caller skips it), anything
     else (registry unreachable) is raised, for the caller to retry."""

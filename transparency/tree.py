@@ -2,53 +2,68 @@
 and a consistency proof each cost O(log² n) hashes instead of the O(n) of `transparency.merkle`'s reference
 functions, which it equals for every size (tests/unit/test_transparency_tree.py).
 
-`levels[h][i]` is the hash of the complete subtree of leaves [i·2^h, (i+1)·2^h); RFC 6962 splits every tree at a
-power of two, so each left subtree of its recursion is one of these, and only right edges are computed.
+Level h holds the hash of the complete subtree of leaves [i·2^h, (i+1)·2^h) at bytes [32i, 32i+32); RFC 6962
+splits every tree at a power of two, so each left subtree of its recursion is one of these, and only right edges
+are computed. Each level is one bytearray, 32 bytes a node and about 64 a leaf in all, where a list of `bytes`
+objects took about 150 (the stage holds the whole log; its memory grows with it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from hashlib import sha256
 from typing import TypeVar
 
 from transparency.exceptions import ProofError
 from transparency.merkle import EMPTY_ROOT, node_hash, split
 
 T = TypeVar("T")
+HASH_SIZE = 32  # SHA-256
+NODE_PREFIX = b"\x01"  # RFC 6962's interior node (transparency.merkle.node_hash)
 
 
 class MerkleTree:
     """The log's leaf hashes and their complete subtrees (about 64 bytes per leaf in memory)."""
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
-        self.levels: list[list[bytes]] = [[]]
+        self.levels: list[bytearray] = [bytearray()]
+        self._size = 0
         for leaf in leaves:
             self.append(leaf)
 
     def __len__(self) -> int:
-        return len(self.levels[0])
+        return self._size
+
+    def _node(self, h: int, i: int) -> bytes:
+        return bytes(self.levels[h][i * HASH_SIZE:(i + 1) * HASH_SIZE])
 
     def append(self, leaf: bytes) -> int:
         """Add one leaf hash; its index."""
-        index = len(self.levels[0])
-        self.levels[0].append(leaf)
+        if len(leaf) != HASH_SIZE:
+            raise ProofError(f"a leaf hash is {HASH_SIZE} bytes, not {len(leaf)}")
+        index = self._size
+        levels = self.levels
+        levels[0] += leaf
+        self._size += 1
         h, i = 0, index
-        while i & 1:  # the leaf closes a complete subtree one level up
-            if h + 1 == len(self.levels):
-                self.levels.append([])
-            self.levels[h + 1].append(node_hash(self.levels[h][i - 1], self.levels[h][i]))
+        while i & 1:  # the leaf closes a complete subtree one level up: hash its two halves, adjacent here
+            if h + 1 == len(levels):
+                levels.append(bytearray())
+            levels[h + 1] += sha256(NODE_PREFIX + levels[h][(i - 1) * HASH_SIZE:(i + 1) * HASH_SIZE]).digest()
             h, i = h + 1, i >> 1
         return index
 
     def leaf(self, index: int) -> bytes:
-        return self.levels[0][index]
+        if not 0 <= index < self._size:
+            raise IndexError(f"leaf {index} of {self._size}")
+        return self._node(0, index)
 
     def _hash(self, start: int, end: int) -> bytes:
         """MTH(D[start:end]); `start` is always a multiple of the largest power of two that fits the range."""
         n = end - start
         if n & (n - 1) == 0:
             h = n.bit_length() - 1
-            return self.levels[h][start >> h]
+            return self._node(h, start >> h)
         k = split(n)
         return node_hash(self._hash(start, start + k), self._hash(start + k, end))
 

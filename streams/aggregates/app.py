@@ -29,7 +29,7 @@ from schemas.datum import CodecDecoder
 from streams.aggregates.logic import METRICS, Observation, WindowKeys, observe
 from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
-from streams.runtime import InternalTopics, app_id, read_canonical
+from streams.runtime import InternalTopics, app_id, read_canonical, table_options
 from topics.catalog import TopicSet
 
 log = logging.getLogger("simpul.streams.aggregates")
@@ -88,7 +88,8 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics
     by_window = app.topic(f"{app.conf.id}-observations-repartition", internal=True, partitions=REPARTITIONS,
                           key_serializer="raw", value_serializer="json")
     agg_topics = {m: app.topic(topics.agg(m).name, key_serializer="raw", value_serializer="raw") for m in METRICS}
-    windows = app.Table("windows", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA, help="window key -> accumulator")
+    windows = app.Table("windows", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA,
+                        options=table_options(config), help="window key -> accumulator")
     changed: dict[str, tuple[int, dict, dict]] = {}  # window key -> (partition, window, accumulator), for the timer
     stats = {"events": 0, "skipped": 0, "emitted": 0}
 

@@ -28,7 +28,7 @@ from schemas.datum import CodecDecoder
 from streams.alerts.rules import BufferedState, Deduplicator, RulesConfig, evaluate, partition_keys
 from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
-from streams.runtime import InternalTopics, app_id, read_canonical
+from streams.runtime import InternalTopics, app_id, read_canonical, table_options
 from topics.catalog import TopicSet
 
 log = logging.getLogger("simpul.streams.alerts")
@@ -98,8 +98,10 @@ def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, topics: To
     by_subject = app.topic(f"{app.conf.id}-subjects-repartition", internal=True, partitions=REPARTITIONS,
                            key_serializer="raw", value_serializer="raw")
     alerts_topic = app.topic(topics.alerts.name, key_serializer="raw", value_serializer="raw")
-    state = app.Table("rule_state", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA, help="rule subject -> rule state")
-    raised = app.Table("raised", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA, help="alert id -> raised at")
+    state = app.Table("rule_state", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA,
+                      options=table_options(config), help="rule subject -> rule state")
+    raised = app.Table("raised", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA,
+                       options=table_options(config), help="alert id -> raised at")
     dedup = Deduplicator(raised)
     stats = {"events": 0, "skipped": 0, "alerts": 0}
     decode = CodecDecoder(codec)
