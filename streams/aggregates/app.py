@@ -15,12 +15,10 @@ canonical records becomes at most `REPARTITIONS` repartition messages, and one t
 
 from __future__ import annotations
 
-import functools
 import logging
 from datetime import UTC, datetime
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from schemas.codec import AvroCodec
 from schemas.records import Aggregate
@@ -31,6 +29,7 @@ from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
 from streams.runtime import InternalTopics, app_id, read_canonical, table_options
 from topics.catalog import TopicSet
+from topics.partitioner import partition_of as kafka_partition_of
 
 log = logging.getLogger("simpul.streams.aggregates")
 
@@ -40,11 +39,10 @@ BATCH_WITHIN_S = 0.2  # a batch that does not fill is handled after this long
 WINDOWS_PER_MESSAGE = 250  # partial accumulators per repartition message (a few hundred bytes to ~10 kB each)
 
 
-@functools.lru_cache(maxsize=65_536)  # aiokafka's murmur2 is pure Python: keys repeat across batches
 def partition_of(key: bytes, partitions: int = REPARTITIONS) -> int:
     """The repartition topic's partition of a window key: what Kafka's default partitioner (murmur2) gives the key,
     so a window's updates and its table entry stay on the partition they had when each window key was a message."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return kafka_partition_of(key, partitions)
 
 
 def by_partition(partials: dict[str, dict], partitions: int = REPARTITIONS,

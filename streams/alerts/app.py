@@ -14,14 +14,12 @@ canonical records becomes at most `REPARTITIONS` repartition messages.
 
 from __future__ import annotations
 
-import functools
 import logging
 import struct
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
 import faust
-from aiokafka.partitioner import murmur2
 
 from schemas.codec import AvroCodec
 from schemas.datum import CodecDecoder
@@ -30,6 +28,7 @@ from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
 from streams.runtime import InternalTopics, app_id, read_canonical, table_options
 from topics.catalog import TopicSet
+from topics.partitioner import partition_of as kafka_partition_of
 
 log = logging.getLogger("simpul.streams.alerts")
 
@@ -49,11 +48,10 @@ def internal_topics(settings: StreamsSettings) -> InternalTopics:
             f"{ident}-subjects-repartition": (REPARTITIONS, False)}
 
 
-@functools.lru_cache(maxsize=65_536)  # aiokafka's murmur2 is pure Python: keys repeat across batches
 def partition_of(key: bytes, partitions: int = REPARTITIONS) -> int:
     """The repartition topic's partition of a subject key: what Kafka's default partitioner (murmur2) gives the
     key, so a subject's events and its rule state stay on the partition they had when each event was a message."""
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
+    return kafka_partition_of(key, partitions)
 
 
 def pack(pairs: list[tuple[bytes, bytes]]) -> bytes:
