@@ -7,7 +7,7 @@ so every update of one window lands on one partition, and one worker), one messa
 holding all of that partition's partials. Stage 2 merges each partial into a RocksDB table (window key ->
 accumulator, changelog-backed) with one table write per window key per message, and marks the window changed; a
 timer emits the changed windows to `agg.<metric>` keyed by window key (compacted topics keep the latest value per
-window).
+window), through librdkafka (`streams.aggregates.output`).
 
 Faust's cost is per message (send, receive, acknowledge, changelog write), not per record: a batch of 1,000
 canonical records becomes at most `REPARTITIONS` repartition messages, and one table write per window it touched.
@@ -21,10 +21,11 @@ from datetime import UTC, datetime
 import faust
 
 from schemas.codec import AvroCodec
+from schemas.datum import CodecDecoder
 from schemas.records import Aggregate
 from streams.aggregates import accumulators
-from schemas.datum import CodecDecoder
 from streams.aggregates.logic import METRICS, Observation, WindowKeys, observe
+from streams.aggregates.output import WindowOutput
 from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
 from streams.runtime import InternalTopics, app_id, read_canonical, table_options
@@ -79,13 +80,14 @@ def _observations(item: dict, acc: dict | None, sample_size: int) -> tuple[dict,
 
 
 def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics: TopicSet,
-                     codec: AvroCodec) -> faust.App:
+                     codec: AvroCodec, output: WindowOutput | None = None) -> faust.App:
     """The aggregates app over `topics` (its internal topics must exist: `internal_topics`)."""
     app = make_app("aggregates", settings, config)
     canonical = app.topic(*[t.name for t in topics.role("events")], key_serializer="raw", value_serializer="raw")
     by_window = app.topic(f"{app.conf.id}-observations-repartition", internal=True, partitions=REPARTITIONS,
                           key_serializer="raw", value_serializer="json")
-    agg_topics = {m: app.topic(topics.agg(m).name, key_serializer="raw", value_serializer="raw") for m in METRICS}
+    agg_names = {m: topics.agg(m).name for m in METRICS}
+    out = output or WindowOutput(settings.kafka, f"{app.conf.id}-windows")
     windows = app.Table("windows", default=None, partitions=REPARTITIONS, schema=JSON_SCHEMA,
                         options=table_options(config), help="window key -> accumulator")
     changed: dict[str, tuple[int, dict, dict]] = {}  # window key -> (partition, window, accumulator), for the timer
@@ -150,11 +152,11 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics
         # time); only for partitions this worker still owns, as the table would hold none after a rebalance
         if not changed:
             return
-        batch = list(changed.items())
+        batch = dict(changed)
         changed.clear()
         owned = {tp.partition for tp in app.consumer.assignment() if tp.topic == by_window.get_topic_name()}
         now = datetime.now(UTC)
-        for key, (partition, w, acc) in batch:
+        for key, (partition, w, acc) in batch.items():
             if partition not in owned:
                 continue
             record = Aggregate(metric=w["metric"], regency_code=w["regency_code"], dimension=w["dimension"],
@@ -162,8 +164,10 @@ def build_aggregates(settings: StreamsSettings, config: StreamsConfig, *, topics
                                window_start=datetime.fromisoformat(w["start"]),
                                window_end=datetime.fromisoformat(w["end"]),
                                values=accumulators.snapshot(acc), events=acc["events"], updated_at=now)
-            await agg_topics[w["metric"]].send(key=key.encode(), value=record.to_bytes())
+            out.send(agg_names[w["metric"]], key.encode(), record.to_bytes(), key)
             stats["emitted"] += 1
+        for key in await out.flush():  # refused by the broker: emitted again next time, unless a newer value is
+            changed.setdefault(key, batch[key])  # type: ignore[index]
 
     @app.timer(10.0)
     async def report() -> None:
