@@ -6,6 +6,7 @@ SIMPUL_KAFKA_BOOTSTRAP & co.), tests receive a `Settings` pointing at real Kafka
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -35,16 +36,19 @@ def platform() -> Iterator[PlatformStatus]:
     # The suite runs on a plaintext Kafka (`make test` gives it a state folder and ports of its own: var/test);
     # the secured platform is tested on private platforms (tests/integration/test_platform_secure.py & co.).
     mode = {"secure": False} if isinstance(provider, LocalPlatform) else {}
-    # As root the suite's PostgreSQL cluster lives under /var/tmp, outside the clone: one this session makes, it
-    # also deletes, so that a clean clone's run leaves nothing behind.
-    made = isinstance(provider, LocalPlatform) and not (provider.postgres_home / "data" / "PG_VERSION").exists()
+    # As root the suite's PostgreSQL cluster lives under /var/tmp, outside the clone: one this session makes (new,
+    # or made afresh after setting aside one a deleted clone left), it also deletes, with what it set aside, so
+    # that a clean clone's run leaves nothing behind.
+    began = time.time()
     status = provider.up(with_postgres=True, **mode)
     yield status
     started = [s.name for s in status.services if s.running and s.name not in already]
     if started:
         provider.down(only=started)
-    if made and "postgres" in started:
-        provider.purge()
+    if "postgres" in started and isinstance(provider, LocalPlatform):
+        made = provider.postgres_home / "data" / "PG_VERSION"
+        if made.is_file() and made.stat().st_mtime >= began - 1:
+            provider.purge()
 
 
 def _answers_at_configured_addresses(settings: Settings) -> bool:
