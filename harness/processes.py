@@ -90,19 +90,22 @@ class Pipeline:
                 # static membership: a restarted sink takes the killed one's partitions back at once
                 "SIMPUL_SINK_INSTANCE_ID": f"harness-{self.prefix}",
                 "SIMPUL_ALERT_WEBHOOK_SECRET": WEBHOOK_SECRET, "SIMPUL_ALERT_RETRY_BASE_S": "0.1",
-                "SIMPUL_STREAMS_REPLICATION": str(self.replication)}
+                "SIMPUL_STREAMS_REPLICATION": str(self.replication),
+                # the store's URL carries its role's password: in the environment, never on a command line (which
+                # every user of the host may read in `ps`)
+                "SIMPUL_STORE_URL": self.store_url}
 
     def command(self, name: str) -> list[str]:
         py = [sys.executable, "-m", "simpul"]
         if name in STREAM_PROCESSORS:
             return [*py, "streams", "run", name]
         if name == "sink-store":
-            return [*py, "sink", "store", "--store-url", self.store_url, "--loglevel", "warning"]
+            return [*py, "sink", "store", "--loglevel", "warning"]
         if name == "sink-alerts":
             hook = ["--webhook", self.webhook] if self.webhook else []
-            return [*py, "sink", "alerts", "--store-url", self.store_url, *hook, "--loglevel", "warning"]
+            return [*py, "sink", "alerts", *hook, "--loglevel", "warning"]
         if name == "transparency":
-            return [*py, "transparency", "run", "--store-url", self.store_url, "--loglevel", "warning"]
+            return [*py, "transparency", "run", "--loglevel", "warning"]
         raise ValueError(name)
 
     def start(self, name: str) -> subprocess.Popen[bytes]:
