@@ -197,12 +197,14 @@ def test_an_offset_beyond_64_bits_is_a_4xx_naming_the_field(dash: Dash) -> None:
 
 def test_a_record_the_dlq_does_not_hold_is_refused_at_once(dash: Dash) -> None:
     """Not after waiting out a fetch beyond the end: an operator's typo answers at once, and saying why."""
-    for item, says in (({"partition": 0, "offset": 10**12}, "holds offsets"),
-                       ({"partition": 7, "offset": 0}, "partitions 0-")):
+    # partition 0 holds records or none, as the fuzz's inputs fell: either way the answer says which
+    for item, says in (({"partition": 0, "offset": 10**12}, ("holds offsets", "partition 0 is empty")),
+                       ({"partition": 7, "offset": 0}, ("partitions 0-",))):
         started = time.monotonic()
         r = dash.client.post("/api/dlq/replay", json={"records": [item]})
         took = time.monotonic() - started
-        assert r.status_code == 422 and "not found" in r.text and says in r.text, (item, r.status_code, r.text[:300])
+        assert r.status_code == 422 and "not found" in r.text and any(s in r.text for s in says), (
+            item, r.status_code, r.text[:300])
         assert took < 5.0, (item, took)
 
 
