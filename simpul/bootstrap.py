@@ -189,7 +189,7 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
     from streams.gatekeeper.dedup import DedupTable
     from streams.gatekeeper.recovery import read_tail
     from streams.gatekeeper.worker import GatekeeperTopics, GatekeeperWorker, consumer_settings, producer_settings
-    from streams.runtime import data_dir, ensure_internal_topics
+    from streams.runtime import data_dir, ensure_internal_topics, state_budget
     from topics.catalog import topic_names
 
     topics = GatekeeperTopics.of(topic_names(settings.topic_prefix), settings)
@@ -204,8 +204,7 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
     return GatekeeperWorker(
         settings, topics, connection=conn, codec=codec(settings),
         hmac_key=settings.secret("nik_hmac_key").encode("utf-8"), seal=DlqSeal(settings.secret("dlq_key")),
-        table=DedupTable(data_dir("gatekeeper", settings, settings) / "dedup",
-                         write_buffer_mib=settings.state_write_buffer_mib, cache_mib=settings.state_cache_mib),
+        table=DedupTable(data_dir("gatekeeper", settings, settings) / "dedup", budget=state_budget(settings)),
         recovered=recovered,
         producer=Producer(conn.librdkafka(**producer_settings(topics.group))),
         consumer=Consumer(conn.librdkafka(**consumer_settings(topics.group, settings.streams_instance))))

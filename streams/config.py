@@ -37,12 +37,12 @@ class StreamsConfig(BaseModel):
         description="how long a processor keeps retrying its start-up (internal topics, metadata) while the "
                     "cluster is away, a broker restarting or its controller being elected, before it stops")
     state_write_buffer_mib: int = Field(
-        default=4, ge=1, le=256,
-        description="RocksDB write buffer of each local state database (a Faust table partition, the dedup "
-                    "cache); two are kept before a flush to disk. Faust's defaults (64 MiB, three) let a stage's "
-                    "memory grow with every write for hours")
-    state_cache_mib: int = Field(default=8, ge=1, le=4096,
-                                 description="RocksDB block cache of each local state database (Faust: 2 GiB)")
+        default=16, ge=2, le=4096,
+        description="RocksDB write buffers (memtables) of all of one process's local state databases together "
+                    "(its Faust table partitions, the gatekeeper's dedup cache): RocksDB flushes them to disk "
+                    "sooner rather than let them pass it")
+    state_cache_mib: int = Field(default=16, ge=1, le=4096,
+                                 description="RocksDB block cache shared by one process's local state databases")
     streams_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]+$",
                                   description="names this instance's local state folder (one per instance)")
 

@@ -17,7 +17,7 @@ import faust
 
 from streams.config import StreamsConfig, StreamsSettings
 from streams.exceptions import TransientFailure
-from streams.runtime import app_id, data_dir
+from streams.runtime import app_id, data_dir, state_budget
 from topics.partitioner import DefaultPartitioner
 
 log = logging.getLogger("simpul.streams")
@@ -39,9 +39,30 @@ def _idempotent_producer() -> None:
     driver.Producer._settings_extra = extra  # type: ignore[method-assign]
 
 
+def _bounded_state(config: StreamsConfig) -> None:
+    """Open every Faust table partition's RocksDB on this process's `StateBudget` (one write-buffer budget, one
+    block cache). Faust builds each database's options itself (`RocksDBOptions.as_options`, a new 2 GiB cache
+    each) and takes no shared objects through a table's options, so its options class is replaced by one that
+    applies the budget to what it builds."""
+    from faust.stores import rocksdb as store
+
+    budget = state_budget(config)
+    base = getattr(store.RocksDBOptions, "simpul_base", store.RocksDBOptions)
+
+    class BudgetedOptions(base):  # type: ignore[misc,valid-type]
+        simpul_base = base
+
+        def as_options(self):  # type: ignore[no-untyped-def]
+            options = super().as_options()
+            return budget.apply(options) if self.use_rocksdict else options
+
+    store.RocksDBOptions = BudgetedOptions  # type: ignore[misc]
+
+
 def make_app(processor: str, settings: StreamsSettings, config: StreamsConfig) -> faust.App:
     """A Faust app with Simpul's defaults: RocksDB tables, at-least-once, raw bytes, no web server."""
     _idempotent_producer()
+    _bounded_state(config)
     conn = settings.kafka
     extra: dict[str, object] = {}
     if conn.security_protocol.startswith("SASL"):

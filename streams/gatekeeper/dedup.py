@@ -20,6 +20,7 @@ from rocksdict import Options, Rdict, WriteBatch
 
 from streams.exceptions import RecoveryError, StateWriteError
 from streams.gatekeeper.recovery import throwaway_group
+from streams.runtime import WRITE_BUFFER_BYTES, StateBudget
 from topics.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -45,15 +46,17 @@ class DedupTable:
     entries to RocksDB after the changelog acknowledged them, so the cache never holds an entry the changelog
     may lack."""
 
-    def __init__(self, path: Path, *, write_buffer_mib: int = 4, cache_mib: int = 8) -> None:
+    def __init__(self, path: Path, *, budget: StateBudget | None = None) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         options = Options(raw_mode=True)
         # nearly every lookup is a miss (a new event id): the point-lookup profile's filters answer a miss in
         # ~0.5 µs instead of ~3.4 µs on a table of 600,000 ids, 7% of the gatekeeper's time (docs/performance.md)
-        options.optimize_for_point_lookup(cache_mib)
-        # a bounded write buffer: RocksDB's default (64 MiB, two) grew the gatekeeper's RSS with every id written
-        options.set_write_buffer_size(write_buffer_mib << 20)
+        options.optimize_for_point_lookup(16)
+        # bounded write buffers: RocksDB's default (64 MiB, two) grew the gatekeeper's RSS with every id written
+        options.set_write_buffer_size(WRITE_BUFFER_BYTES)
         options.set_max_write_buffer_number(2)
+        if budget is not None:
+            options.set_write_buffer_manager(budget.write_buffers)
         self.path = path
         try:
             self._db = Rdict(str(path), options)

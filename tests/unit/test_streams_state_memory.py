@@ -1,7 +1,8 @@
-"""Every local state database of the stages has a bounded memory budget from the settings: the Faust tables of
-aggregates and alerts and the gatekeeper's dedup cache. RocksDB's and Faust's defaults (64 MiB write buffers, three
-of them, a 2 GiB block cache per database) let the stages' RSS grow with every write during the one-hour soak;
-`bench/soak.py` measures the RSS itself, these tests hold the wiring."""
+"""Every local state database of a stage process shares one memory budget from the settings (`StateBudget`: one
+RocksDB write-buffer budget, one block cache): the Faust tables of aggregates and alerts (a database per table
+partition) and the gatekeeper's dedup cache. Faust's defaults (64 MiB write buffers, three of them, a 2 GiB block
+cache per database) let the stages' RSS grow with every write during the one-hour soak; `bench/soak.py` measures
+the RSS itself, these tests hold the wiring and the budget's bound."""
 
 from __future__ import annotations
 
@@ -16,13 +17,15 @@ from streams.aggregates.app import build_aggregates
 from streams.alerts.app import build_alerts
 from streams.alerts.rules import load_rules
 from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
-from streams.runtime import table_options
+from streams.runtime import WRITE_BUFFER_BYTES, state_budget, table_options
 from topics.catalog import topic_names
+
+VALUE = b"x" * 8000  # about an aggregate's accumulator with its sample
 
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path, state_write_buffer_mib=3, state_cache_mib=5)
+    return Settings(state_dir=tmp_path, state_write_buffer_mib=6, state_cache_mib=5)
 
 
 def _codec() -> AvroCodec:
@@ -31,32 +34,47 @@ def _codec() -> AvroCodec:
     return codec
 
 
-def test_table_options_follow_the_settings(settings: Settings) -> None:
-    options = table_options(settings)
-    assert options["write_buffer_size"] == 3 << 20 and options["max_write_buffer_number"] == 2
-    assert options["block_cache_size"] == 5 << 20
+def test_one_budget_per_process_and_size(settings: Settings) -> None:
+    budget = state_budget(settings)
+    assert state_budget(settings) is budget
+    assert budget.write_buffers.get_buffer_size() == 6 << 20
+    assert table_options(settings)["write_buffer_size"] == WRITE_BUFFER_BYTES
     assert table_options(settings) is not table_options(settings)  # Faust takes keys out of the dict it is given
 
 
-def test_the_faust_stages_tables_are_built_with_the_budget(settings: Settings) -> None:
+def test_the_faust_stages_partitions_share_the_budget_and_stay_under_it(settings: Settings, tmp_path: Path) -> None:
     topics = topic_names(settings.topic_prefix)
     apps = [build_aggregates(settings, settings, topics=topics, codec=_codec()),
             build_alerts(settings, settings, topics=topics, codec=_codec(), rules=load_rules(settings.alert_rules_file))]
     tables = [table for app in apps for table in app.tables.values()]
     assert {t.name for t in tables} >= {"windows", "rule_state", "raised"}
-    for table in tables:
+    budget = state_budget(settings)
+    dbs = []
+    for table in tables:  # each table's partitions open as Faust opens them
         store = table._new_store()
-        assert store.rocksdb_options.write_buffer_size == 3 << 20, table.name
-        assert store.rocksdb_options.block_cache_size == 5 << 20, table.name
-        assert store.rocksdb_options.max_write_buffer_number == 2, table.name
+        dbs += [store.rocksdb_options.open(tmp_path / "db" / f"{table.name}-{p}") for p in range(6)]
+    for round_ in range(12):  # ~50 MiB over 18 databases: without the budget, up to 4 MiB x 2 each stays
+        for i, db in enumerate(dbs):
+            for k in range(30):
+                db[f"{round_}-{i}-{k}".encode()] = VALUE
+        # a soft bound: RocksDB flushes after the write that crosses 90% of it and counts memtables being flushed
+        # too (allow_stall off: a Faust worker's event loop must not block on a put); 18 databases of 2 x 4 MiB
+        # each would hold up to 144 MiB
+        assert budget.write_buffers.get_usage() <= budget.write_buffers.get_buffer_size() * 3
+    assert budget.write_buffers.get_usage() > 0, "the tables' memtables are not counted against the budget"
+    assert dbs[5][b"11-5-29"] == VALUE and dbs[-1][b"0-17-0"] == VALUE
+    for db in dbs:
+        db.close()
 
 
-def test_the_dedup_cache_with_a_small_budget_keeps_every_entry_across_flushes(tmp_path: Path) -> None:
-    table = DedupTable(tmp_path / "dedup", write_buffer_mib=1, cache_mib=1)
-    ids = [f"9541cce0-92b2-4f03-8229-{i:012d}" for i in range(40_000)]  # ~4 MiB: several write buffers flushed
+def test_the_dedup_cache_is_on_the_budget_and_keeps_every_entry_across_flushes(tmp_path: Path) -> None:
+    budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=2, state_cache_mib=1))
+    table = DedupTable(tmp_path / "dedup", budget=budget)
+    ids = [f"9541cce0-92b2-4f03-8229-{i:012d}" for i in range(40_000)]  # ~4 MiB: several budgets flushed
     table.commit({entry_key(e): entry_value(1000 + i, f"p.ingress.3374:0:{i}") for i, e in enumerate(ids)}, {0: 40_000})
+    assert 0 < budget.write_buffers.get_usage() <= (2 << 20) * 3  # one 4 MiB batch goes in whole
     table.close()
-    reopened = DedupTable(tmp_path / "dedup", write_buffer_mib=1, cache_mib=1)
+    reopened = DedupTable(tmp_path / "dedup", budget=budget)
     assert [reopened.get(e) for e in ids[::997]] == [[1000 + i, f"p.ingress.3374:0:{i}"] for i in range(0, 40_000, 997)]
     assert reopened.next_offset(0) == 40_000
     reopened.close()
