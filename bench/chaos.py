@@ -91,12 +91,13 @@ class SecurePlatform:
     brokers: int
 
     @classmethod
-    def up(cls, name: str, brokers: int = 3, log: LOG = _stderr, attempts: int = 2) -> SecurePlatform:
-        """Start it; a start that fails (a service that exits while the host is loaded) is retried once on other
-        ports, with the failed one's log tails shown."""
+    def up(cls, name: str, brokers: int = 3, log: LOG = _stderr, attempts: int = 2,
+           extra: dict[str, str] | None = None) -> SecurePlatform:
+        """Start it (`extra`: more SIMPUL_ settings for the platform); a start that fails (a service that exits
+        while the host is loaded) is retried once on other ports, with the failed one's log tails shown."""
         for attempt in range(1, attempts + 1):
             try:
-                return cls._up(name, brokers, log)
+                return cls._up(name, brokers, log, extra or {})
             except ChaosError as exc:
                 if attempt == attempts:
                     raise
@@ -104,7 +105,7 @@ class SecurePlatform:
         raise AssertionError("unreachable")
 
     @classmethod
-    def _up(cls, name: str, brokers: int, log: LOG) -> SecurePlatform:
+    def _up(cls, name: str, brokers: int, log: LOG, extra: dict[str, str]) -> SecurePlatform:
         state = ROOT / "var" / "private" / f"{name}-{uuid.uuid4().hex[:8]}"
         state.mkdir(parents=True)
         lib = ROOT / "var" / "lib"
@@ -115,7 +116,7 @@ class SecurePlatform:
         env.update({"SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1",
                     "SIMPUL_KAFKA_PORT": str(base), "SIMPUL_CONTROLLER_PORT": str(base + 1),
                     "SIMPUL_REGISTRY_PORT": str(base + 6), "SIMPUL_REGISTRY_MANAGEMENT_PORT": str(base + 7),
-                    "SIMPUL_POSTGRES_PORT": str(base + 8)})
+                    "SIMPUL_POSTGRES_PORT": str(base + 8), **extra})
         started = time.monotonic()
         up = subprocess.run([sys.executable, "-m", "simpul", "platform", "up", "--secure", "--with-postgres",
                              "--brokers", str(brokers), "--json"], env=env, cwd=ROOT, capture_output=True,
@@ -526,11 +527,12 @@ class ChaosReport:
 
 
 @contextmanager
-def secure_pipeline(name: str, *, brokers: int, keep: bool = False, log: LOG = _stderr
+def secure_pipeline(name: str, *, brokers: int, keep: bool = False, log: LOG = _stderr,
+                    platform_env: dict[str, str] | None = None
                     ) -> Iterator[tuple[SecurePlatform, SecurePipeline, Receiver]]:
-    """A private secure platform, a fresh prefix with its principals and ACLs, a fresh PostgreSQL store and a
-    webhook receiver; all torn down afterwards (unless `keep`)."""
-    platform = SecurePlatform.up(name, brokers=brokers, log=log)
+    """A private secure platform (`platform_env`: more of its settings), a fresh prefix with its principals and
+    ACLs, a fresh PostgreSQL store and a webhook receiver; all torn down afterwards (unless `keep`)."""
+    platform = SecurePlatform.up(name, brokers=brokers, log=log, extra=platform_env)
     receiver = Receiver()
     p: SecurePipeline | None = None
     try:

@@ -60,6 +60,9 @@ class Settings(BaseSettings, ConsumerTuning, StreamsConfig):
     registry_port: int = 18080
     registry_management_port: int = 19100
     postgres_port: int = 15432
+    kafka_heap_committed: bool = Field(default=False, description=(
+        "start each local broker with its whole heap committed up front (-Xms = -Xmx, -XX:+AlwaysPreTouch), as "
+        "production brokers run: its memory is flat from the start instead of growing while the heap fills"))
 
     topic_prefix: str = Field(default="jateng", pattern=r"^[a-z][a-z0-9_-]*$")
 
