@@ -1,7 +1,7 @@
 """The log's record in the provincial store: leaves, signed checkpoints and receipts (consumers.store.tables).
 
 The stage appends here in one transaction per batch, then commits its Kafka offsets, so a crash between the two
-re-reads records whose leaves are already stored; `LogState.load` hands back the ids it must skip.
+re-reads records whose leaves are already stored; `logged` names those of a batch, so they are skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from consumers.store.tables import tlog_checkpoints, tlog_leaves, tlog_receipts
 from transparency.tree import MerkleTree
 
 LOAD_CHUNK = 50_000
+LOOKUP_CHUNK = 500  # ids per `IN (...)` of `logged`: under every driver's limit on bound parameters
 
 
 class CheckpointRecord(BaseModel):
@@ -76,22 +77,39 @@ def latest_checkpoint(engine: sa.Engine) -> CheckpointRecord | None:
 
 @dataclass
 class LogState:
-    """What the stage holds in memory: the tree, the ids already in it, the last checkpoint's size."""
+    """What the stage holds in memory: the tree from the last checkpoint on (with the frontier before it) and
+    that checkpoint's size. Memory stays that of one checkpoint's leaves, however long the log grows; which ids
+    are already logged, the store's unique index answers (`logged`)."""
 
     tree: MerkleTree
-    ref_ids: set[str]
     checkpointed: int
-    receipted_from: int
 
     @classmethod
     def load(cls, engine: sa.Engine) -> LogState:
-        tree, ids = MerkleTree(), set()
-        for leaf in leaves(engine):
-            tree.append(bytes.fromhex(leaf.leaf_hash))
-            ids.add(leaf.ref_id)
         last = latest_checkpoint(engine)
         size = 0 if last is None else last.size
-        return cls(tree=tree, ref_ids=ids, checkpointed=size, receipted_from=size)
+        tree = MerkleTree()
+        for leaf in leaves(engine):
+            tree.append(bytes.fromhex(leaf.leaf_hash))
+            if len(tree) - tree.held_from >= LOAD_CHUNK and tree.held_from < size:
+                tree.forget(min(len(tree), size))
+        if tree.held_from < size:
+            tree.forget(size)
+        return cls(tree=tree, checkpointed=size)
+
+
+def whole_tree(engine: sa.Engine) -> MerkleTree:
+    """The tree of every stored leaf: proofs of any leaf to any size (`simpul audit prove`)."""
+    return MerkleTree(bytes.fromhex(leaf.leaf_hash) for leaf in leaves(engine))
+
+
+def logged(conn: sa.Connection, ref_ids: Sequence[str]) -> set[str]:
+    """Which of `ref_ids` already have a leaf (a record replayed after a crash, or sent twice)."""
+    found: set[str] = set()
+    for i in range(0, len(ref_ids), LOOKUP_CHUNK):
+        chunk = ref_ids[i:i + LOOKUP_CHUNK]
+        found.update(conn.execute(sa.select(tlog_leaves.c.ref_id).where(tlog_leaves.c.ref_id.in_(chunk))).scalars())
+    return found
 
 
 LEAF_COLUMNS = ("idx", "kind", "ref_id", "regency_code", "leaf_hash", "source", "appended_at")

@@ -9,7 +9,6 @@ from pydantic import BaseModel
 from consumers.store.tables import tlog_checkpoints, tlog_leaves
 from transparency import log_store
 from transparency.exceptions import ProofError
-from transparency.log_store import LogState
 
 
 class Consistency(BaseModel):
@@ -51,7 +50,7 @@ def prove(engine: sa.Engine, ref_id: str, *, from_size: int | None = None) -> Pr
                          "the next one, within seconds, covers it")
     if from_size is not None and old is None:
         raise ProofError(f"there is no checkpoint of size {from_size}; `simpul audit checkpoints` lists them")
-    tree = LogState.load(engine).tree
+    tree = log_store.whole_tree(engine)
     consistency = None
     if old is not None:
         consistency = Consistency(old_size=old["size"], old_checkpoint=old["note"],

@@ -170,10 +170,8 @@ class TransparencyLog:
     def append(self, messages: Sequence[Message], now: datetime | None = None) -> int:
         """Append the batch's new leaves in one transaction (offsets are the caller's); the number appended."""
         at = now or datetime.now(UTC)
-        rows: list[LeafRow] = []
+        fresh: list[tuple[str, str, str | None, bytes, str]] = []  # (kind, ref id, regency, leaf, source)
         seen: set[str] = set()
-        size = len(self.state.tree)
-        hashes: list[bytes] = []
         for m in messages:
             kind = self.topics.kinds.get(m.topic())
             self.stats.records += 1
@@ -186,22 +184,30 @@ class TransparencyLog:
                             m.offset(), type(exc).__name__)
                 self.stats.poison += 1
                 continue
-            if ref_id in self.state.ref_ids or ref_id in seen:
+            if ref_id in seen:
                 self.stats.repeated += 1
                 continue
             seen.add(ref_id)
-            idx = size + len(rows)
-            rows.append((idx, kind, ref_id, regency, leaf.hex(), f"{m.topic()}:{m.partition()}:{m.offset()}"))
-            hashes.append(leaf)
-        if rows:
-            with self.engine.begin() as conn:
-                log_store.append(conn, rows, at)
-            tree, ids, events = self.state.tree, self.state.ref_ids, self.pending.events
-            for (idx, kind, ref_id, regency, _hex, _source), leaf in zip(rows, hashes, strict=True):
-                tree.append(leaf)
-                ids.add(ref_id)
-                if kind == "event":
-                    events.append((idx, ref_id, regency or ""))
+            fresh.append((kind, ref_id, regency, leaf, f"{m.topic()}:{m.partition()}:{m.offset()}"))
+        if not fresh:
+            return 0
+        size = len(self.state.tree)
+        rows: list[LeafRow] = []
+        hashes: list[bytes] = []
+        with self.engine.begin() as conn:
+            known = log_store.logged(conn, [f[1] for f in fresh])
+            for kind, ref_id, regency, leaf, source in fresh:
+                if ref_id in known:
+                    continue
+                rows.append((size + len(rows), kind, ref_id, regency, leaf.hex(), source))
+                hashes.append(leaf)
+            log_store.append(conn, rows, at)
+        self.stats.repeated += len(fresh) - len(rows)
+        tree, events = self.state.tree, self.pending.events
+        for (idx, kind, ref_id, regency, _hex, _source), leaf in zip(rows, hashes, strict=True):
+            tree.append(leaf)
+            if kind == "event":
+                events.append((idx, ref_id, regency or ""))
         self.stats.appended += len(rows)
         self.stats.size = len(self.state.tree)
         return len(rows)
@@ -232,6 +238,7 @@ class TransparencyLog:
         self.stats.checkpoints += 1
         log.info("checkpoint signed: size %d, root %s, %d receipts", size, record.root_hash, len(receipts))
         self._publish(record, receipts)
+        tree.forget(size)  # the next checkpoint's proofs need only this one's frontier and the leaves after it
         return record
 
     def _publish(self, record: CheckpointRecord, receipts: Sequence[ReceiptRow]) -> None:

@@ -5,7 +5,13 @@ functions, which it equals for every size (tests/unit/test_transparency_tree.py)
 Level h holds the hash of the complete subtree of leaves [i·2^h, (i+1)·2^h) at bytes [32i, 32i+32); RFC 6962
 splits every tree at a power of two, so each left subtree of its recursion is one of these, and only right edges
 are computed. Each level is one bytearray, 32 bytes a node and about 64 a leaf in all, where a list of `bytes`
-objects took about 150 (the stage holds the whole log; its memory grows with it).
+objects took about 150.
+
+`forget(base)` drops every node that ends at or before leaf `base` except the frontier of `base` (the complete
+subtrees that `base`'s binary digits name, one per level at most): roots, audit paths of leaves from `base` on and
+appends need nothing else, because a left sibling that ends by `base` on the path of a leaf after it is exactly
+such a frontier node. The transparency stage forgets up to each signed checkpoint, so its memory stays that of
+one checkpoint's leaves, however long the log grows; proofs of older leaves come from a tree of the stored leaves.
 """
 
 from __future__ import annotations
@@ -27,6 +33,8 @@ class MerkleTree:
 
     def __init__(self, leaves: Iterable[bytes] = ()) -> None:
         self.levels: list[bytearray] = [bytearray()]
+        self.cuts: list[int] = [0]  # per level, the index of its first node held (`forget` drops those before)
+        self.held_from = 0  # the `base` of the last `forget`: leaves and proofs from here on are answered
         self._size = 0
         for leaf in leaves:
             self.append(leaf)
@@ -35,27 +43,46 @@ class MerkleTree:
         return self._size
 
     def _node(self, h: int, i: int) -> bytes:
-        return bytes(self.levels[h][i * HASH_SIZE:(i + 1) * HASH_SIZE])
+        j = i - self.cuts[h]
+        if j < 0:
+            raise ProofError(f"this tree holds only what the leaves from {self.held_from} on need (node {i} at "
+                             f"height {h} was forgotten); a tree of every stored leaf answers the rest")
+        return bytes(self.levels[h][j * HASH_SIZE:(j + 1) * HASH_SIZE])
+
+    def forget(self, base: int) -> None:
+        """Drop what the leaves from `base` on never need (see the module docstring); `base` only moves forward."""
+        if not self.held_from <= base <= self._size:
+            raise ProofError(f"cannot forget up to leaf {base}: the tree holds {self._size} leaves and has "
+                             f"forgotten up to {self.held_from}")
+        for h, level in enumerate(self.levels):
+            cut = (base >> h) & ~1  # the frontier node of `base` at this level (if its digit is 1), then the rest
+            if cut > self.cuts[h]:
+                self.levels[h] = level[(cut - self.cuts[h]) * HASH_SIZE:]
+                self.cuts[h] = cut
+        self.held_from = base
 
     def append(self, leaf: bytes) -> int:
         """Add one leaf hash; its index."""
         if len(leaf) != HASH_SIZE:
             raise ProofError(f"a leaf hash is {HASH_SIZE} bytes, not {len(leaf)}")
         index = self._size
-        levels = self.levels
+        levels, cuts = self.levels, self.cuts
         levels[0] += leaf
         self._size += 1
         h, i = 0, index
         while i & 1:  # the leaf closes a complete subtree one level up: hash its two halves, adjacent here
             if h + 1 == len(levels):
                 levels.append(bytearray())
-            levels[h + 1] += sha256(NODE_PREFIX + levels[h][(i - 1) * HASH_SIZE:(i + 1) * HASH_SIZE]).digest()
+                cuts.append(0)
+            j = i - 1 - cuts[h]  # held: the left half is `held_from`'s frontier node or after it
+            levels[h + 1] += sha256(NODE_PREFIX + levels[h][j * HASH_SIZE:(j + 2) * HASH_SIZE]).digest()
             h, i = h + 1, i >> 1
         return index
 
     def leaf(self, index: int) -> bytes:
-        if not 0 <= index < self._size:
-            raise IndexError(f"leaf {index} of {self._size}")
+        if not self.held_from <= index < self._size:
+            raise IndexError(f"leaf {index} of {self._size}" + (f" (leaves before {self.held_from} are forgotten)"
+                                                                 if 0 <= index < self.held_from else ""))
         return self._node(0, index)
 
     def _hash(self, start: int, end: int) -> bytes:

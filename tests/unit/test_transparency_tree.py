@@ -50,3 +50,45 @@ def test_sizes_beyond_the_log_are_refused() -> None:
         tree.inclusion_proof(5)
     with pytest.raises(ProofError, match="old size must be at least 1"):
         tree.consistency_proof(0)
+
+
+def test_a_forgetting_tree_answers_from_its_base_as_the_reference_does() -> None:
+    """Forgotten up to any `base`, then grown (forgetting again on the way, as the stage does at each checkpoint):
+    roots, appends, batch and single audit paths of the leaves from `base` on equal the reference's."""
+    for base in range(len(LEAVES) + 1):
+        tree = MerkleTree(LEAVES[:base])
+        tree.forget(base)
+        for n in range(base, len(LEAVES)):
+            tree.append(LEAVES[n])
+            size = n + 1
+            assert tree.root() == merkle.root(LEAVES[:size])
+            paths = tree.inclusion_proofs(tree.held_from, size)
+            for index in range(tree.held_from, size):
+                assert paths[index - tree.held_from] == merkle.inclusion_proof(LEAVES[:size], index)
+                assert tree.leaf(index) == LEAVES[index]
+            assert tree.inclusion_proof(size - 1) == paths[-1]
+            if size % 7 == 0:  # a checkpoint: forget up to it
+                tree.forget(size)
+
+
+def test_a_forgetting_tree_holds_its_frontier_and_the_leaves_after_it() -> None:
+    tree = MerkleTree()
+    for n, leaf in enumerate(LEAVES * 30, start=1):  # 2,100 leaves
+        tree.append(leaf)
+        if n % 100 == 0:
+            tree.forget(n)
+            held = sum(len(level) for level in tree.levels) // 32
+            assert held <= n.bit_length(), (n, held)  # at most one frontier node per level
+
+
+def test_what_was_forgotten_is_refused_by_name() -> None:
+    tree = MerkleTree(LEAVES[:40])
+    tree.forget(33)
+    with pytest.raises(IndexError, match="leaves before 33 are forgotten"):
+        tree.leaf(5)
+    with pytest.raises(ProofError, match="holds only what the leaves from 33 on need"):
+        tree.inclusion_proof(3)
+    with pytest.raises(ProofError, match="cannot forget up to leaf 20"):
+        tree.forget(20)
+    with pytest.raises(ProofError, match="cannot forget up to leaf 41"):
+        tree.forget(41)
