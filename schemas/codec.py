@@ -42,14 +42,19 @@ def frame(schema_id: int, body: bytes) -> bytes:
     return HEADER.pack(MAGIC_BYTE, schema_id) + body
 
 
-def unframe(data: bytes) -> tuple[int, bytes]:
-    """Split Confluent-framed bytes into (schema id, Avro body); `WireFormatError` if they are not framed."""
+def schema_id_of(data: bytes) -> int:
+    """The writer schema id of Confluent-framed bytes; `WireFormatError` if they are not framed."""
     if len(data) < HEADER_SIZE:
         raise WireFormatError(f"message of {len(data)} bytes is shorter than the 5-byte Confluent header")
     magic, schema_id = HEADER.unpack_from(data)
     if magic != MAGIC_BYTE:
         raise WireFormatError(f"magic byte is {magic}, not 0: not a Confluent-framed Avro message")
-    return schema_id, bytes(data[HEADER_SIZE:])
+    return int(schema_id)
+
+
+def unframe(data: bytes) -> tuple[int, bytes]:
+    """Split Confluent-framed bytes into (schema id, Avro body); `WireFormatError` if they are not framed."""
+    return schema_id_of(data), bytes(data[HEADER_SIZE:])
 
 
 def registry_client(url: str, **conf: Any) -> SchemaRegistryClient:

@@ -19,7 +19,7 @@ from uuid import UUID
 
 import fastavro
 
-from schemas.codec import AvroCodec, unframe
+from schemas.codec import AvroCodec, schema_id_of, unframe
 from schemas.exceptions import UnknownEventType, WireFormatError
 from schemas.models import Event
 from schemas.nik import NikContext
@@ -110,6 +110,11 @@ class CodecDecoder:
             entry = (model, writer, None if same else schema.parsed, ())
         self._by_id[schema_id] = entry
         return entry
+
+    def model_of(self, data: bytes) -> type[Event]:
+        """The event type of a framed record from its writer schema id alone, without reading its body."""
+        schema_id = schema_id_of(data)
+        return (self._by_id.get(schema_id) or self._resolve(schema_id))[0]
 
     def __call__(self, data: bytes) -> Datum:
         schema_id, body = unframe(data)

@@ -1,7 +1,9 @@
 """The alerts processor: canonical events, repartitioned by rule subject, evaluated against rules.yaml.
 
-Stage 1 takes the canonical records in batches, reads each one once as its Avro datum (no pydantic model per
-record: the gatekeeper validated it) for its `partition_keys`, and forwards the records' Avro bytes to an internal
+Stage 1 takes the canonical records in batches, finds each one's subject keys (for most event types the record's
+own message key, its case, known from the writer schema id without reading the body: `case_key`; for the rest
+its `partition_keys`, read from its Avro datum, no pydantic model per record: the gatekeeper validated it), and
+forwards the records' Avro bytes to an internal
 topic on the partition their key hashes to (Kafka's default partitioner), so events sharing rule state (a complaint
 category of a regency, a price series, an aid recipient) meet on one partition: one message per partition per
 batch, holding (key, record) pairs (`pack`). Stage 2 reads each record of a message once more as its datum, runs
@@ -23,7 +25,7 @@ import faust
 
 from schemas.codec import AvroCodec
 from schemas.datum import CodecDecoder
-from streams.alerts.rules import BufferedState, Deduplicator, RulesConfig, evaluate, partition_keys
+from streams.alerts.rules import BufferedState, Deduplicator, RulesConfig, evaluate, keyed_by_case, partition_keys
 from streams.config import StreamsConfig, StreamsSettings
 from streams.faust_app import JSON_SCHEMA, make_app, retrying
 from streams.runtime import InternalTopics, app_id, read_canonical, table_options
@@ -88,6 +90,19 @@ def by_partition(pairs: list[tuple[bytes, bytes]], partitions: int = REPARTITION
     return [(p, items[i:i + per_message]) for p, items in grouped.items() for i in range(0, len(items), per_message)]
 
 
+def case_key(decode: CodecDecoder, value: bytes | None, key: bytes | None) -> bytes | None:
+    """A canonical record's one subject key when it is the record's message key (`keyed_by_case`: the gatekeeper
+    keys each record by its case), found from the writer schema id without reading the body; None when the
+    record must be read for its keys (another type, no key, not framed, or a schema id the registry must give)."""
+    if key is None or value is None:
+        return None
+    try:
+        model = decode.model_of(value)
+    except Exception:  # noqa: BLE001 - reading the record says what is wrong with it, and retries a lost registry
+        return None
+    return key if keyed_by_case(model.event_type) else None
+
+
 def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, topics: TopicSet, codec: AvroCodec,
                  rules: RulesConfig) -> faust.App:
     """The alerts app over `topics` with `rules` (its internal topics must exist: `internal_topics`)."""
@@ -123,10 +138,14 @@ def build_alerts(settings: StreamsSettings, config: StreamsConfig, *, topics: To
             pairs: list[tuple[bytes, bytes]] = []
             for ev in events:
                 m = ev.message
+                key = case_key(decode, m.value, m.key)
+                if key is not None:
+                    pairs.append((key, m.value))
+                    continue
                 event = await read(m.value, f"{m.topic}:{m.partition}:{m.offset}")
                 if event is not None:
                     # one key for most; a school admission decision goes under two
-                    pairs += ((key.encode(), m.value) for key in partition_keys(event))
+                    pairs += ((subject.encode(), m.value) for subject in partition_keys(event))
             for partition, items in by_partition(pairs):
                 await by_subject.send(key=items[0][0], value=pack(items), partition=partition)
 

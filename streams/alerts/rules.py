@@ -590,18 +590,28 @@ def evaluate(event: AnyEvent, cfg: RulesConfig, state: State, now: datetime | No
     return out
 
 
+_OWN_SUBJECTS = frozenset({"ComplaintFiled", "ComplaintStatusChanged", "StapleFoodPriceObserved", "SocialAidDisbursed",
+                           *_QUOTA_EVENTS})
+
+
+def keyed_by_case(event_type: str) -> bool:
+    """Whether an event type's one subject is its `ordering_key`: the key the gatekeeper gives its canonical
+    record, so routing it needs no decode (every type `partition_key` does not key by a subject of its own)."""
+    return event_type not in _OWN_SUBJECTS
+
+
 def partition_key(event: AnyEvent) -> str:
     """The key that puts every event sharing rule state on one partition (and so one worker)."""
     kind = type(event).event_type
+    if keyed_by_case(kind):
+        return event.ordering_key
     if kind in ("ComplaintFiled", "ComplaintStatusChanged"):
         return f"{event.regency_code}|{event.category}"  # spike state per category; a case keeps its category
     if kind == "StapleFoodPriceObserved":
         return f"{event.regency_code}|{event.market_code}|{event.commodity_code}"
     if kind == "SocialAidDisbursed":
         return f"{event.recipient_nik}|{event.programme}|{event.period}"
-    if kind in _QUOTA_EVENTS:
-        return school_key(event)
-    return event.ordering_key
+    return school_key(event)  # _QUOTA_EVENTS
 
 
 def partition_keys(event: AnyEvent) -> tuple[str, ...]:

@@ -14,8 +14,8 @@ from memory_registry import canonical_traffic
 from schemas.codec import AvroCodec
 from schemas.datum import CodecDecoder
 from schemas.outcomes import AlertRule
-from streams.alerts.app import REPARTITIONS, by_partition, pack, partition_of, unpack
-from streams.alerts.rules import BufferedState, Deduplicator, evaluate, load_rules, partition_keys
+from streams.alerts.app import REPARTITIONS, by_partition, case_key, pack, partition_of, unpack
+from streams.alerts.rules import BufferedState, Deduplicator, evaluate, keyed_by_case, load_rules, partition_keys
 from streams.runtime import decode_canonical, read_canonical
 
 KEY = "alerts-batches-test-key-01234567"
@@ -115,3 +115,25 @@ def test_a_single_record_message_from_before_the_batching_is_one_pair() -> None:
     framed = b"\x00\x00\x00\x00\x07avro body"
     assert list(unpack(framed, b"3374|PUNGLI")) == [("3374|PUNGLI", framed)]
     assert list(unpack(framed, None)) == [(None, framed)]
+
+
+def test_records_keyed_by_their_case_are_routed_without_a_decode(canonical: tuple[AvroCodec, list[bytes]]) -> None:
+    """Routing by the message key (as the gatekeeper writes it: `<regency_code>:<case_id>`) and the writer schema
+    id puts every record under the subject keys its datum gives; the other types are left to be read."""
+    codec, values = canonical
+    decode = CodecDecoder(codec)
+    by_key, read = 0, set()
+    for value in values:
+        view = read_canonical(decode, value)
+        message_key = f"{view.regency_code}:{view.case_id}".encode()  # streams.gatekeeper.logic: Routed.key
+        fast = case_key(decode, value, message_key)
+        if fast is None:
+            read.add(type(view).event_type)
+            assert not keyed_by_case(type(view).event_type)
+        else:
+            by_key += 1
+            assert (fast.decode(),) == partition_keys(view)  # type: ignore[arg-type]
+    assert by_key >= len(values) // 4, (by_key, len(values))
+    assert {"ComplaintFiled", "StapleFoodPriceObserved", "SocialAidDisbursed"} <= read
+    assert case_key(decode, values[0], None) is None  # no key: read it
+    assert case_key(decode, b"not framed", b"3301:x") is None  # its read names the fault
