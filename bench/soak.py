@@ -9,8 +9,10 @@ At the end it checks and reports:
 - lost 0 and duplicated 0: the store against the manifest, the DLQ, the webhook and the transparency log, exactly
   as the chaos run does (harness.chaos_run);
 - memory: every process's RSS (each stage's current incarnation, each broker, the registry, PostgreSQL's
-  postmaster), sampled every `--sample-seconds`; after the first `--steady-minutes` (and the first two minutes of
-  a restarted stage) its largest sample may exceed its smallest by at most `--rss-tolerance` (20%);
+  postmaster), sampled every `--sample-seconds`; after the first `--steady-minutes` of the run and of each
+  restarted incarnation's life (`--restart-warmup-minutes`, the same ten by default: a restarted stage starts
+  with empty caches and memtables, as the first one did) its largest sample may exceed its smallest by at most
+  `--rss-tolerance` (20%), and every stage must have an incarnation that lived long enough to be judged;
 - latency: from the record's ingress timestamp to its row in the store (`stored_at`), p50/p99/max per
   `--window-minutes` window of sending time (kills included: a window with a kill shows its outage).
 Prints the figures, writes them as JSON (`--json-out`), exits 1 if any check fails.
@@ -110,25 +112,41 @@ class Sampler:
                     self.samples[series].append((now, kib))
 
     def verdict(self, steady_s: float, restart_warmup_s: float, tolerance: float) -> tuple[list[dict[str, Any]], list[str]]:
-        """Per series: samples from `steady_s` on (and `restart_warmup_s` after a restarted stage first showed),
-        min, max and their spread; a problem for each spread above `tolerance`."""
-        rows, problems = [], []
-        for series, samples in sorted(self.samples.items()):
-            restarted = "#" in series and not series.endswith("#1")
-            start = max(steady_s, self.born[series] + (restart_warmup_s if restarted else 0.0))
-            kept = [kib for t, kib in samples if t >= start]
-            if len(kept) < 2:
-                rows.append({"process": series, "samples": len(kept), "judged": False})
-                continue
-            low, high = min(kept), max(kept)
-            spread = high / low - 1
-            rows.append({"process": series, "samples": len(kept), "judged": True, "first_mib": round(kept[0] / 1024, 1),
-                         "last_mib": round(kept[-1] / 1024, 1), "min_mib": round(low / 1024, 1),
-                         "max_mib": round(high / 1024, 1), "spread": round(spread, 3)})
-            if spread > tolerance:
-                problems.append(f"RSS of {series} not flat: {low / 1024:.0f}-{high / 1024:.0f} MiB "
-                                f"({spread:.0%} > {tolerance:.0%}) after minute {start / 60:.1f}")
-        return rows, problems
+        return judge_rss(self.samples, self.born, steady_s, restart_warmup_s, tolerance)
+
+
+def judge_rss(samples: dict[str, list[tuple[float, int]]], born: dict[str, float], steady_s: float,
+              restart_warmup_s: float, tolerance: float) -> tuple[list[dict[str, Any]], list[str]]:
+    """Per series (a process, or a stage's incarnation `<stage>#<n>`): its samples from `steady_s` into the run
+    and `restart_warmup_s` into a restarted incarnation's life, their min, max and spread; a problem for each
+    spread above `tolerance`, and for a stage none of whose incarnations lived long enough to be judged (its
+    memory would go unchecked)."""
+    rows, problems = [], []
+    judged_stages: set[str] = set()
+    stages: set[str] = set()
+    for series, kept_samples in sorted(samples.items()):
+        stage, _, n = series.partition("#")
+        restarted = bool(n) and n != "1"
+        if n:
+            stages.add(stage)
+        start = max(steady_s, born[series] + (restart_warmup_s if restarted else 0.0))
+        kept = [kib for t, kib in kept_samples if t >= start]
+        if len(kept) < 2:
+            rows.append({"process": series, "samples": len(kept), "judged": False})
+            continue
+        if n:
+            judged_stages.add(stage)
+        low, high = min(kept), max(kept)
+        spread = high / low - 1
+        rows.append({"process": series, "samples": len(kept), "judged": True, "from_min": round(start / 60, 1),
+                     "first_mib": round(kept[0] / 1024, 1), "last_mib": round(kept[-1] / 1024, 1),
+                     "min_mib": round(low / 1024, 1), "max_mib": round(high / 1024, 1), "spread": round(spread, 3)})
+        if spread > tolerance:
+            problems.append(f"RSS of {series} not flat: {low / 1024:.0f}-{high / 1024:.0f} MiB "
+                            f"({spread:.0%} > {tolerance:.0%}) after minute {start / 60:.1f}")
+    problems += [f"RSS of {stage} never judged: no incarnation lived past its warm-up" for stage in
+                 sorted(stages - judged_stages)]
+    return rows, problems
 
 
 @dataclass
@@ -227,6 +245,29 @@ def latency_windows(p: SecurePipeline, t0_ms: int, window_s: float) -> list[dict
     return out
 
 
+def rejudge(raw_path: Path, steady_s: float, warmup_s: float, tolerance: float) -> int:
+    """Print the RSS verdict of a finished soak's kept samples under these rules; 1 if any problem."""
+    raw = json.loads(raw_path.read_text())
+    samples = {k: [(t, kib) for t, kib in v] for k, v in raw["rss_samples"].items()}
+    rows, problems = judge_rss(samples, raw["born"], steady_s, warmup_s, tolerance)
+    print_rss(rows)
+    for problem in problems:
+        print(f"PROBLEM: {problem}", file=sys.stderr)
+    print(f"rss: {'OK' if not problems else 'FAILED'} (from minute {steady_s / 60:g}, restarts from minute "
+          f"{warmup_s / 60:g} of their life, tolerance {tolerance:.0%})")
+    return 1 if problems else 0
+
+
+def print_rss(rows: list[dict[str, Any]]) -> None:
+    for row in rows:
+        if row["judged"]:
+            print(f"rss {row['process']}: {row['min_mib']}-{row['max_mib']} MiB spread {row['spread']:.1%} "
+                  f"({row['samples']} samples from minute {row['from_min']}; first {row['first_mib']}, "
+                  f"last {row['last_mib']})")
+        else:
+            print(f"rss {row['process']}: not judged ({row['samples']} samples in the steady part)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.split("\n\n")[0])
     ap.add_argument("--minutes", type=float, default=60.0, help="how long the traffic runs")
@@ -235,6 +276,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=20261202)
     ap.add_argument("--brokers", type=int, choices=(1, 3), default=1)
     ap.add_argument("--steady-minutes", type=float, default=10.0, help="RSS is judged after this many minutes")
+    ap.add_argument("--restart-warmup-minutes", type=float, default=None,
+                    help="and this long into a restarted stage's life (default: --steady-minutes)")
+    ap.add_argument("--rejudge", type=Path, default=None, metavar="RAW_JSON",
+                    help="judge the RSS samples a finished soak kept (var/soak-<time>.raw.json) and stop")
     ap.add_argument("--rss-tolerance", type=float, default=0.20)
     ap.add_argument("--window-minutes", type=float, default=5.0, help="latency percentiles per window")
     ap.add_argument("--sample-seconds", type=float, default=15.0)
@@ -242,6 +287,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json-out", type=Path, default=None, help="default var/soak-<UTC time>.json")
     ap.add_argument("--keep", action="store_true")
     args = ap.parse_args(argv)
+    warmup_s = (args.steady_minutes if args.restart_warmup_minutes is None else args.restart_warmup_minutes) * 60
+    if args.rejudge is not None:
+        return rejudge(args.rejudge, args.steady_minutes * 60, warmup_s, args.rss_tolerance)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     events = int(args.rate * args.minutes * 60)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -298,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             raise killer.error
         keep_raw(result.line(), result.problems)
         log_lost, log_dup, log_figures = transparency_check(p, log=log)
-        rss_rows, rss_problems = sampler.verdict(args.steady_minutes * 60, 120.0, args.rss_tolerance)
+        rss_rows, rss_problems = sampler.verdict(args.steady_minutes * 60, warmup_s, args.rss_tolerance)
         try:
             windows = latency_windows(p, int(clock["t0_ms"]), args.window_minutes * 60)
         except Exception as exc:  # noqa: BLE001 - the other figures still count; the error is a problem
@@ -320,12 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     out_path.write_text(json.dumps(report, indent=2))
     print(f"soak: events={events} rate={args.rate:.0f}/s minutes={args.minutes:g} kills={len(killer.kills)} "
           f"lost={lost} duplicated={duplicated} " + " ".join(f"{k}={v}" for k, v in report["figures"].items()))
-    for row in rss_rows:
-        if row["judged"]:
-            print(f"rss {row['process']}: {row['min_mib']}-{row['max_mib']} MiB spread {row['spread']:.1%} "
-                  f"({row['samples']} samples; first {row['first_mib']}, last {row['last_mib']})")
-        else:
-            print(f"rss {row['process']}: not judged ({row['samples']} samples in the steady part)")
+    print_rss(rss_rows)
     for w in windows:
         print(f"latency {w['from_min']:>5.1f} min: events={w['events']} p50={w['p50_s']}s p99={w['p99_s']}s "
               f"max={w['max_s']}s")
