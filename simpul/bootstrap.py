@@ -187,7 +187,7 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
 
     from schemas.dlq_seal import DlqSeal
     from streams.gatekeeper.dedup import DedupTable
-    from streams.gatekeeper.recovery import read_tail
+    from streams.gatekeeper.recovery import read_tail, release_freed_memory
     from streams.gatekeeper.worker import GatekeeperTopics, GatekeeperWorker, consumer_settings, producer_settings
     from streams.runtime import data_dir, ensure_internal_topics, state_budget
     from topics.catalog import topic_names
@@ -200,6 +200,7 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
         logging.getLogger("simpul.streams.gatekeeper").info(
             "recovery: read %d output records in %.1fs; %d inputs already done, %d event ids", recovered.records_read,
             time.monotonic() - started, len(recovered.done_sources), len(recovered.event_sources))
+        release_freed_memory()
     conn = settings.kafka
     return GatekeeperWorker(
         settings, topics, connection=conn, codec=codec(settings),

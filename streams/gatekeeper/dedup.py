@@ -19,7 +19,7 @@ from confluent_kafka import Consumer, KafkaException, TopicPartition
 from rocksdict import Options, Rdict, WriteBatch
 
 from streams.exceptions import RecoveryError, StateWriteError
-from streams.gatekeeper.recovery import throwaway_group
+from streams.gatekeeper.recovery import START_UP_READER, throwaway_group
 from streams.runtime import WRITE_BUFFER_BYTES, StateBudget
 from topics.connection import KafkaConnection
 
@@ -110,7 +110,7 @@ class DedupTable:
             return 0
         consumer = Consumer(connection.librdkafka(**{
             "group.id": throwaway_group(), "enable.auto.commit": False,
-            "auto.offset.reset": "earliest", "enable.partition.eof": False}))
+            "auto.offset.reset": "earliest", "enable.partition.eof": False, **START_UP_READER}))
         read = 0
         started = time.monotonic()
         try:

@@ -37,7 +37,7 @@ from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
 from streams.gatekeeper.fast_check import ingress_check
 from streams.gatekeeper.logic import (AlreadyDone, Counters, DedupMemory, RecentSources, Rejected, Routed, Routing,
                                       feedback, screen)
-from streams.gatekeeper.recovery import Recovered
+from streams.gatekeeper.recovery import Recovered, release_freed_memory
 from streams.runtime import InternalTopics, app_id
 from topics.catalog import TopicSet
 from topics.connection import KafkaConnection
@@ -318,6 +318,7 @@ class GatekeeperWorker:
         if numbers:
             self.table.restore(self.connection, self.changelog, numbers)
             self._restored |= numbers
+            release_freed_memory()
         log.info("assigned %d ingress partitions", len(partitions))
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
