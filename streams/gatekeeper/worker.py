@@ -73,7 +73,10 @@ def consumer_settings(group: str, instance: str) -> dict[str, Any]:
         "group.id": group, "client.id": f"{group}-{instance}",
         "enable.auto.commit": True, "enable.auto.offset.store": False, "auto.commit.interval.ms": 1000,
         "auto.offset.reset": "earliest", "partition.assignment.strategy": "range",
-        "max.poll.interval.ms": 600_000, "session.timeout.ms": 30_000,
+        # a killed gatekeeper's partitions wait out the session timeout before another member (or its restart)
+        # gets them: at 30 s, the soak's windows with a gatekeeper kill had a p99 of 27-33 s to the stored row;
+        # heartbeats come from librdkafka's own thread, so a long batch does not miss them (the sinks use 10 s too)
+        "max.poll.interval.ms": 600_000, "session.timeout.ms": 10_000,
         # a fetch waits for 64 KiB or 10 ms: live traffic trickles into 105 partitions, and answering every
         # fetch at the first byte kept the broker busy with near-empty fetches; at live rates the wait is what a
         # record waits for, so it is short (50 ms was a third of the p99 budget at 200 events/s, docs/performance.md)
