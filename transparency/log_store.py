@@ -15,7 +15,8 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel
 
-from consumers.store.tables import tlog_checkpoints, tlog_leaves, tlog_receipts
+from consumers.store.tables import tlog_checkpoints, tlog_frontiers, tlog_leaves, tlog_receipts
+from transparency.exceptions import TransparencyError
 from transparency.tree import MerkleTree
 
 LOAD_CHUNK = 50_000
@@ -86,16 +87,34 @@ class LogState:
 
     @classmethod
     def load(cls, engine: sa.Engine) -> LogState:
+        """From the latest checkpoint's stored frontier and the leaves after it; a log whose latest checkpoint has
+        none (signed before frontiers were kept) is read from its first leaf."""
         last = latest_checkpoint(engine)
         size = 0 if last is None else last.size
-        tree = MerkleTree()
-        for leaf in leaves(engine):
+        frontier = None if last is None else stored_frontier(engine, size)
+        if last is not None and frontier is not None:
+            tree = MerkleTree.resume(size, frontier)
+            if tree.root().hex() != last.root_hash:
+                raise TransparencyError(
+                    f"the stored frontier of checkpoint {size} gives root {tree.root().hex()}, not the signed "
+                    f"{last.root_hash}: the store's tlog_frontiers row was changed; `simpul audit verify` checks "
+                    "the whole log")
+            start = size
+        else:
+            tree, start = MerkleTree(), 0
+        for leaf in leaves(engine, start):
             tree.append(bytes.fromhex(leaf.leaf_hash))
             if len(tree) - tree.held_from >= LOAD_CHUNK and tree.held_from < size:
                 tree.forget(min(len(tree), size))
         if tree.held_from < size:
             tree.forget(size)
         return cls(tree=tree, checkpointed=size)
+
+
+def stored_frontier(engine: sa.Engine, size: int) -> bytes | None:
+    with engine.connect() as conn:
+        hashes = conn.execute(sa.select(tlog_frontiers.c.hashes).where(tlog_frontiers.c.size == size)).scalar()
+    return None if hashes is None else bytes.fromhex(hashes)
 
 
 def whole_tree(engine: sa.Engine) -> MerkleTree:
@@ -142,9 +161,12 @@ def append(conn: sa.Connection, rows: Sequence[LeafRow], appended_at: datetime) 
         _executemany(conn, tlog_leaves, LEAF_COLUMNS, [(*r, at) for r in rows])
 
 
-def add_checkpoint(conn: sa.Connection, record: CheckpointRecord, receipts: Sequence[ReceiptRow]) -> None:
-    """Store a signed checkpoint with the receipts of the events it first covers."""
+def add_checkpoint(conn: sa.Connection, record: CheckpointRecord, receipts: Sequence[ReceiptRow],
+                   frontier: bytes | None = None) -> None:
+    """Store a signed checkpoint with the receipts of the events it first covers (and its tree's frontier)."""
     conn.execute(tlog_checkpoints.insert().values(**record.model_dump()))
+    if frontier is not None:
+        conn.execute(tlog_frontiers.insert().values(size=record.size, hashes=frontier.hex()))
     if receipts:
         _executemany(conn, tlog_receipts, RECEIPT_COLUMNS, receipts)
 

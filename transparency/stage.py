@@ -232,7 +232,7 @@ class TransparencyLog:
         receipts: list[ReceiptRow] = [(ref, regency, idx, size, proof_text(proofs[idx - first]))
                                       for idx, ref, regency in self.pending.events]
         with self.engine.begin() as conn:
-            log_store.add_checkpoint(conn, record, receipts)
+            log_store.add_checkpoint(conn, record, receipts, tree.frontier())
         self.state.checkpointed = size
         self.pending = _Pending()
         self.stats.checkpoints += 1

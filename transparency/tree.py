@@ -49,6 +49,27 @@ class MerkleTree:
                              f"height {h} was forgotten); a tree of every stored leaf answers the rest")
         return bytes(self.levels[h][j * HASH_SIZE:(j + 1) * HASH_SIZE])
 
+    @classmethod
+    def resume(cls, size: int, frontier: bytes) -> MerkleTree:
+        """The tree of `size` leaves forgotten up to `size`, from its `frontier()`: what a restarted stage needs."""
+        digits = [h for h in range(size.bit_length()) if size >> h & 1]
+        if len(frontier) != HASH_SIZE * len(digits):
+            raise ProofError(f"a frontier of a tree of {size} leaves holds {len(digits)} hashes, not "
+                             f"{len(frontier) / HASH_SIZE:g}")
+        tree = cls()
+        tree.levels = [bytearray() for _ in range(max(1, size.bit_length()))]
+        tree.cuts = [(size >> h) & ~1 for h in range(len(tree.levels))]
+        for n, h in enumerate(digits):
+            tree.levels[h] += frontier[n * HASH_SIZE:(n + 1) * HASH_SIZE]
+        tree._size = tree.held_from = size
+        return tree
+
+    def frontier(self) -> bytes:
+        """The complete subtrees whose hashes `forget(len(self))` keeps, one per binary digit 1 of the size, lowest
+        level first: with the size, all a tree needs to go on appending and proving (`resume`)."""
+        size = len(self)
+        return b"".join(self._node(h, (size >> h) - 1) for h in range(size.bit_length()) if size >> h & 1)
+
     def forget(self, base: int) -> None:
         """Drop what the leaves from `base` on never need (see the module docstring); `base` only moves forward."""
         if not self.held_from <= base <= self._size:

@@ -177,7 +177,16 @@ tlog_receipts = sa.Table(
     sa.Column("proof", sa.JSON, nullable=False),
 )
 
-TLOG_TABLES: dict[str, sa.Table] = {t.name: t for t in (tlog_leaves, tlog_checkpoints, tlog_receipts)}
+# The tree's frontier at each checkpoint (its complete subtrees, one per binary digit of the size, lowest first, as
+# hex): a restarted transparency stage resumes from the latest instead of re-reading every leaf (migration 0003;
+# append-only too). Checked against the checkpoint's signed root before use.
+tlog_frontiers = sa.Table(
+    "tlog_frontiers", metadata,
+    sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("hashes", sa.Text, nullable=False),
+)
+
+TLOG_TABLES: dict[str, sa.Table] = {t.name: t for t in (tlog_leaves, tlog_checkpoints, tlog_receipts, tlog_frontiers)}
 
 TABLES: dict[str, sa.Table] = {
     **{t.name: t for t in EVENT_TABLES.values()},

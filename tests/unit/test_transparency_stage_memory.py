@@ -11,11 +11,13 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 
 from consumers.store.db import connect, migrate
 from consumers.store.tables import tlog_leaves, tlog_receipts
-from transparency import merkle
+from transparency import log_store, merkle
+from transparency.exceptions import TransparencyError
 from transparency.log_store import proof_of
 from transparency.stage import LogTopics, Signer, TransparencyLog
 
@@ -58,7 +60,8 @@ def held_bytes(log: TransparencyLog) -> int:
     return sum(len(level) for level in log.state.tree.levels)
 
 
-def test_repeats_are_logged_once_and_memory_stays_one_checkpoint(tmp_path: Path) -> None:
+def test_repeats_are_logged_once_and_memory_stays_one_checkpoint(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     engine = connect(f"sqlite:///{tmp_path / 'store.sqlite'}")
     migrate(engine)
     log = stage(engine)
@@ -76,8 +79,14 @@ def test_repeats_are_logged_once_and_memory_stays_one_checkpoint(tmp_path: Path)
     log.checkpoint()
     assert log.stats.appended == 600
     assert log.stats.repeated == 10 * 5 + 8 * 10
-    # a new stage over the same store (a restart) takes up where the first stopped; its replays are skipped
+    # a new stage over the same store (a restart) takes up where the first stopped, from the last checkpoint's
+    # frontier (it reads no leaf before it); its replays are skipped
+    read_from: list[int] = []
+    all_leaves = log_store.leaves
+    monkeypatch.setattr(log_store, "leaves", lambda e, start=0: read_from.append(start) or all_leaves(e, start))
     again = stage(engine)
+    monkeypatch.setattr(log_store, "leaves", all_leaves)
+    assert min(read_from) == 600, read_from
     assert len(again.state.tree) == 600 and again.state.checkpointed == 600
     for start in range(540, 1000, 60):
         again.append([Msg(offset + i, e) for i, e in enumerate(ids[start:start + 60])])
@@ -101,3 +110,16 @@ def test_repeats_are_logged_once_and_memory_stays_one_checkpoint(tmp_path: Path)
     for r in receipts:  # each verifies against the reference root of all leaves up to its checkpoint
         proof = [bytes.fromhex(h) for h in proof_of(r["proof"])]
         merkle.verify_inclusion(hashes[r["idx"]], r["idx"], r["checkpoint_size"], proof, roots[r["checkpoint_size"]])
+
+
+def test_a_changed_frontier_is_refused_against_the_signed_root(tmp_path: Path) -> None:
+    engine = connect(f"sqlite:///{tmp_path / 'store.sqlite'}")
+    migrate(engine)
+    log = stage(engine)
+    log.append([Msg(i, f"ev-{i}") for i in range(37)])
+    log.checkpoint()
+    with engine.begin() as conn:  # what only the store's owner can do: drop the append-only trigger, then rewrite
+        conn.exec_driver_sql("DROP TRIGGER tlog_frontiers_no_update")
+        conn.exec_driver_sql(f"UPDATE tlog_frontiers SET hashes = '{'ab' * 32 * 3}'")  # 37 = 100101b: 3 hashes
+    with pytest.raises(TransparencyError, match="stored frontier of checkpoint 37 gives root"):
+        stage(engine)

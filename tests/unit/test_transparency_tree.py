@@ -92,3 +92,21 @@ def test_what_was_forgotten_is_refused_by_name() -> None:
         tree.forget(20)
     with pytest.raises(ProofError, match="cannot forget up to leaf 41"):
         tree.forget(41)
+
+
+def test_a_tree_resumed_from_its_frontier_is_the_forgotten_tree() -> None:
+    for size in range(len(LEAVES)):
+        tree = MerkleTree(LEAVES[:size])
+        frontier = tree.frontier()
+        tree.forget(size)
+        resumed = MerkleTree.resume(size, frontier)
+        assert (resumed.levels, resumed.cuts, len(resumed), resumed.held_from) == (
+            tree.levels, tree.cuts, len(tree), tree.held_from)
+        assert resumed.root() == merkle.root(LEAVES[:size])
+        for leaf in LEAVES[size:size + 9]:
+            resumed.append(leaf)
+        assert resumed.root() == merkle.root(LEAVES[:size + 9])
+        assert resumed.inclusion_proofs(size, len(resumed)) == [
+            merkle.inclusion_proof(LEAVES[:len(resumed)], i) for i in range(size, len(resumed))]
+    with pytest.raises(ProofError, match="holds 2 hashes, not 1"):
+        MerkleTree.resume(5, LEAVES[0])
