@@ -84,6 +84,7 @@ class LogState:
 
     tree: MerkleTree
     checkpointed: int
+    pending: list[tuple[int, str, str]]  # event leaves after the checkpoint: (index, event id, regency code)
 
     @classmethod
     def load(cls, engine: sa.Engine) -> LogState:
@@ -94,21 +95,25 @@ class LogState:
         frontier = None if last is None else stored_frontier(engine, size)
         if last is not None and frontier is not None:
             tree = MerkleTree.resume(size, frontier)
-            if tree.root().hex() != last.root_hash:
+            root = tree.root().hex()
+            if root != last.root_hash:
                 raise TransparencyError(
-                    f"the stored frontier of checkpoint {size} gives root {tree.root().hex()}, not the signed "
+                    f"the stored frontier of checkpoint {size} gives root {root}, not the signed "
                     f"{last.root_hash}: the store's tlog_frontiers row was changed; `simpul audit verify` checks "
                     "the whole log")
             start = size
         else:
             tree, start = MerkleTree(), 0
+        pending: list[tuple[int, str, str]] = []
         for leaf in leaves(engine, start):
             tree.append(bytes.fromhex(leaf.leaf_hash))
+            if leaf.idx >= size and leaf.kind == "event":
+                pending.append((leaf.idx, leaf.ref_id, leaf.regency_code or ""))
             if len(tree) - tree.held_from >= LOAD_CHUNK and tree.held_from < size:
                 tree.forget(min(len(tree), size))
         if tree.held_from < size:
             tree.forget(size)
-        return cls(tree=tree, checkpointed=size)
+        return cls(tree=tree, checkpointed=size, pending=pending)
 
 
 def stored_frontier(engine: sa.Engine, size: int) -> bytes | None:

@@ -148,8 +148,8 @@ class TransparencyLog:
         self.checkpoint_seconds, self.checkpoint_events = checkpoint_seconds, checkpoint_events
         self.batch_size, self.poll_timeout, self.ends = batch_size, poll_timeout, ends
         self.state = LogState.load(engine)
-        self.pending = _Pending([(leaf.idx, leaf.ref_id, leaf.regency_code or "")
-                                 for leaf in log_store.leaves(engine, self.state.checkpointed) if leaf.kind == "event"])
+        # the events still owed receipts were read with the tree, not a second time; the stage holds them from here
+        self.pending, self.state.pending = _Pending(self.state.pending), []
         self.stats = LogStats(size=len(self.state.tree))
         self._last_checkpoint = time.monotonic()
         self._failures: list[str] = []  # delivery errors of published checkpoints and receipts not yet reported

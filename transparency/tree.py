@@ -28,6 +28,12 @@ HASH_SIZE = 32  # SHA-256
 NODE_PREFIX = b"\x01"  # RFC 6962's interior node (transparency.merkle.node_hash)
 
 
+def _first_held(base: int, h: int) -> int:
+    """The first node index at level h a tree forgotten up to `base` holds: `base`'s frontier node at this level
+    (if its binary digit h is 1), then every node after it."""
+    return (base >> h) & ~1
+
+
 class MerkleTree:
     """The log's leaf hashes and their complete subtrees (about 64 bytes per leaf in memory)."""
 
@@ -58,7 +64,7 @@ class MerkleTree:
                              f"{len(frontier) / HASH_SIZE:g}")
         tree = cls()
         tree.levels = [bytearray() for _ in range(max(1, size.bit_length()))]
-        tree.cuts = [(size >> h) & ~1 for h in range(len(tree.levels))]
+        tree.cuts = [_first_held(size, h) for h in range(len(tree.levels))]
         for n, h in enumerate(digits):
             tree.levels[h] += frontier[n * HASH_SIZE:(n + 1) * HASH_SIZE]
         tree._size = tree.held_from = size
@@ -76,7 +82,7 @@ class MerkleTree:
             raise ProofError(f"cannot forget up to leaf {base}: the tree holds {self._size} leaves and has "
                              f"forgotten up to {self.held_from}")
         for h, level in enumerate(self.levels):
-            cut = (base >> h) & ~1  # the frontier node of `base` at this level (if its digit is 1), then the rest
+            cut = _first_held(base, h)
             if cut > self.cuts[h]:
                 self.levels[h] = level[(cut - self.cuts[h]) * HASH_SIZE:]
                 self.cuts[h] = cut
