@@ -44,3 +44,15 @@ def test_partitions_equal_aiokafkas_default_partitioner() -> None:
 
 def test_no_key_goes_to_an_available_partition() -> None:
     assert DefaultPartitioner()(None, [0, 1, 2, 3], [2]) == 2
+
+
+def test_partition_cache_stays_bounded_under_unique_keys() -> None:
+    """Case ids rarely repeat: a stream of new keys must not grow the cache past its size, nor change answers."""
+    from topics.partitioner import PARTITION_CACHE, murmur2, partition_of
+
+    partition_of.cache_clear()
+    keys = [f"3374:SR-3374-2026-{n:06d}".encode() for n in range(3 * PARTITION_CACHE)]
+    assert all(partition_of(k, 6) == (murmur2(k) & 0x7FFFFFFF) % 6 for k in keys)
+    assert partition_of.cache_info().currsize == PARTITION_CACHE
+    assert partition_of(b"3374:price:beras", 6) == partition_of(b"3374:price:beras", 6)
+    assert partition_of.cache_info().hits >= 1
