@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Protocol
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from topics.catalog import parse_duration_ms
@@ -37,14 +37,24 @@ class StreamsConfig(BaseModel):
         description="how long a processor keeps retrying its start-up (internal topics, metadata) while the "
                     "cluster is away, a broker restarting or its controller being elected, before it stops")
     state_write_buffer_mib: int = Field(
-        default=16, ge=2, le=4096,
+        default=12, ge=2, le=4096,
         description="RocksDB write buffers (memtables) of all of one process's local state databases together "
                     "(its Faust table partitions, the gatekeeper's dedup cache): RocksDB flushes them to disk "
-                    "sooner rather than let them pass it")
-    state_cache_mib: int = Field(default=16, ge=1, le=4096,
-                                 description="RocksDB block cache shared by one process's local state databases")
+                    "sooner rather than let them pass it; charged to the block cache, so at most state_cache_mib")
+    state_cache_mib: int = Field(default=24, ge=2, le=4096,
+                                 description="all RocksDB memory of one process's local state databases: one block "
+                                             "cache, shared by them, that their memtables are charged to")
     streams_instance: str = Field(default="0", pattern=r"^[A-Za-z0-9_.-]+$",
                                   description="names this instance's local state folder (one per instance)")
+
+    @model_validator(mode="after")
+    def _buffers_fit_the_cache(self) -> StreamsConfig:
+        if self.state_write_buffer_mib > self.state_cache_mib:
+            raise ValueError(
+                f"state_write_buffer_mib ({self.state_write_buffer_mib}) is more than state_cache_mib "
+                f"({self.state_cache_mib}): the memtables are charged to the block cache, so set "
+                "SIMPUL_STATE_CACHE_MIB at least as large as SIMPUL_STATE_WRITE_BUFFER_MIB")
+        return self
 
     @field_validator("agg_windows", mode="before")
     @classmethod

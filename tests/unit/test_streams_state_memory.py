@@ -25,7 +25,7 @@ VALUE = b"x" * 8000  # about an aggregate's accumulator with its sample
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(state_dir=tmp_path, state_write_buffer_mib=6, state_cache_mib=5)
+    return Settings(state_dir=tmp_path, state_write_buffer_mib=6, state_cache_mib=8)
 
 
 def _codec() -> AvroCodec:
@@ -69,7 +69,7 @@ def test_the_faust_stages_partitions_share_the_budget_and_stay_under_it(settings
 
 
 def test_the_dedup_cache_is_on_the_budget_and_keeps_every_entry_across_flushes(tmp_path: Path) -> None:
-    budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=2, state_cache_mib=1))
+    budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=2, state_cache_mib=2))
     table = DedupTable(tmp_path / "dedup", budget=budget)
     ids = [f"9541cce0-92b2-4f03-8229-{i:012d}" for i in range(40_000)]  # ~4 MiB: several budgets flushed
     table.commit({entry_key(e): entry_value(1000 + i, f"p.ingress.3374:0:{i}") for i, e in enumerate(ids)}, {0: 40_000})
@@ -79,3 +79,71 @@ def test_the_dedup_cache_is_on_the_budget_and_keeps_every_entry_across_flushes(t
     assert [reopened.get(e) for e in ids[::997]] == [[1000 + i, f"p.ingress.3374:0:{i}"] for i in range(0, 40_000, 997)]
     assert reopened.next_offset(0) == 40_000
     reopened.close()
+
+
+def test_memtables_are_charged_to_the_block_cache(tmp_path: Path) -> None:
+    """One limit for all of a process's RocksDB memory: what its memtables hold is reserved in the block cache,
+    so blocks read back and memtables together stay near `state_cache_mib` (a separate cache filled after the
+    memtables, 20-30 minutes into a stage's life at 200 events/s)."""
+    budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=4, state_cache_mib=6))
+    table = DedupTable(tmp_path / "dedup", budget=budget)
+    assert budget.cache.get_usage() < 1 << 20
+    ids = [f"9541cce0-92b2-4f03-8229-{i:012d}" for i in range(5_000)]
+    table.commit({entry_key(e): entry_value(1000 + i, f"p.ingress.3374:0:{i}") for i, e in enumerate(ids)}, {0: 5_000})
+    in_memtables = budget.write_buffers.get_usage()
+    assert in_memtables > 0
+    assert budget.cache.get_usage() >= in_memtables, "the memtables are not reserved in the block cache"
+    table.close()
+
+
+def test_write_buffers_larger_than_the_cache_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="state_write_buffer_mib .* is more than state_cache_mib"):
+        Settings(state_dir=tmp_path, state_write_buffer_mib=32, state_cache_mib=16)
+
+
+_MAPPED_AFTER_A_FREE = """
+import ctypes, sys
+sys.path.insert(0, {root!r})
+libc = ctypes.CDLL("libc.so.6")
+class MI(ctypes.Structure):
+    _fields_ = [(n, ctypes.c_size_t) for n in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks",
+                                                "fsmblks", "uordblks", "fordblks", "keepcost")]
+libc.mallinfo2.restype = MI
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+if {pin}:
+    from streams.runtime import pin_mmap_threshold
+    assert pin_mmap_threshold()
+libc.free(libc.malloc(4 << 20))  # a mapped block freed: glibc would raise its threshold to 4 MiB
+before = libc.mallinfo2().hblkhd
+blocks = [libc.malloc(512 << 10) for _ in range(8)]  # memtable arena blocks
+print(libc.mallinfo2().hblkhd - before)
+"""
+
+
+@pytest.mark.parametrize("pin", [True, False])
+def test_memtable_sized_blocks_stay_mapped_once_the_threshold_is_pinned(pin: bool) -> None:
+    """Pinned, 512 KiB blocks are mapped (and go back to the OS when freed) even after a larger mapped block was
+    freed; unpinned, glibc's moving threshold puts them on the heap, where their holes stayed in RSS."""
+    import subprocess
+    import sys
+
+    root = str(Path(__file__).resolve().parents[2])
+    out = subprocess.run([sys.executable, "-c", _MAPPED_AFTER_A_FREE.format(root=root, pin=pin)],
+                         capture_output=True, text=True, check=True).stdout
+    mapped = int(out.strip())
+    if pin:
+        assert mapped >= 8 * (512 << 10)
+    else:
+        assert mapped == 0, "glibc kept its threshold fixed without being asked: the pinning test proves nothing"
+
+
+def test_the_first_budget_pins_the_threshold(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import streams.runtime as runtime
+
+    calls: list[bool] = []
+    monkeypatch.setattr(runtime, "_BUDGETS", {})
+    monkeypatch.setattr(runtime, "pin_mmap_threshold", lambda: calls.append(True) or True)
+    state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=3, state_cache_mib=7))
+    state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=3, state_cache_mib=9))
+    assert calls == [True]
