@@ -54,9 +54,8 @@ class StateBudget:
     write buffers, three of them, and a 2 GiB block cache per database) a stage's RSS grew with the bytes it wrote:
     in the one-hour soak aggregates went from 176 to 351 MiB and still climbed. Budgets per database would still
     add up with the number of partitions a worker holds, and fill slowly at live rates; one budget per process
-    bounds the total. A separate cache next to the memtables' budget filled one after the other, the cache only
-    once flushed data was read back, 20 to 30 minutes into a stage's life at 200 events/s; charged to one cache,
-    the total is the cache's size however the two share it."""
+    bounds the total. A write budget and a separate cache added up (16 + 16 MiB); with the memtables charged to
+    the cache the total is the cache's size however the two share it."""
 
     def __init__(self, write_buffer_mib: int, cache_mib: int) -> None:
         import rocksdict
@@ -90,8 +89,8 @@ def pin_mmap_threshold() -> bool:
     arena blocks: 512 KiB with 4 MiB write buffers) are mapped and unmapped, never carved from the heap.
 
     glibc raises the threshold to the size of each mapped block freed: after the first memtable flush every
-    later memtable block came from the heap, and freeing them left holes that RSS kept. An alerts worker at 200
-    events/s grew ~2 MiB a minute with the memory in use flat (mallinfo: free heap 5 -> 12 MiB in 4 minutes).
+    later memtable block came from the heap, and freeing them left holes that RSS kept: in an alerts worker at
+    200 events/s glibc's free heap went 5 -> 12 MiB in 4 minutes (mallinfo), and stayed at ~3.5 MiB once pinned.
     Setting the threshold explicitly turns the adjustment off. False where there is no glibc (nothing to do)."""
     try:
         return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))

@@ -83,8 +83,7 @@ def test_the_dedup_cache_is_on_the_budget_and_keeps_every_entry_across_flushes(t
 
 def test_memtables_are_charged_to_the_block_cache(tmp_path: Path) -> None:
     """One limit for all of a process's RocksDB memory: what its memtables hold is reserved in the block cache,
-    so blocks read back and memtables together stay near `state_cache_mib` (a separate cache filled after the
-    memtables, 20-30 minutes into a stage's life at 200 events/s)."""
+    so blocks read back and memtables together stay near `state_cache_mib` instead of adding up with it."""
     budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=4, state_cache_mib=6))
     table = DedupTable(tmp_path / "dedup", budget=budget)
     assert budget.cache.get_usage() < 1 << 20
