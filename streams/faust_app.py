@@ -17,7 +17,7 @@ import faust
 
 from streams.config import StreamsConfig, StreamsSettings
 from streams.exceptions import TransientFailure
-from streams.runtime import app_id, data_dir, state_budget
+from streams.runtime import app_id, data_dir, open_state_db, state_budget
 from topics.partitioner import DefaultPartitioner
 
 log = logging.getLogger("simpul.streams")
@@ -43,7 +43,7 @@ def _bounded_state(config: StreamsConfig) -> None:
     """Open every Faust table partition's RocksDB on this process's `StateBudget` (one write-buffer budget, one
     block cache). Faust builds each database's options itself (`RocksDBOptions.as_options`, a new 2 GiB cache
     each) and takes no shared objects through a table's options, so its options class is replaced by one that
-    applies the budget to what it builds."""
+    applies the budget to what it builds, and opens each database with those options for its column family."""
     from faust.stores import rocksdb as store
 
     budget = state_budget(config)
@@ -55,6 +55,19 @@ def _bounded_state(config: StreamsConfig) -> None:
         def as_options(self):  # type: ignore[no-untyped-def]
             options = super().as_options()
             return budget.apply(options) if self.use_rocksdict else options
+
+        def open(self, path, *, read_only=False):  # type: ignore[no-untyped-def]
+            """Faust's rocksdict open, with the budget's options for the column family of a reopened database
+            too (`open_state_db`)."""
+            if not self.use_rocksdict:
+                return super().open(path, read_only=read_only)
+            import rocksdict
+
+            access = (rocksdict.AccessType.read_write() if self.ttl is None
+                      else rocksdict.AccessType.with_ttl(self.ttl))
+            db = open_state_db(path, self.as_options(), access)
+            db.set_read_options(rocksdict.ReadOptions())
+            return db
 
     store.RocksDBOptions = BudgetedOptions  # type: ignore[misc]
 

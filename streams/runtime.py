@@ -78,6 +78,20 @@ class StateBudget:
         return options
 
 
+def open_state_db(path: Path | str, options: Any, access_type: Any = None) -> Any:
+    """A RocksDB (rocksdict.Rdict) at `path` opened with `options` for its column family too, new or existing.
+
+    Given only the database's options, rocksdict opens an existing database with the column-family options in
+    its OPTIONS file, which bring a new 8 MiB block cache per database: every database a restarted stage reopened
+    cached its blocks outside the process's `StateBudget`, and the alerts worker restarted in the one-hour soak
+    grew from 164 to 212 MiB as its twelve caches filled (21 MiB of uncompressed blocks held in nine minutes,
+    heaptrack), while the budget's cache held none."""
+    import rocksdict
+
+    access = rocksdict.AccessType.read_write() if access_type is None else access_type
+    return rocksdict.Rdict(str(path), options=options, column_families={"default": options}, access_type=access)
+
+
 _BUDGETS: dict[tuple[int, int], StateBudget] = {}
 
 MMAP_THRESHOLD = 128 << 10

@@ -16,11 +16,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from confluent_kafka import Consumer, KafkaException, TopicPartition
-from rocksdict import Options, Rdict, WriteBatch
+from rocksdict import Options, WriteBatch
 
 from streams.exceptions import RecoveryError, StateWriteError
 from streams.gatekeeper.recovery import START_UP_READER, throwaway_group
-from streams.runtime import WRITE_BUFFER_BYTES, StateBudget
+from streams.runtime import WRITE_BUFFER_BYTES, StateBudget, open_state_db
 from topics.connection import KafkaConnection
 
 log = logging.getLogger(__name__)
@@ -59,7 +59,7 @@ class DedupTable:
             options.set_write_buffer_manager(budget.write_buffers)
         self.path = path
         try:
-            self._db = Rdict(str(path), options)
+            self._db = open_state_db(path, options)
         except Exception as exc:  # rocksdict raises plain Exceptions ("IO error: No space left on device")
             raise self._unwritable("opened", exc) from None
         self._staged: dict[bytes, bytes] = {}

@@ -68,6 +68,49 @@ def test_the_faust_stages_partitions_share_the_budget_and_stay_under_it(settings
         db.close()
 
 
+def test_a_reopened_faust_table_database_reads_through_the_budget_cache(tmp_path: Path) -> None:
+    """Reopening an existing database must not bring it a block cache of its own: rocksdict takes an existing
+    database's column-family options from its OPTIONS file (an 8 MiB cache per database) unless it is given
+    them, and a restarted stage's twelve databases then cached outside the budget."""
+    settings = Settings(state_dir=tmp_path, state_write_buffer_mib=4, state_cache_mib=40)
+    topics = topic_names(settings.topic_prefix)
+    app = build_alerts(settings, settings, topics=topics, codec=_codec(), rules=load_rules(settings.alert_rules_file))
+    budget = state_budget(settings)
+    store = app.tables["rule_state"]._new_store()
+    path = tmp_path / "db" / "rule_state-0"
+    store.rocksdb_options.open(path).close()  # the first incarnation's database
+    db = store.rocksdb_options.open(path)
+    before = budget.cache.get_usage() - budget.cache.get_pinned_usage()
+    for i in range(500):  # ~4 MiB to a table file, a third of it read back
+        db[b"k%06d" % i] = VALUE
+    db.flush()
+    for i in range(0, 500, 3):
+        assert db[b"k%06d" % i] == VALUE
+    blocks = budget.cache.get_usage() - budget.cache.get_pinned_usage() - before
+    in_db = db.property_int_value("rocksdb.block-cache-usage")
+    assert in_db > 1 << 20, "no block was read back from the table file: the test proves nothing"
+    assert in_db == budget.cache.get_usage() and blocks > 1 << 20, \
+        f"the reopened database cached {in_db >> 10} KiB in a cache of its own; the budget's got {blocks >> 10} KiB"
+    db.close()
+
+
+def test_a_reopened_dedup_cache_keeps_its_own_options(tmp_path: Path) -> None:
+    """The gatekeeper's dedup cache reopens with the options it asks for (point lookups, its 16 MiB cache), not
+    those of the OPTIONS file with a default 8 MiB cache."""
+    budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=2, state_cache_mib=2))
+    DedupTable(tmp_path / "dedup", budget=budget).close()
+    reopened = DedupTable(tmp_path / "dedup", budget=budget)
+    db = reopened._db
+    for i in range(2500):
+        db[b"k%06d" % i] = VALUE
+    db.flush()
+    for i in range(0, 2500, 2):
+        assert db[b"k%06d" % i] == VALUE
+    assert db.property_int_value("rocksdb.block-cache-capacity") == 16 << 20
+    assert db.property_int_value("rocksdb.block-cache-usage") > 9 << 20, "its reads did not fill past 8 MiB"
+    reopened.close()
+
+
 def test_the_dedup_cache_is_on_the_budget_and_keeps_every_entry_across_flushes(tmp_path: Path) -> None:
     budget = state_budget(Settings(state_dir=tmp_path, state_write_buffer_mib=2, state_cache_mib=2))
     table = DedupTable(tmp_path / "dedup", budget=budget)
