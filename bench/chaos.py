@@ -44,7 +44,7 @@ from pydantic import SecretStr
 
 from consumers.store.db import connect
 from consumers.store.tables import EVENT_TABLES, tlog_leaves
-from harness.cluster import free_port_block, kafka_pids
+from harness.cluster import kafka_pids
 from harness import (
     ROOT,
     consumer,
@@ -59,6 +59,7 @@ from harness import (
 )
 from simpul import bootstrap
 from simpul.platform import security
+from simpul.platform.probes import free_port_block
 from simpul.settings import Settings, load_settings
 
 #: Every stage of the chaos pipeline (each runs as its own principal of topics/acls.py).
@@ -111,7 +112,7 @@ class SecurePlatform:
         lib = ROOT / "var" / "lib"
         if (lib / "kafka" / ".complete").is_file():
             (state / "lib").symlink_to(lib.resolve())  # the fetched jars, not fetched again
-        base = free_port_block(10)  # brokers on base, base+2, base+4 (controllers +1); registry, postgres after
+        base = free_port_block(10)[0]  # brokers on base, base+2, base+4 (controllers +1); registry, postgres after
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
         env.update({"SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(state), "PYTHONUNBUFFERED": "1",
                     "SIMPUL_KAFKA_PORT": str(base), "SIMPUL_CONTROLLER_PORT": str(base + 1),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -12,17 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.processes import ROOT
-from simpul.platform.probes import port_free
+from simpul.platform.probes import free_port_block
 
-
-def free_port_block(n: int) -> int:
-    """The first of `n` consecutive free loopback ports between 40000 and 60000, for a private platform."""
-    for _ in range(200):
-        base = random.randrange(40_000, 60_000 - n)
-        if all(port_free("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise RuntimeError(f"no block of {n} free loopback ports between 40000 and 60000: stop the platforms left over "
-                       "from earlier runs (`simpul platform down` in their state folders)")
 
 
 def kafka_pids(state: Path) -> list[int]:
@@ -55,7 +45,7 @@ class Cluster:
         lib = shared_lib or (ROOT / "var" / "lib")
         if lib.exists() and not (state / "lib").exists():
             (state / "lib").symlink_to(lib.resolve())  # the fetched jars, not fetched again
-        base = free_port_block(6)
+        base = free_port_block(6)[0]
         env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
         env.update({"SIMPUL_PROVIDER": "local", "SIMPUL_STATE_DIR": str(state), "SIMPUL_KAFKA_PORT": str(base),
                     "SIMPUL_CONTROLLER_PORT": str(base + 1)})

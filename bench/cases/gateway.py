@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 
 import httpx
 
@@ -12,12 +11,8 @@ from bench.cases import Context, wait_until
 from producers.gateway.store import GatewayStore
 from producers.simulator.send import send_http
 from schemas.reference import regency_codes
+from simpul.platform.probes import free_port_block
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _up(url: str) -> bool:
@@ -35,7 +30,7 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
         store = GatewayStore(db)
         keys = {code: store.create_key(code, "bench").secret for code in sorted(regency_codes())}
         store.engine.dispose()
-        port = _free_port()
+        port = free_port_block(1)[0]
         child = env.spawn(f"gateway-{rep}", ["-m", "simpul", "gateway", "--port", str(port)],
                           env.child_env(s, SIMPUL_GATEWAY_DB_URL=db, SIMPUL_STATE_DIR=str(state),
                                         SIMPUL_SECRETS_DIR=str(s.secrets_folder.resolve())), ctx.workdir)

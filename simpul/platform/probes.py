@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -9,7 +10,7 @@ from collections.abc import Callable
 import httpx
 from confluent_kafka.admin import AdminClient
 
-from simpul.platform.exceptions import ServiceNotReady
+from simpul.platform.exceptions import PortTaken, ServiceNotReady
 
 
 def port_open(host: str, port: int, timeout: float = 0.5) -> bool:
@@ -30,6 +31,41 @@ def port_free(host: str, port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+PRIVATE_PORTS_FROM = 30_000
+"""Private platforms and test servers listen at or above this port and below the kernel's ephemeral range: a port
+in that range can be taken, between our check and our bind, by any outgoing connection (Kafka's own brokers make
+them all the time), so a broker of a private cluster once failed to start on a port its neighbour connected from."""
+
+
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = (int(v) for v in open("/proc/sys/net/ipv4/ip_local_port_range").read().split())
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
+    return low, high
+
+
+def free_port_block(n: int, *, consecutive: bool = True) -> list[int]:
+    """`n` loopback ports free now, outside the kernel's ephemeral range (see PRIVATE_PORTS_FROM); consecutive
+    ones when a platform numbers its nodes from a base port."""
+    low, high = _ephemeral_range()
+    spans = [(a, b) for a, b in ((PRIVATE_PORTS_FROM, low), (max(high + 1, PRIVATE_PORTS_FROM), 65_536)) if b - a >= n]
+    if not spans:
+        raise PortTaken(f"no room for {n} ports outside the ephemeral range {low}-{high}: narrow "
+                           "net.ipv4.ip_local_port_range")
+    for _ in range(500):
+        a, b = random.choice(spans)
+        if consecutive:
+            base = random.randrange(a, b - n + 1)
+            ports = list(range(base, base + n))
+        else:
+            ports = random.sample(range(a, b), n)
+        if all(port_free("127.0.0.1", p) for p in ports):
+            return ports
+    raise PortTaken(f"no {n} free loopback ports between {PRIVATE_PORTS_FROM} and {low}: stop the platforms "
+                       "left over from earlier runs (`simpul platform down` in their state folders)")
 
 
 def kafka_answers(bootstrap: str, conf: dict[str, object] | None = None, timeout: float = 3.0) -> bool:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import uuid
@@ -18,6 +17,7 @@ import httpx
 
 import harness as h
 from schemas.outcomes import Header
+from simpul.platform.probes import free_port_block
 from simpul.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -77,9 +77,7 @@ class GatewayProcess:
 
 @contextmanager
 def gateway_process(p: h.Pipeline, **env: str) -> Iterator[GatewayProcess]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
+    port = free_port_block(1)[0]
     log = p.state / f"gateway-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "simpul", "gateway", "--port", str(port)],

@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from private_platform import free_block, private_env, private_state, remove_private, simpul
+from simpul.platform.probes import free_port_block
+from private_platform import private_env, private_state, remove_private, simpul
 
 import harness as h
 from producers.sdk import RegencyProducer
@@ -37,7 +38,7 @@ class FaultPlatform:
     @classmethod
     def up(cls) -> FaultPlatform:
         state = private_state("faults")
-        base = free_block(5)
+        base = free_port_block(5)[0]
         ports = {"kafka": base, "controller": base + 1, "registry": base + 2, "registry_management": base + 3,
                  "postgres": base + 4}
         env = private_env(state, **ports)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import select
 import shutil
 import subprocess
@@ -19,19 +18,10 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from simpul.platform.probes import port_free
 from simpul.settings import load_settings
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def free_block(n: int) -> int:
-    """A base port with base..base+n-1 all free on loopback."""
-    for _ in range(200):
-        base = random.randrange(40_000, 60_000 - n)
-        if all(port_free("127.0.0.1", base + i) for i in range(n)):
-            return base
-    raise RuntimeError("no block of free ports")
 
 
 def fetched_lib() -> Path | None:
@@ -62,18 +52,6 @@ def private_env(state: Path, **ports: int) -> dict[str, str]:
     env.update({f"SIMPUL_{name.upper()}_PORT": str(port) for name, port in ports.items()})
     return env
 
-
-def free_ports(n: int) -> list[int]:
-    """`n` distinct loopback ports that are free now."""
-    import socket
-
-    socks = [socket.socket() for _ in range(n)]
-    for s in socks:
-        s.bind(("127.0.0.1", 0))
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
 
 
 def remove_private(state: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

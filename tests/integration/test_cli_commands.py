@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -26,6 +25,7 @@ from schemas.examples import example
 from schemas.reference import regency_codes
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 
 pytestmark = pytest.mark.integration
 
@@ -82,11 +82,6 @@ def test_keys_create_list_revoke(pipe: h.Pipeline) -> None:
     assert again.returncode == 1 and again.stderr.startswith("error: no active key with id"), again.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _healthy(url: str) -> bool:
     try:
@@ -100,7 +95,7 @@ def test_simulate_via_http_against_a_real_gateway(pipe: h.Pipeline, tmp_path: Pa
     keys = {code: store.create_key(code, label="simulator").secret for code in sorted(regency_codes())}
     keys_file = tmp_path / "keys.json"
     keys_file.write_text(json.dumps(keys))
-    port = _free_port()
+    port = free_port_block(1)[0]
     served = {"SIMPUL_GATEWAY_PORT": str(port)}  # simulate finds the gateway through the same setting
     log = pipe.state / "gateway-0.log"
     pipe.logs.append(log)

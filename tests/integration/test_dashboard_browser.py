@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ from private_platform import stop_processes
 
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -26,11 +26,6 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture
@@ -41,7 +36,7 @@ def running_pipeline(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, 
     s = settings.model_copy(update={"topic_prefix": prefix, "state_dir": tmp_path / "state"})
     bootstrap.provision(s)
     user, password = new_account(s, "operator")
-    port = _free_port()
+    port = free_port_block(1)[0]
     env = {**os.environ, "SIMPUL_KAFKA_BOOTSTRAP": s.kafka.bootstrap, "SIMPUL_REGISTRY_URL": s.registry,
            "SIMPUL_TOPIC_PREFIX": prefix, "SIMPUL_STATE_DIR": str(tmp_path / "state"),
            "SIMPUL_SECRETS_DIR": str(settings.secrets_folder.resolve()),

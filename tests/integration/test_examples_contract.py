@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ from producers.gateway.store import GatewayStore
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 from tests.integration.examples_platform import EXAMPLES, GatewayProcess, gatekeeper_pipeline, gateway_process
 
 pytestmark = pytest.mark.integration
@@ -85,11 +85,6 @@ def _answer(cell: str) -> tuple[int, str | None, str | None]:
 
 # ---- the gateway -------------------------------------------------------------------------------------------------
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def pipeline(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[h.Pipeline]:
@@ -110,7 +105,7 @@ def gateway(pipeline: h.Pipeline) -> Iterator[GatewayProcess]:
 @pytest.fixture(scope="module")
 def broken(pipeline: h.Pipeline) -> Iterator[GatewayProcess]:
     """A gateway whose broker and store do not answer (the registry does)."""
-    port = _closed_port()
+    port = free_port_block(1)[0]
     with gateway_process(pipeline, SIMPUL_KAFKA_BOOTSTRAP=f"127.0.0.1:{port}",
                          SIMPUL_STORE_URL=f"postgresql+psycopg://nobody@127.0.0.1:{port}/none") as gw:
         yield gw
@@ -119,7 +114,8 @@ def broken(pipeline: h.Pipeline) -> Iterator[GatewayProcess]:
 @pytest.fixture(scope="module")
 def no_registry(pipeline: h.Pipeline) -> Iterator[GatewayProcess]:
     """A gateway whose registry does not answer (the broker does)."""
-    with gateway_process(pipeline, SIMPUL_REGISTRY_URL=f"http://127.0.0.1:{_closed_port()}/apis/ccompat/v7") as gw:
+    nobody = free_port_block(1)[0]
+    with gateway_process(pipeline, SIMPUL_REGISTRY_URL=f"http://127.0.0.1:{nobody}/apis/ccompat/v7") as gw:
         yield gw
 
 

@@ -35,6 +35,7 @@ import harness as h
 from schemas.examples import example
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 
 pytestmark = pytest.mark.integration
 
@@ -79,11 +80,6 @@ class GatewayProcess:
                 self.proc.wait(10)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _env(settings: Settings, state: Path, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SIMPUL_")}
@@ -102,7 +98,7 @@ def _cli(settings: Settings, state: Path, *args: str) -> subprocess.CompletedPro
 
 def start_gateway(settings: Settings, state: Path, *args: str, scheme: str = "http",
                   verify: ssl.SSLContext | bool = True, env: dict[str, str] | None = None) -> GatewayProcess:
-    port = _free_port()
+    port = free_port_block(1)[0]
     log = state / f"gateway-{port}.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([sys.executable, "-m", "simpul", "gateway", "--port", str(port), *args],

@@ -11,7 +11,6 @@ of them; topics are read through a consumer, so compressed batches are searched 
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import uuid
@@ -31,6 +30,7 @@ from schemas.examples import example
 from schemas.models import is_raw_nik
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 
 pytestmark = pytest.mark.integration
 
@@ -62,11 +62,6 @@ def pipeline(settings: Settings, tmp_path: Path) -> Iterator[h.Pipeline]:
         p.cleanup()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _cli(p: h.Pipeline, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "simpul", *args], env=p.env(), cwd=ROOT, capture_output=True,
@@ -77,7 +72,7 @@ def _send_through_gateway(p: h.Pipeline) -> set[str]:
     """A seeded HTTP plan (its faults included) for three regencies, through a gateway on the run's state folder."""
     keys = {r: json.loads(_cli(p, "keys", "create", "--regency", r, "--json").stdout)["api_key"]
             for r in HTTP_REGENCIES}
-    port = _free_port()
+    port = free_port_block(1)[0]
     log = p.state / "gateway-0.log"
     p.logs.append(log)
     with log.open("wb") as out:

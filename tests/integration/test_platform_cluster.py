@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource, ResourceType
-from private_platform import free_block, private_env, private_state, remove_private, simpul
+from private_platform import private_env, private_state, remove_private, simpul
 
-from simpul.platform.probes import port_free
+from simpul.platform.probes import free_port_block, port_free
 from topics.catalog import topic_names
 
 PREFIX = "clustertest"
@@ -27,7 +27,7 @@ class Cluster:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[Cluster]:
     state = private_state("cluster")
-    base = free_block(6)  # node i: base+2(i-1) (client), base+1+2(i-1) (controller)
+    base = free_port_block(6)[0]  # node i: base+2(i-1) (client), base+1+2(i-1) (controller)
     ports = list(range(base, base + 6))
     env = {**private_env(state, kafka=base, controller=base + 1), "SIMPUL_TOPIC_PREFIX": PREFIX}
     try:

@@ -28,7 +28,7 @@ import pytest
 import sqlalchemy as sa
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
-from private_platform import (REPO, command_lines_showing, free_ports, private_env, private_state, read_run_json,
+from private_platform import (REPO, command_lines_showing, private_env, private_state, read_run_json,
                               remove_private, secret_values)
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
@@ -40,7 +40,7 @@ from schemas.examples import example
 from simpul.platform import security
 from simpul.platform.local import LocalPlatform
 from simpul.platform.permissions import exposed
-from simpul.platform.probes import port_free
+from simpul.platform.probes import free_port_block, port_free
 from simpul.settings import load_settings
 from topics.catalog import topic_names
 
@@ -79,7 +79,7 @@ class Run:
 @pytest.fixture(scope="module")
 def run() -> Iterator[Run]:
     state = private_state("run")
-    ports = free_ports(8)
+    ports = free_port_block(8, consecutive=False)
     env = private_env(state, kafka=ports[0], controller=ports[1], registry=ports[2], registry_management=ports[3],
                       postgres=ports[4], gateway=ports[5])
     stderr = state.parent / f"{state.name}.stderr"

@@ -25,7 +25,8 @@ import psycopg
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
-from private_platform import free_block, free_ports, private_env, private_state, remove_private, simpul
+from simpul.platform.probes import free_port_block
+from private_platform import private_env, private_state, remove_private, simpul
 
 from simpul.platform import postgres, security
 from simpul.platform.local import LocalPlatform
@@ -47,7 +48,7 @@ def _loosen(root: Path) -> None:
 
 def test_a_plain_kafka_folder_switches_to_secure_in_place() -> None:
     state = private_state("legacy-kafka")
-    base = free_block(2)
+    base = free_port_block(2)[0]
     env = private_env(state, kafka=base, controller=base + 1)
     bootstrap = f"127.0.0.1:{base}"
     try:
@@ -148,7 +149,7 @@ def _check_secured(state: Path, port: int) -> None:
 
 
 def test_a_trust_cluster_is_secured_while_it_runs_and_kept_when_restarted(legacy_state: Path) -> None:
-    port = free_ports(1)[0]
+    port = free_port_block(1, consecutive=False)[0]
     old_pid = _old_cluster(legacy_state, port)
     platform = LocalPlatform(load_settings(state_dir=legacy_state, postgres_port=port))
     try:

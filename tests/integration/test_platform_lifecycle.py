@@ -12,10 +12,10 @@ import socket
 from pathlib import Path
 
 import pytest
-from private_platform import free_ports, private_env, private_state, remove_private, secret_values, simpul
+from private_platform import private_env, private_state, remove_private, secret_values, simpul
 
 from simpul.platform.local import LocalPlatform
-from simpul.platform.probes import port_free
+from simpul.platform.probes import free_port_block, port_free
 from simpul.settings import Settings
 
 
@@ -38,7 +38,7 @@ def _our_pids(marker: str) -> list[int]:
 def lifecycle_env():  # noqa: ANN201
     """Environment for a second local platform: its own state folder (sharing the fetched jars) and ports."""
     state = private_state("lifecycle")
-    ports = free_ports(5)
+    ports = free_port_block(5, consecutive=False)
     env = private_env(state, kafka=ports[0], controller=ports[1], registry=ports[2], registry_management=ports[3],
                       postgres=ports[4])
     yield env, state, ports

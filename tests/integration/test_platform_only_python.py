@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
-from private_platform import (REPO, command_lines_showing, fetched_lib, free_ports, private_env, read_run_json,
+from private_platform import (REPO, command_lines_showing, fetched_lib, private_env, read_run_json,
                               remove_private, simpul)
 from pydantic import SecretStr
 
@@ -36,7 +36,7 @@ from producers.sdk import RegencyProducer
 from schemas.catalog import family_of
 from schemas.examples import example
 from simpul.platform import central, maven, security
-from simpul.platform.probes import port_free
+from simpul.platform.probes import free_port_block, port_free
 
 START_DEADLINE_S = 240
 HIDDEN = ("java", "javac", "jar", "jshell", "keytool", "mvn", "mvnDebug", "mvnyjp", "postgres", "initdb", "pg_ctl",
@@ -91,7 +91,7 @@ def run() -> Iterator[Run]:
     shared = fetched_lib()
     if shared is not None:  # Apicurio from the shared cache (read only); the Kafka jars are fetched through Maven
         (state / "lib" / "apicurio").symlink_to(shared / "apicurio")
-    ports = free_ports(8)
+    ports = free_port_block(8, consecutive=False)
     env = only_python_env(state, kafka=ports[0], controller=ports[1], registry=ports[2], registry_management=ports[3],
                           postgres=ports[4], gateway=ports[5])
     stderr = state.parent / f"{state.name}.stderr"

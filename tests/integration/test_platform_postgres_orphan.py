@@ -14,7 +14,8 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from private_platform import free_ports, private_state
+from simpul.platform.probes import free_port_block
+from private_platform import private_state
 
 from simpul.platform.local import LocalPlatform
 from simpul.platform.local_postgres import MADE_WITH
@@ -45,7 +46,7 @@ def _has_table(state: Path, port: int) -> bool:
 
 @pytest.mark.parametrize("made_by", ["this version", "an earlier version"])
 def test_a_state_folder_made_anew_gets_a_fresh_cluster_and_the_old_one_is_set_aside(made_by: str) -> None:
-    port = free_ports(1)[0]
+    port = free_port_block(1, consecutive=False)[0]
     state = private_state("pg-orphan")
     first = _platform(state, port)
     home = first.postgres_home

@@ -22,9 +22,9 @@ from typing import Any
 import pytest
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient
-from private_platform import free_block, private_env, private_state, remove_private, simpul
+from private_platform import private_env, private_state, remove_private, simpul
 
-from simpul.platform.probes import port_free
+from simpul.platform.probes import free_port_block, port_free
 from topics.acls import acl_model, gateway_outcomes_group
 from topics.catalog import topic_names
 
@@ -48,7 +48,7 @@ class Secured:
 @pytest.fixture(scope="module")
 def secured() -> Iterator[Secured]:
     state = private_state("secure")
-    base = free_block(2)
+    base = free_port_block(2)[0]
     env = {**private_env(state, kafka=base, controller=base + 1), "SIMPUL_TOPIC_PREFIX": PREFIX}
     try:
         up = simpul(["platform", "up", "--secure", "--kafka-only", "--json"], env)

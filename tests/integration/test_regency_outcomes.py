@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import uuid
@@ -33,6 +32,7 @@ from schemas.codec import AvroCodec
 from schemas.examples import example
 from schemas.feedback import RegencyOutcome, parse_outcome
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 
 pytestmark = pytest.mark.integration
 
@@ -48,11 +48,6 @@ class Run:
         return httpx.get(f"{self.gateway}{path}", params=params, headers={"X-API-Key": self.keys[regency]}, timeout=10)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
 def run(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
@@ -64,7 +59,7 @@ def run(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         store = GatewayStore(p.settings.gateway_db)
         keys = {code: store.create_key(code, "outcomes test").secret for code in ("3374", "3301")}
         store.engine.dispose()
-        port = _free_port()
+        port = free_port_block(1)[0]
         log = p.state / "gateway.log"
         with log.open("wb") as out:
             gateway = subprocess.Popen([sys.executable, "-m", "simpul", "gateway", "--port", str(port)],

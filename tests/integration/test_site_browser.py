@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from schemas.catalog import nik_fields
 from schemas.reference import regency_codes
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -48,11 +48,6 @@ ADMISSION_FIGURES = ("schools", "quota_seats", "applied", "admitted", "admitted_
 SECTOR_TABLES = ("spmb", "jalan", "pekerjaan")
 """The site's tables of `simpul report --measure admissions|roads|works`, on the overview and every regency page."""
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _simpul(env: dict[str, str], *args: str, timeout: float = 300) -> str:
@@ -111,7 +106,7 @@ def seeded_site(settings: Settings, tmp_path: Path) -> Iterator[tuple[str, Path,
         site = tmp_path / "site"
         built = json.loads(_simpul(env, "site", "build", "--out", str(site), "--json"))
         assert built["regencies"] == 35 and built["checkpoint_size"] and built["checkpoint_size"] >= expected
-        port = _free_port()
+        port = free_port_block(1)[0]
         procs.append(subprocess.Popen([sys.executable, "-m", "simpul", "site", "serve", "--dir", str(site),
                                        "--port", str(port)], env=env, cwd=REPO, start_new_session=True,
                                       stdout=open(tmp_path / "serve.log", "wb"), stderr=subprocess.STDOUT))

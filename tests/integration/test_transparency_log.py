@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from producers.simulator.send import send_sdk
 from schemas.audit import AuditEntry
 from simpul import bootstrap
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 from transparency.verify import verify
 
 pytestmark = pytest.mark.integration
@@ -327,11 +327,6 @@ def test_a_dlq_replay_and_a_key_revocation_are_in_the_log_with_who_and_when(logg
     assert report.ok and report.ops_checked >= 2, report.problems[:3]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def test_a_receipt_over_http_verifies_for_its_regency_only(logged: Logged, tmp_path: Path) -> None:
     engine = connect(f"sqlite:///{logged.store}")
@@ -340,7 +335,7 @@ def test_a_receipt_over_http_verifies_for_its_regency_only(logged: Logged, tmp_p
                                 .order_by(tlog_leaves.c.idx).limit(1)).scalar_one()
     k3374 = json.loads(logged.cli("keys", "create", "--regency", "3374", "--json").stdout)["api_key"]
     k3301 = json.loads(logged.cli("keys", "create", "--regency", "3301", "--json").stdout)["api_key"]
-    port = _free_port()
+    port = free_port_block(1)[0]
     env = {**logged.p.env(), "SIMPUL_STORE_URL": f"sqlite:///{logged.store}"}
     log = tmp_path / "gateway.log"
     with log.open("wb") as out:

@@ -17,14 +17,10 @@ import pytest
 
 from transparency.site.exceptions import SiteError
 from transparency.site.serve import server
+from simpul.platform.probes import free_port_block
 
 REPO = Path(__file__).resolve().parents[2]
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _simpul(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -43,7 +39,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     assert site == (tmp_path / "state" / "site").resolve()  # the default folder, where `serve` looks too
     assert (result["regencies"], result["pages"], result["cells"], result["checkpoint_size"]) == (35, 74, 0, None)
     assert result["trees"] == {"en": str(site), "id": str(site / "id")}  # --lang en at the root, Indonesian in id/
-    port = _free_port()
+    port = free_port_block(1)[0]
     proc = subprocess.Popen([sys.executable, "-m", "simpul", "site", "serve", "--port", str(port)],
                             env={**os.environ, "SIMPUL_STATE_DIR": str(tmp_path / "state")}, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -86,7 +82,7 @@ def test_serve_is_read_only_and_strict(served: tuple[str, Path]) -> None:
 def test_serve_refuses_a_folder_without_a_site(tmp_path: Path) -> None:
     with pytest.raises(SiteError, match="no built site"):
         server(tmp_path, "127.0.0.1", 0)
-    done = _simpul(tmp_path, "site", "serve", "--dir", str(tmp_path), "--port", str(_free_port()))
+    done = _simpul(tmp_path, "site", "serve", "--dir", str(tmp_path), "--port", str(free_port_block(1)[0]))
     assert done.returncode == 1 and "error:" in done.stderr and "simpul site build" in done.stderr
 
 
@@ -115,7 +111,7 @@ def test_serve_builds_and_keeps_the_site_current(tmp_path: Path) -> None:
     store = f"sqlite:///{tmp_path / 'store.sqlite'}"
     engine = connect(store)
     migrate(engine)
-    port = _free_port()
+    port = free_port_block(1)[0]
     proc = subprocess.Popen([sys.executable, "-m", "simpul", "site", "serve", "--build", "--rebuild-every", "0.5",
                              "--store-url", store, "--dir", str(tmp_path / "site"), "--port", str(port)],
                             env={**os.environ, "SIMPUL_STATE_DIR": str(tmp_path / "state")}, cwd=REPO,

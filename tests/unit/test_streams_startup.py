@@ -6,24 +6,19 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 import time
 
 import pytest
 
 from simpul.settings import Settings
+from simpul.platform.probes import free_port_block
 from streams.exceptions import TransientFailure
 from streams.runtime import ensure_internal_topics
 
 
-def _closed_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def test_start_up_retries_until_its_wait_then_names_the_setting(caplog: pytest.LogCaptureFixture) -> None:
-    settings = Settings(kafka_bootstrap=f"127.0.0.1:{_closed_port()}", streams_startup_wait_s=4.0)
+    settings = Settings(kafka_bootstrap=f"127.0.0.1:{free_port_block(1)[0]}", streams_startup_wait_s=4.0)
     started = time.monotonic()
     with caplog.at_level(logging.WARNING, logger="simpul.streams"), pytest.raises(TransientFailure) as err:
         ensure_internal_topics(settings, settings, {"p-aggregates-windows-changelog": (1, True)}, timeout=1.0)
