@@ -310,6 +310,8 @@ def main(argv: list[str] | None = None) -> int:
                     traceback.print_exc()
                     continue
                 console.print(f"  {name}: {_short(result[name])} ({time.monotonic() - t0:.0f}s)")
+                waited = env.settle_deleted(settings)
+                console.print(f"  {name}: its topics deleted and their files removed ({waited:.0f}s)")
             reps.append(result)
     finally:
         env.delete_deferred()
