@@ -55,7 +55,7 @@ def settle_deleted(settings: Settings, timeout: float = 300.0) -> float:
     files; the seconds waited. Each case provisions a whole catalog (~400 partitions), and a run of three
     repetitions left ~5,000 on the broker by its last case, where the broker took 0.8-0.9 of a core at 200
     events/s against ~0.6 on a fresh one. The platform's broker removes a deleted topic's files after a second
-    (file.delete.delay.ms), and the next case starts only when they are gone, so the removal never lands in a
+    (log.segment.delete.delay.ms), and the next case starts only when they are gone, so the removal never lands in a
     measurement."""
     started = time.monotonic()
     prefixes = tuple(delete_deferred())

@@ -123,7 +123,7 @@ share.coordinator.state.topic.min.isr={isr}
 group.initial.rebalance.delay.ms=0
 log.retention.check.interval.ms=60000
 # a deleted topic's files go a second after the deletion, not a minute (the bench waits for them between cases)
-file.delete.delay.ms=1000
+log.segment.delete.delay.ms=1000
 """
     if creds is not None:
         text += security.broker_properties(creds)
