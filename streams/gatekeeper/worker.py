@@ -9,8 +9,8 @@ One batch: consume up to `gatekeeper_batch` records, screen each, produce outcom
 at once when the batch is a live one), and on a lingering side producer the regency's outcome record
 (`<prefix>.outcomes.<regency>`, key event_id: what became of the record, for the regency that sent it) and dedup
 changelog entries; once every write of the batch is acknowledged (acks=all, idempotent producers), store the input
-offsets for the next commit and write the dedup entries to the local cache. A crash anywhere before the offsets are committed
-replays the batch; the output tail read at start-up (`recovery.read_tail`) finds the records already written.
+offsets for the next commit and write the dedup entries to the local cache. A crash anywhere before the offsets
+are committed replays the batch; the output tail read at start-up (`recovery.read_tail`) finds the records already written.
 Several workers with the same prefix form one consumer group (`<prefix>-gatekeeper`); the range assignor gives
 partition p of every ingress topic to the same worker, which then holds changelog partition p.
 """
@@ -304,7 +304,8 @@ class GatekeeperWorker:
     def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: Any, batch: _Batch,
                  on_delivery: Callable[[KafkaError | None, Message], None], partition: int | None = None,
                  producer: Producer | None = None) -> None:
-        producer = producer or self.producer
+        if producer is None:  # not `or`: a librdkafka Producer with an empty queue is falsy (len() == 0)
+            producer = self.producer
         batch.pending += 1
         while True:
             try:

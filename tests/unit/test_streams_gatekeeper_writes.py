@@ -33,6 +33,9 @@ class _Producer:
         self.flushes = 0
         self.acking = False
 
+    def __len__(self) -> int:  # as librdkafka's Producer: messages queued and not yet acknowledged
+        return len(self.waiting)
+
     def produce(self, topic: str, value: bytes | None, key: bytes | None, *, headers: Any = None,
                 partition: int | None = None, on_delivery: Any = None) -> None:
         self.sent.append((topic, partition))
