@@ -188,8 +188,7 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
     from schemas.dlq_seal import DlqSeal
     from streams.gatekeeper.dedup import DedupTable
     from streams.gatekeeper.recovery import read_tail, release_freed_memory
-    from streams.gatekeeper.worker import (GatekeeperTopics, GatekeeperWorker, consumer_settings, producer_settings,
-                                          side_producer_settings)
+    from streams.gatekeeper.worker import GatekeeperTopics, GatekeeperWorker, consumer_settings, producer_settings
     from streams.runtime import data_dir, ensure_internal_topics, state_budget
     from topics.catalog import topic_names
 
@@ -209,7 +208,6 @@ def gatekeeper(settings: Settings, *, recovered=None):  # noqa: ANN001, ANN201 -
         table=DedupTable(data_dir("gatekeeper", settings, settings) / "dedup", budget=state_budget(settings)),
         recovered=recovered,
         producer=Producer(conn.librdkafka(**producer_settings(topics.group))),
-        side_producer=Producer(conn.librdkafka(**side_producer_settings(topics.group))),
         consumer=Consumer(conn.librdkafka(**consumer_settings(topics.group, settings.streams_instance))))
 
 

@@ -5,12 +5,12 @@ must keep up with a replay of a year: Faust's per-message delivery alone costs ~
 (3,700 records/s with an agent that does nothing), while a librdkafka batch loop leaves the time to the work.
 The guarantees are the same as the other processors': at least once plus idempotence.
 
-One batch: consume up to `gatekeeper_batch` records, screen each, produce outcomes (canonical or DLQ records, sent
-at once when the batch is a live one), and on a lingering side producer the regency's outcome record
+One batch: consume up to `gatekeeper_batch` records, screen each, produce outcomes, the regency's outcome record
 (`<prefix>.outcomes.<regency>`, key event_id: what became of the record, for the regency that sent it) and dedup
-changelog entries; once every write of the batch is acknowledged (acks=all, idempotent producers), store the input
-offsets for the next commit and write the dedup entries to the local cache. A crash anywhere before the offsets
-are committed replays the batch; the output tail read at start-up (`recovery.read_tail`) finds the records already written.
+changelog entries,
+`flush` (every record acknowledged by the broker, acks=all, idempotent producer), then store the input offsets for
+the next commit and write the dedup entries to the local cache. A crash anywhere before the offsets are committed
+replays the batch; the output tail read at start-up (`recovery.read_tail`) finds the records already written.
 Several workers with the same prefix form one consumer group (`<prefix>-gatekeeper`); the range assignor gives
 partition p of every ingress topic to the same worker, which then holds changelog partition p.
 """
@@ -46,7 +46,7 @@ log = logging.getLogger("simpul.streams.gatekeeper")
 T = TypeVar("T")
 
 MAX_IN_FLIGHT = 4  # full batches written but not yet acknowledged: the broker's round trip overlaps the next batch
-MAX_IN_FLIGHT_BATCHES = 64  # live batches are small (a few records each): many may wait for the side producer's linger
+MAX_IN_FLIGHT_BATCHES = 64  # live batches are small (a few records each) and count as their share of a full one
 SEND_NOW_S = 0.001
 """A batch smaller than a full one means the worker has caught up: its writes are sent at once instead of after
 the linger (librdkafka treats linger as over while flush() runs; this long is enough for its threads to wake
@@ -60,20 +60,9 @@ PRODUCER_SETTINGS = {
 }
 
 
-SIDE_LINGER_MS = 100
-"""The side producer's linger: the dedup changelog entries and the regencies' outcome records wait for no reader on
-the canonical path, so at live rates they gather into fuller requests (a live batch of a few records otherwise sent
-a request to each of its changelog and outcome partitions at once, beside the canonical one)."""
-
-
 def producer_settings(group: str) -> dict[str, Any]:
-    """The librdkafka settings of the gatekeeper's producer of canonical and DLQ records."""
+    """The librdkafka settings of the gatekeeper's producer."""
     return {**PRODUCER_SETTINGS, "client.id": f"{group}-producer"}
-
-
-def side_producer_settings(group: str) -> dict[str, Any]:
-    """The librdkafka settings of the gatekeeper's producer of dedup changelog entries and outcome records."""
-    return {**PRODUCER_SETTINGS, "linger.ms": SIDE_LINGER_MS, "client.id": f"{group}-side-producer"}
 
 
 IDLE_WAIT_S = 0.05  # how long the loop blocks for the first record when nothing is fetched (then serves acks)
@@ -152,7 +141,7 @@ class GatekeeperWorker:
 
     def __init__(self, config: StreamsConfig, topics: GatekeeperTopics, *, connection: KafkaConnection,
                  codec: AvroCodec, hmac_key: bytes, seal: DlqSeal, table: DedupTable, recovered: Recovered,
-                 producer: Producer, consumer: Consumer, side_producer: Producer | None = None) -> None:
+                 producer: Producer, consumer: Consumer) -> None:
         """Parts only, no I/O: the composition root (`simpul.bootstrap.gatekeeper`) creates the changelog, reads
         the output tail and opens the table and the clients."""
         self.config = config
@@ -175,7 +164,6 @@ class GatekeeperWorker:
         self._in_flight: deque[_Batch] = deque()
         self._broken = False  # the dedup cache refused a write: settle nothing more
         self.producer = producer
-        self.side = side_producer if side_producer is not None else producer
         self.consumer = consumer
 
     # ---- the loop -------------------------------------------------------------------------------------------
@@ -242,7 +230,7 @@ class GatekeeperWorker:
                 key, value = entry_key(outcome.event_id), entry_value(now_ms, outcome.source)
                 stage(key, value)
                 batch.entries[key] = value
-                produce(self.changelog, key, value, None, batch, batch.changelog, partition, self.side)
+                produce(self.changelog, key, value, None, batch, batch.changelog, partition)
                 self.written.add(outcome.source)
             elif isinstance(outcome, Rejected):
                 produce(outcome.topic, outcome.key, outcome.value, outcome.headers, batch, batch.output)
@@ -254,7 +242,7 @@ class GatekeeperWorker:
                 outcome = self._retrying(screen, *args, **{**options, "already_done": _never})
             told = feedback(outcome, topic, routing, at)
             if told is not None:
-                produce(told[0], told[1], told[2], None, batch, batch.output, None, self.side)
+                produce(told[0], told[1], told[2], None, batch, batch.output)
             batch.offsets[(topic, partition)] = offset + 1
         batch.records = len(msgs)
         self._in_flight.append(batch)
@@ -264,14 +252,14 @@ class GatekeeperWorker:
 
     def _settle(self, limit: int | None = None, timeout: float = 120.0) -> None:
         """Serve delivery reports and commit the batches whose writes are all acknowledged, oldest first; with a
-        `limit`, wait until no more than that many records (and MAX_IN_FLIGHT_BATCHES batches) remain in flight."""
+        `limit`, wait until no more than that many records (and MAX_IN_FLIGHT_BATCHES batches) remain in flight: four
+        live batches of a few records each, counted as four full ones, held the next live records for an ack."""
         if self._broken:  # closing (or revoked) after a refused cache write: the rest is read again on restart
             return
         started = time.monotonic()
         block = limit is not None
         while True:
             # waits only when over the limit: a live batch must not sleep out the timeout before the next is read
-            self.side.poll(0)
             self.producer.poll(0.01 if block and self._over(limit) else 0)  # type: ignore[arg-type]
             while self._in_flight and self._in_flight[0].pending == 0:
                 done = self._in_flight.popleft()
@@ -302,20 +290,17 @@ class GatekeeperWorker:
                                           or sum(b.records for b in self._in_flight) > limit)
 
     def _produce(self, topic: str, key: bytes | None, value: bytes | None, headers: Any, batch: _Batch,
-                 on_delivery: Callable[[KafkaError | None, Message], None], partition: int | None = None,
-                 producer: Producer | None = None) -> None:
-        if producer is None:  # not `or`: a librdkafka Producer with an empty queue is falsy (len() == 0)
-            producer = self.producer
+                 on_delivery: Callable[[KafkaError | None, Message], None], partition: int | None = None) -> None:
         batch.pending += 1
         while True:
             try:
                 if partition is None:
-                    producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
+                    self.producer.produce(topic, value, key, headers=headers, on_delivery=on_delivery)
                 else:
-                    producer.produce(topic, value, key, partition=partition, on_delivery=on_delivery)
+                    self.producer.produce(topic, value, key, partition=partition, on_delivery=on_delivery)
                 return
             except BufferError:  # the local queue is full: let deliveries drain it
-                producer.poll(0.05)
+                self.producer.poll(0.05)
 
     def _already_done(self, source: str) -> bool:
         return source in self.recovered.done_sources or source in self.written

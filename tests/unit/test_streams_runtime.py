@@ -125,3 +125,28 @@ def test_the_gatekeeper_constructor_does_no_io(codec: AvroCodec, tmp_path: Path)
                                                                    True)}
     assert set(topics.outputs) == {*topics.routing.canonical.values(), "p.dlq"}
     assert len(worker.ingress) == 35
+
+
+def test_live_batches_in_flight_count_as_their_share_of_a_full_one(codec: AvroCodec) -> None:
+    """Four live batches of a few records each must not hold the next live records for an acknowledgement, as four
+    full batches do; the number of batches is still bounded, and a limit of 0 waits for every batch."""
+    from streams.gatekeeper.worker import MAX_IN_FLIGHT, MAX_IN_FLIGHT_BATCHES, _Batch
+
+    class Prefix:
+        topic_prefix = "p"
+
+    config = StreamsConfig()
+    topics = GatekeeperTopics.of(topic_names("p"), Prefix())  # type: ignore[arg-type]
+    worker = GatekeeperWorker(
+        config, topics, connection=KafkaConnection(bootstrap="127.0.0.1:1"), codec=codec, hmac_key=b"k",
+        seal=DlqSeal("test-dlq-key-0123456789abcdefghijklmnopqrstu"), table=None,  # type: ignore[arg-type]
+        recovered=Recovered(), producer=None, consumer=None)  # type: ignore[arg-type]
+    limit = MAX_IN_FLIGHT * config.gatekeeper_batch
+    assert not worker._over(limit) and not worker._over(0)
+    worker._in_flight.extend(_Batch(records=5) for _ in range(MAX_IN_FLIGHT + 1))
+    assert not worker._over(limit) and worker._over(0)
+    worker._in_flight.extend(_Batch(records=1) for _ in range(MAX_IN_FLIGHT_BATCHES))
+    assert worker._over(limit)
+    worker._in_flight.clear()
+    worker._in_flight.extend(_Batch(records=config.gatekeeper_batch) for _ in range(MAX_IN_FLIGHT + 1))
+    assert worker._over(limit)
