@@ -54,7 +54,7 @@ def free_port_block(n: int, *, consecutive: bool = True) -> list[int]:
     spans = [(a, b) for a, b in ((PRIVATE_PORTS_FROM, low), (max(high + 1, PRIVATE_PORTS_FROM), 65_536)) if b - a >= n]
     if not spans:
         raise PortTaken(f"no room for {n} ports outside the ephemeral range {low}-{high}: narrow "
-                           "net.ipv4.ip_local_port_range")
+                        "net.ipv4.ip_local_port_range")
     for _ in range(500):
         a, b = random.choice(spans)
         if consecutive:
@@ -65,7 +65,7 @@ def free_port_block(n: int, *, consecutive: bool = True) -> list[int]:
         if all(port_free("127.0.0.1", p) for p in ports):
             return ports
     raise PortTaken(f"no {n} free loopback ports between {PRIVATE_PORTS_FROM} and {low}: stop the platforms "
-                       "left over from earlier runs (`simpul platform down` in their state folders)")
+                    "left over from earlier runs (`simpul platform down` in their state folders)")
 
 
 def kafka_answers(bootstrap: str, conf: dict[str, object] | None = None, timeout: float = 3.0) -> bool:
