@@ -54,9 +54,9 @@ def settle_deleted(settings: Settings, timeout: float = 300.0) -> float:
     """Between cases: delete the topics of the cases run so far and wait until the local broker has removed their
     files; the seconds waited. Each case provisions a whole catalog (246 partitions) and its stage's internal
     topics, and a run of three repetitions left 3,500-5,000 partitions on the broker by its last case, where the
-    broker took 0.8-0.9 of a core at 200 events/s against ~0.6 on a fresh one. The platform's broker removes a deleted topic's files after a second
-    (log.segment.delete.delay.ms), and the next case starts only when they are gone, so the removal never lands in a
-    measurement."""
+    broker took 0.8-0.9 of a core at 200 events/s against ~0.6 on a fresh one. The platform's broker removes a
+    deleted topic's files after a second (log.segment.delete.delay.ms), and the next case starts only when they are
+    gone, so the removal never lands in a measurement."""
     started = time.monotonic()
     prefixes = tuple(delete_deferred())
     folder = broker_log_dir(settings)
