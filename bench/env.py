@@ -284,15 +284,10 @@ def _ends_client(settings: Settings):  # noqa: ANN202
 @contextmanager
 def pg_database(settings: Settings, name: str) -> Iterator[str]:
     """A fresh PostgreSQL database on the platform's server (created and dropped on the `postgres` database)."""
-    import sqlalchemy as sa
+    from harness.stores import create_pg_database, drop_pg_database
 
-    url = sa.engine.make_url(settings.postgres_owner)
-    admin = sa.create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = create_pg_database(settings, name)
     try:
-        yield url.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+        drop_pg_database(settings, name)

@@ -12,9 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.engine import make_url
 
+from harness.stores import create_pg_database, drop_pg_database
 from simpul import secret_files
 from simpul.platform import platform_for, probes
 from simpul.platform.external import ExternalPlatform
@@ -76,17 +75,12 @@ def store_url(request: pytest.FixtureRequest, settings: Settings, unique: str,
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'store.sqlite'}"
         return
-    base = make_url(settings.postgres_owner)
-    admin = sa.create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
     name = f"simpul_test_{unique}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    url = create_pg_database(settings, name)
     try:
-        yield base.set(database=name).render_as_string(hide_password=False)
+        yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+        drop_pg_database(settings, name)
 
 
 @pytest.fixture
