@@ -1,7 +1,7 @@
 """`python -m bench` (`make bench`): Simpul's hot paths against a raw Kafka passthrough on the same platform.
 
     python -m bench [--events N] [--repetitions 3]
-                    [--only raw,sdk,gateway,gatekeeper,gatekeeper+log,sink,aggregates,alerts,log,latency]
+                    [--only raw,sdk,gateway,gatekeeper,gatekeeper+log,sink,aggregates,alerts,faust,log,latency]
                     [--json-out F] [--json] [--quick]
                     [--latency-rate R] [--log-nice N]
 
@@ -10,7 +10,8 @@ c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end la
 d+h the gatekeeper's throughput with the transparency log running beside it (divided by d's of the same
 repetition: the log's cost), e store sink rows/s on SQLite and PostgreSQL, g the aggregates processor's catch-up
 rate and alerts the alerts processor's (each also over the gatekeeper's rate of its repetition, and its CPU per
-record), h the transparency log's own catch-up (leaves/s, where its time goes), latency the end-to-end p50/p99 at
+record), faust the floor of any stage on Faust (an agent doing nothing, and one writing a table entry a record;
+bench/faust_floor.py), h the transparency log's own catch-up (leaves/s, where its time goes), latency the end-to-end p50/p99 at
 fixed rates of 200 and 2,000 events/s to the canonical topic and to the stored row; peak memory of every process
 under test. Repetitions are interleaved (a b c d d+h e g h, a b c d+h d e g h, ...: d and d+h swap places every other
 repetition) and every throughput is divided by the raw baseline of its own repetition.
@@ -42,7 +43,8 @@ from bench.records import build
 from bench.replay import replay
 from bench.stats import AGREEMENT, Summary, ratios
 
-CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "alerts", "log", "latency")
+CASES = ("raw", "sdk", "gateway", "gatekeeper", "gatekeeper+log", "sink", "aggregates", "alerts", "faust", "log",
+         "latency")
 RESULTS = Path(__file__).resolve().parent / "results"
 BOUNDS = {"gatekeeper_ratio_min": 0.30, "sink_pg_rows_per_s_min": 20_000.0,
           "log_cost_max": 0.10, "agreement": AGREEMENT, "faust_ratio_to_gatekeeper_min": 0.50,
@@ -89,7 +91,10 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     throughput = {"raw": ("raw", "rate"), "sdk": ("sdk", "rate"), "gateway": ("gateway", "rate"),
                   "gatekeeper": ("gatekeeper", "rate"), "gatekeeper+log": ("gatekeeper+log", "rate"),
                   "sink_sqlite": ("sink", "sqlite", "rate"), "sink_postgresql": ("sink", "postgresql", "rate"),
-                  "aggregates": ("aggregates", "rate"), "alerts": ("alerts", "rate"), "log": ("log", "rate")}
+                  "aggregates": ("aggregates", "rate"), "alerts": ("alerts", "rate"),
+                  "faust_batches": ("faust", "batches", "rate"), "faust_events": ("faust", "events", "rate"),
+                  "faust_table": ("faust", "table", "rate"),
+                  "log": ("log", "rate")}
     for name, path in throughput.items():
         values = series(path)
         if values is None:
@@ -112,12 +117,14 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
         entry = {k: Summary.of(v).as_dict() for k in sorted(figures) if (v := series(("latency", rate, k)))}
         if entry:
             metrics[f"latency_{rate}"] = entry
-    for stage in ("aggregates", "alerts"):  # a Faust stage's rate over the gatekeeper's of the same repetition
-        pairs = [(rep[stage]["rate"], rep["gatekeeper"]["rate"]) for rep in reps
-                 if "rate" in rep.get(stage, {}) and "rate" in rep.get("gatekeeper", {})]
+    faust = {"aggregates": ("aggregates",), "alerts": ("alerts",), "faust_batches": ("faust", "batches"),
+             "faust_events": ("faust", "events"), "faust_table": ("faust", "table")}
+    for stage, where in faust.items():  # a Faust stage's rate over the gatekeeper's of the same repetition
+        pairs = [(float(node["rate"]), rep["gatekeeper"]["rate"]) for rep in reps
+                 if "rate" in (node := _at(rep, where)) and "rate" in rep.get("gatekeeper", {})]
         if pairs and stage in metrics:
             metrics[stage]["ratio_to_gatekeeper"] = Summary.of([a / g for a, g in pairs]).as_dict()
-        cpu = series((stage, "cpu_us_per_record"))
+        cpu = series((*where, "cpu_us_per_record"))
         if cpu is not None and stage in metrics:
             metrics[stage]["cpu_us_per_record"] = Summary.of(cpu).as_dict()
     with_log, without = series(("gatekeeper+log", "rate")), series(("gatekeeper", "rate"))
@@ -163,6 +170,14 @@ def summarise(reps: list[dict[str, Any]]) -> dict[str, Any]:
     return metrics
 
 
+def _at(rep: dict[str, Any], path: tuple[str, ...]) -> dict[str, Any]:
+    """The result at `path` of one repetition's document, or {} when that case did not run."""
+    node: Any = rep
+    for part in path:
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return node if isinstance(node, dict) else {}
+
+
 def acceptance(metrics: dict[str, Any]) -> list[tuple[str, bool, str]]:
     checks: list[tuple[str, bool, str]] = []
     if "gatekeeper" in metrics and "ratio" in metrics["gatekeeper"]:
@@ -206,7 +221,8 @@ def table(metrics: dict[str, Any], events: int) -> Table:
         t.add_column(col, justify="right" if col not in ("case", "unit") else "left")
     units = {"raw": "records/s", "sdk": "events/s", "gateway": "events/s", "gatekeeper": "records/s",
              "gatekeeper+log": "records/s", "sink_sqlite": "rows/s", "sink_postgresql": "rows/s",
-             "aggregates": "records/s", "alerts": "records/s", "log": "leaves/s"}
+             "aggregates": "records/s", "alerts": "records/s", "faust_batches": "records/s",
+             "faust_events": "records/s", "faust_table": "records/s", "log": "leaves/s"}
     for name, unit in units.items():
         if name not in metrics:
             continue
@@ -282,10 +298,11 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (4000 if args.quick else 30_000)
 
     from bench import cases
-    from bench.cases import aggregates, alerts, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink, tlog
+    from bench.cases import aggregates, alerts, faust, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink, tlog
 
     modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "gatekeeper+log": gatekeeper_log,
-               "sink": sink, "aggregates": aggregates, "alerts": alerts, "log": tlog, "latency": latency}
+               "sink": sink, "aggregates": aggregates, "alerts": alerts, "faust": faust, "log": tlog,
+               "latency": latency}
     settings = env.base_settings()
     started_at = datetime.now(UTC)
     workdir = Path(tempfile.mkdtemp(prefix="simpul-bench-"))

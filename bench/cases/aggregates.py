@@ -28,9 +28,10 @@ def run(ctx: Context, rep: int) -> dict[str, float]:
     return catch_up(ctx, rep, "aggregates", "observations-repartition", REPARTITIONS, "agg")
 
 
-def catch_up(ctx: Context, rep: int, processor: str, repartition: str, partitions: int, tag: str) -> dict[str, float]:
-    """One Faust stage (`simpul streams run <processor>`) catching up on the pre-loaded canonical events; its
-    repartition topic is `<group>-<repartition>` with `partitions` partitions."""
+def catch_up(ctx: Context, rep: int, processor: str, repartition: str | None, partitions: int, tag: str,
+             command: list[str] | None = None) -> dict[str, float]:
+    """One Faust stage (`simpul streams run <processor>`, or `command`) catching up on the pre-loaded canonical
+    events; its repartition topic is `<group>-<repartition>` with `partitions` partitions (None: it has none)."""
     items = [(fam, k, v, t) for fam, k, v, t, _ in ctx.records.canonical][:MAX_RECORDS]
     with env.fresh_prefix(ctx.settings, tag) as s:
         topics = topic_names(s.topic_prefix)
@@ -38,8 +39,9 @@ def catch_up(ctx: Context, rep: int, processor: str, repartition: str, partition
                      for p in range(topics.events(f).partitions)]
         preload(s, [(topics.events(fam).name, k, v, t) for fam, k, v, t in items])
         group = f"{s.topic_prefix}-{processor}"
-        internal = [TopicPartition(f"{group}-{repartition}", p) for p in range(partitions)]
-        child = env.spawn(f"{processor}-{rep}", ["-m", "simpul", "streams", "run", processor, "--loglevel", "warning"],
+        internal = [TopicPartition(f"{group}-{repartition}", p) for p in range(partitions)] if repartition else []
+        child = env.spawn(f"{processor}-{rep}",
+                          command or ["-m", "simpul", "streams", "run", processor, "--loglevel", "warning"],
                           env.child_env(s, SIMPUL_STATE_DIR=str(ctx.workdir / f"{processor}-{rep}")), ctx.workdir)
         watcher = Consumer(s.kafka.librdkafka(**{"group.id": group, "enable.auto.commit": False}))
         try:
@@ -48,6 +50,9 @@ def catch_up(ctx: Context, rep: int, processor: str, repartition: str, partition
         finally:
             watcher.close()
             child.stop()
+        crashed = child.output()
+        if "Crashed reason=" in crashed:  # Faust goes on committing a crashed agent's input: the rate would be void
+            raise RuntimeError(f"an agent of the {processor} worker crashed:\n{crashed[-3000:]}")
         return {**result, "records": float(len(items)), "peak_rss_mb": child.peak_rss_mb or hwm or 0.0,
                 "load_average": os.getloadavg()[0]}
 

@@ -27,3 +27,17 @@ def test_no_ratio_without_the_gatekeeper() -> None:
     metrics = summarise([{"alerts": {"rate": 5_000.0}}])
     assert "ratio_to_gatekeeper" not in metrics["alerts"]
     assert not [c for c in acceptance(metrics) if "of the gatekeeper" in c[0]]
+
+
+def test_the_faust_floor_is_reported_beside_the_stages_but_not_judged() -> None:
+    """Case faust (bench/faust_floor.py): each mode's rate, CPU per record and ratio to the gatekeeper, no bound."""
+    floor = {"batches": {"rate": 10_000.0, "cpu_us_per_record": 75.0},
+             "events": {"rate": 9_000.0, "cpu_us_per_record": 80.0},
+             "table": {"rate": 4_000.0, "cpu_us_per_record": 210.0}}
+    metrics = summarise([{"gatekeeper": {"rate": 20_000.0}, "faust": floor},
+                         {"gatekeeper": {"rate": 25_000.0}, "faust": floor}])
+    assert metrics["faust_batches"]["ratio_to_gatekeeper"]["values"] == pytest.approx([0.5, 0.4])
+    assert metrics["faust_table"]["throughput"]["median"] == pytest.approx(4_000.0)
+    assert metrics["faust_events"]["cpu_us_per_record"]["median"] == pytest.approx(80.0)
+    assert not [c for c in acceptance(metrics) if c[0].startswith("faust") and "of the gatekeeper" in c[0]]
+    assert "faust" in CASES

@@ -27,6 +27,18 @@ def test_token_is_stable_keyed_and_shaped() -> None:
     assert is_nik_token(token) and not is_raw_nik(token)
 
 
+def test_token_is_rfc_2104_hmac_sha256_for_every_key_in_turn() -> None:
+    """The keyed states are kept per key: alternating keys, more of them than are kept, still mint each key's own."""
+    import base64
+    import hashlib
+    import hmac
+
+    keys = [f"key-{i}".encode() for i in range(6)]
+    for key in keys + keys[::-1]:
+        digest = hmac.new(key, NIK.encode(), hashlib.sha256).digest()
+        assert tokenise_nik(key, NIK) == "nik:" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
 def test_there_is_no_default_key() -> None:
     with pytest.raises(ValueError, match="NIK HMAC key"):
         tokenise_nik(b"", NIK)
