@@ -45,7 +45,7 @@ def test_every_alteration_is_refused(key: Ed25519PrivateKey) -> None:
     note = sign(Checkpoint(ORIGIN, 2, tree_root), "jateng-simpul", key)
     vkey = verifier_key("jateng-simpul", key.public_key())
     other = verifier_key("jateng-simpul", Ed25519PrivateKey.generate().public_key())
-    altered = [note.replace(f"\n2\n", "\n3\n", 1), note.replace(ORIGIN, ORIGIN + "2", 1),
+    altered = [note.replace("\n2\n", "\n3\n", 1), note.replace(ORIGIN, ORIGIN + "2", 1),
                note.replace(base64.b64encode(tree_root).decode(), base64.b64encode(bytes(32)).decode())]
     for forged in altered:
         with pytest.raises(NoteError, match="does not verify"):
