@@ -19,7 +19,7 @@ from uuid import UUID
 
 import fastavro
 
-from schemas.codec import AvroCodec, schema_id_of, unframe
+from schemas.codec import HEADER_SIZE, AvroCodec, schema_id_of
 from schemas.exceptions import UnknownEventType, WireFormatError
 from schemas.models import Event
 from schemas.nik import NikContext
@@ -117,10 +117,12 @@ class CodecDecoder:
         return (self._by_id.get(schema_id) or self._resolve(schema_id))[0]
 
     def __call__(self, data: bytes) -> Datum:
-        schema_id, body = unframe(data)
+        schema_id = schema_id_of(data)
         model, writer, reader, conversions = self._by_id.get(schema_id) or self._resolve(schema_id)
         try:
-            record = fastavro.schemaless_reader(io.BytesIO(body), writer, reader)
+            body = io.BytesIO(data)  # read past the header in place: no copy of the body
+            body.seek(HEADER_SIZE)
+            record = fastavro.schemaless_reader(body, writer, reader)
             for name, convert in conversions:
                 value = record[name]  # type: ignore[index]
                 if value is not None:

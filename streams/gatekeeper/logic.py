@@ -11,12 +11,14 @@ wrote, NIKs included, so none of them is written in the clear, and reason messag
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from schemas.codec import AvroCodec
+from schemas.datum import CodecDecoder
 from schemas.dlq_seal import DlqSeal, Original
 from schemas.exceptions import EventValidationError, UnknownEventType, WireFormatError
 from schemas.feedback import OutcomeStatus, accepted_value, identifiers, outcome_value, without_values
@@ -174,6 +176,7 @@ def screen(
     already_done: Callable[[str], bool] = lambda _source: False,
     now: datetime | None = None,
     check: IngressCheck | None = None,
+    decode: CodecDecoder | None = None,
 ) -> Outcome:
     """Decide what happens to one ingress record.
 
@@ -182,7 +185,9 @@ def screen(
     on the canonical topics or the DLQ (records replayed after a crash). Registry outages propagate (transient).
     `hmac_key` mints the NIK tokens; `seal` seals rejected records (only they pay for it). `check` is the
     compiled validation path of the codec's catalog (`fast_check.ingress_check`, looked up when not given): a
-    record written with our own schema that it finds valid skips the pydantic model.
+    record written with our own schema that it finds valid skips the pydantic model. `decode` reads the datum
+    (`decoder_of(codec)` when not given): UUIDs as canonical text and timestamps as UTC datetimes, as fastavro
+    would give them, converted after a read without logical types (a third of fastavro's time on our records).
     """
     now = now or datetime.now(UTC)
     source = source_of(topic, partition, offset)
@@ -200,12 +205,12 @@ def screen(
     if value is None:
         return no(RejectReason.UNDECODABLE, "the record has no value (null/tombstone); send a framed Avro event")
     try:
-        event_type, record = codec.decode_record(value)
+        model, record = (decode or decoder_of(codec))(value)
     except UnknownEventType as exc:
         return no(RejectReason.UNKNOWN_EVENT_TYPE, str(exc))
     except WireFormatError as exc:
         return no(RejectReason.UNDECODABLE, str(exc))
-    model = codec.models[event_type]
+    event_type = model.event_type
     own = codec.is_own_schema(int.from_bytes(value[1:5], "big"), event_type)
     if own and (check or ingress_check(codec.catalog)).accepts(model, record):
         # the compiled check found every rule of the model met: the model is skipped, the datum's fields are its
@@ -241,6 +246,17 @@ def screen(
         source=source,
         case_id=case_id,
     )
+
+
+_DECODERS: weakref.WeakKeyDictionary[AvroCodec, CodecDecoder] = weakref.WeakKeyDictionary()
+
+
+def decoder_of(codec: AvroCodec) -> CodecDecoder:
+    """The datum decoder of `codec`, made once (it keeps what it decided per writer schema id)."""
+    decode = _DECODERS.get(codec)
+    if decode is None:
+        decode = _DECODERS[codec] = CodecDecoder(codec)
+    return decode
 
 
 _ROUTED, _DUPLICATE = OutcomeStatus.ROUTED.value, OutcomeStatus.DUPLICATE.value

@@ -36,7 +36,7 @@ from streams.exceptions import StateWriteError, TransientFailure
 from streams.gatekeeper.dedup import DedupTable, entry_key, entry_value
 from streams.gatekeeper.fast_check import ingress_check
 from streams.gatekeeper.logic import (AlreadyDone, Counters, DedupMemory, RecentSources, Rejected, Routed, Routing,
-                                      feedback, screen)
+                                      decoder_of, feedback, screen)
 from streams.gatekeeper.recovery import Recovered, release_freed_memory
 from streams.runtime import InternalTopics, app_id
 from topics.catalog import TopicSet
@@ -153,6 +153,7 @@ class GatekeeperWorker:
         self.recovered = recovered
         self.codec = codec
         self.check = ingress_check(codec.catalog)  # the compiled validation path, generated once
+        self.decode = decoder_of(codec)
         self.hmac_key = hmac_key
         self.seal = seal
         self.table = table
@@ -206,7 +207,8 @@ class GatekeeperWorker:
             return self.memory.first_seen(event_id, now_ms)
 
         options = {"codec": self.codec, "routing": self.routing, "hmac_key": self.hmac_key, "seal": self.seal,
-                   "first_seen": first_seen, "already_done": self._already_done, "now": now, "check": self.check}
+                   "first_seen": first_seen, "already_done": self._already_done, "now": now, "check": self.check,
+                   "decode": self.decode}
         at = now.isoformat(timespec="milliseconds")
         routing, done_before = self.routing, self.recovered.done_sources
 
