@@ -45,7 +45,7 @@ from schemas.nik import NikContext, tokenised_fields
 from schemas.outcomes import RejectReason
 from schemas.reference import roads
 from streams.gatekeeper.fast_check import IngressCheck, ingress_check, python_pattern
-from streams.gatekeeper.logic import Rejected, Routed, Routing, screen
+from streams.gatekeeper.logic import Rejected, Routed, Routing, decoder_of, screen
 from streams.gatekeeper.splice import spliced
 
 MIN_EVENTS = 10_000
@@ -317,7 +317,8 @@ def run() -> tuple[list[Case], Counter[tuple[str, str, str]], Tally]:
     tally = Tally()
     rng = random.Random(SEED + 1)
     for i, case in enumerate(cases):
-        event_type, record = CODEC.decode_record(case.value)
+        model, record = decoder_of(CODEC)(case.value)  # the datum as the gatekeeper reads it
+        event_type = model.event_type
         seen = {str(record["event_id"])} if rng.random() < 0.05 else set()
         a, b = decide(case, i, fast, seen), decide(case, i, models_only, seen)
         what = f"case {i} ({case.event_type}, probes {case.tags})"
