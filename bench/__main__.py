@@ -10,11 +10,12 @@ c gateway ingest (HTTP, batches of 500), d gatekeeper throughput + end-to-end la
 d+h the gatekeeper's throughput with the transparency log running beside it (divided by d's of the same
 repetition: the log's cost), e store sink rows/s on SQLite and PostgreSQL, g the aggregates processor's catch-up
 rate and alerts the alerts processor's (each also over the gatekeeper's rate of its repetition, and its CPU per
-record), faust the floor of any stage on Faust (an agent doing nothing, and one writing a table entry a record;
-bench/faust_floor.py), h the transparency log's own catch-up (leaves/s, where its time goes), latency the end-to-end p50/p99 at
-fixed rates of 200 and 2,000 events/s to the canonical topic and to the stored row; peak memory of every process
-under test. Repetitions are interleaved (a b c d d+h e g h, a b c d+h d e g h, ...: d and d+h swap places every other
-repetition) and every throughput is divided by the raw baseline of its own repetition.
+record), faust the floor of any stage on Faust (bench/faust_floor.py: an agent doing nothing with batches or with
+single events, and one writing a table entry per event), h the transparency log's own catch-up (leaves/s, where
+its time goes), latency the end-to-end p50/p99 at fixed rates of 200 and 2,000 events/s to the canonical topic
+and to the stored row; peak memory of every process under test. Repetitions are interleaved (a b c d d+h e g h,
+a b c d+h d e g h, ...: d and d+h swap places every other repetition) and every throughput is divided by the raw
+baseline of its own repetition.
 Prints a table, writes JSON (default bench/results/<timestamp>.json), exits 1 naming every acceptance bound that
 fails. Runs on the platform the settings point at (default the local one), on fresh topic prefixes that are
 deleted afterwards. The method is in docs/performance.md.
@@ -298,7 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     events = args.events or (4000 if args.quick else 30_000)
 
     from bench import cases
-    from bench.cases import aggregates, alerts, faust, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink, tlog
+    from bench.cases import (aggregates, alerts, faust, gatekeeper, gatekeeper_log, gateway, latency, raw, sdk, sink,
+                             tlog)
 
     modules = {"raw": raw, "sdk": sdk, "gateway": gateway, "gatekeeper": gatekeeper, "gatekeeper+log": gatekeeper_log,
                "sink": sink, "aggregates": aggregates, "alerts": alerts, "faust": faust, "log": tlog,

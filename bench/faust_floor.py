@@ -5,7 +5,7 @@ does nothing with them; `events` takes them one event at a time (`stream.events(
 also writes one table entry per event (a key of its own, as the bench's traffic gives the aggregates stage ~1.2 new
 window keys a record), with its changelog record: Faust's table needs the current event to place a write, which
 a batch of `take_events` does not give.
-Both run on `streams.faust_app.make_app`, the settings every Simpul Faust stage has. Case `faust` of `python -m
+All three run on `streams.faust_app.make_app`, the settings every Simpul Faust stage has. Case `faust` of `python -m
 bench` measures them as it measures the aggregates stage: what they reach bounds what any stage on Faust reaches.
 """
 
